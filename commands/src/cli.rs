@@ -1,0 +1,231 @@
+//! Command-line entry: arguments are parsed once into validated structs, then dispatched.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use rlcoach::{Limits, Report};
+
+use crate::alloc_meter;
+
+#[derive(Parser)]
+#[command(name = "rlcoach", version, about = "Rocket League coaching: replay analysis and the Discord bot")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyze replay files offline and print the report.
+    Analyze(AnalyzeArgs),
+    /// Benchmark the analyzer against bare boxcars parsing on a folder of replays.
+    Bench(BenchArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Text,
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// One or more .replay files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+    /// With --format csv: print the team CSV instead of the player CSV.
+    #[arg(long)]
+    teams: bool,
+    /// With --format text: show only this player (name, case-insensitive).
+    #[arg(long)]
+    player: Option<String>,
+    /// Maximum replay size in bytes.
+    #[arg(long, env = "RLCOACH_MAX_REPLAY_BYTES", default_value_t = 25 * 1024 * 1024)]
+    max_bytes: usize,
+    /// Per-file analysis time limit in seconds.
+    #[arg(long, env = "RLCOACH_ANALYSIS_TIMEOUT_SECS", default_value_t = 30)]
+    timeout_secs: u64,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Folder of .replay files (default: ../shared/replays).
+    #[arg(default_value = "../shared/replays")]
+    dir: PathBuf,
+    /// Runs per file (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Analyze(a)) => analyze(a),
+        Some(Command::Bench(b)) => bench(b),
+        None => {
+            eprintln!(
+                "rlcoach: the Discord bot is not wired up yet in this build. Use `rlcoach analyze FILE` (see --help)."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rlcoach: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn analyze_file(path: &Path, limits: &Limits) -> Result<Report, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?;
+    rlcoach::analyze(&bytes, limits).map_err(|e| e.to_string())
+}
+
+/// Runs `work` over `items` on all cores, keeping input order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = work(item);
+                if let Ok(mut slots) = slots.lock() {
+                    slots[i] = Some(r);
+                }
+            });
+        }
+    });
+    results.into_iter().flatten().collect()
+}
+
+fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let limits = Limits {
+        max_bytes: args.max_bytes,
+        max_duration: Duration::from_secs(args.timeout_secs),
+        ..Limits::default()
+    };
+    let results = parallel_map(&args.files, |f| analyze_file(f, &limits));
+    let mut failed = false;
+    let mut ok: Vec<&Report> = Vec::new();
+    for (path, r) in args.files.iter().zip(&results) {
+        match r {
+            Ok(report) => ok.push(report),
+            Err(e) => {
+                failed = true;
+                eprintln!("{}: {e}", path.display());
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            if args.files.len() == 1 {
+                if let Some(r) = ok.first() {
+                    serde_json::to_writer_pretty(&mut out, r)?;
+                    writeln!(out)?;
+                }
+            } else {
+                serde_json::to_writer_pretty(&mut out, &ok)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Csv => {
+            for (i, r) in ok.iter().enumerate() {
+                let csv = if args.teams { rlcoach::export::teams_csv(r) } else { rlcoach::export::players_csv(r) };
+                // One header line for the whole run.
+                let body = if i == 0 { csv.as_str() } else { csv.split_once('\n').map_or("", |x| x.1) };
+                out.write_all(body.as_bytes())?;
+            }
+        }
+        Format::Text => {
+            for r in &ok {
+                let idx = match &args.player {
+                    Some(name) => Some(r.player_index_by_name(name).with_context(|| {
+                        format!("no player named {name:?} in {}", r.metadata.replay_name.as_deref().unwrap_or("this replay"))
+                    })?),
+                    None => None,
+                };
+                writeln!(out, "{}", rlcoach::export::text(r, idx))?;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.dir)
+        .with_context(|| format!("cannot read {}", args.dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "replay"))
+        .collect();
+    files.sort();
+    let runs = args.runs.max(1);
+    println!(
+        "{:<48} {:>7} {:>10} {:>10} {:>6} {:>10} {:>10}",
+        "replay", "frames", "parse ms", "analyze ms", "ratio", "parse MB", "peak MB"
+    );
+    let (mut total_parse, mut total_full) = (Duration::ZERO, Duration::ZERO);
+    for f in &files {
+        let bytes = std::fs::read(f)?;
+        let mut parse = Vec::new();
+        let mut full = Vec::new();
+        let mut frames = 0;
+        let (mut parse_peak, mut full_peak) = (0, 0);
+        for _ in 0..runs {
+            alloc_meter::reset_peak();
+            let t = Instant::now();
+            let r = boxcars::ParserBuilder::new(&bytes).must_parse_network_data().parse();
+            parse.push(t.elapsed());
+            parse_peak = parse_peak.max(alloc_meter::peak());
+            frames = r.ok().and_then(|r| r.network_frames.map(|n| n.frames.len())).unwrap_or(0);
+            alloc_meter::reset_peak();
+            let t = Instant::now();
+            let r = rlcoach::analyze(&bytes, &Limits::default());
+            full.push(t.elapsed());
+            full_peak = full_peak.max(alloc_meter::peak());
+            if let Err(e) = r {
+                println!("{}: {e}", f.display());
+            }
+        }
+        let (p, a) = (median(parse), median(full));
+        total_parse += p;
+        total_full += a;
+        println!(
+            "{:<48} {:>7} {:>10.2} {:>10.2} {:>6.2} {:>10.1} {:>10.1}",
+            f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            frames,
+            p.as_secs_f64() * 1e3,
+            a.as_secs_f64() * 1e3,
+            a.as_secs_f64() / p.as_secs_f64().max(1e-9),
+            parse_peak as f64 / 1048576.0,
+            full_peak as f64 / 1048576.0,
+        );
+    }
+    if !files.is_empty() {
+        println!(
+            "total: parse {:.1} ms, analyze {:.1} ms, ratio {:.2} (analysis includes the parse)",
+            total_parse.as_secs_f64() * 1e3,
+            total_full.as_secs_f64() * 1e3,
+            total_full.as_secs_f64() / total_parse.as_secs_f64().max(1e-9)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

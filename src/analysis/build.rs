@@ -1,0 +1,761 @@
+//! Assembles the [`Report`] from the header and the frame pass: merges header and network players,
+//! derives team totals, kickoffs and the timeline.
+
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::engine::{KickoffTrack, Tracker};
+use super::events;
+use super::field::{self, Vec3};
+use super::header::{self, HeaderInfo, HeaderPlayer};
+use super::objects::ObjectTable;
+use super::AnalyzeError;
+use crate::report::*;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn playlist_label(id: Option<i32>, header: &HeaderInfo) -> String {
+    if let Some(id) = id {
+        let label = header::playlist_from_id(id);
+        if label != "UNKNOWN" {
+            return label.into();
+        }
+    }
+    if header.match_type.as_deref() == Some("Private") {
+        return "PRIVATE".into();
+    }
+    match header.team_size {
+        1 => "DUEL",
+        2 => "DOUBLES",
+        3 => "STANDARD",
+        4 => "CHAOS",
+        _ => "UNKNOWN",
+    }
+    .into()
+}
+
+/// Car names we have confirmed against ballchasing; others are reported by id only.
+fn car_name(id: u32) -> Option<&'static str> {
+    match id {
+        23 => Some("Octane"),
+        403 => Some("Dominus"),
+        1159 => Some("X-Devil Mk2"),
+        4284 => Some("Fennec"),
+        22 => Some("Breakout"),
+        _ => None,
+    }
+}
+
+fn metadata(bytes: &[u8], replay: &boxcars::Replay, header: &HeaderInfo) -> Metadata {
+    Metadata {
+        replay_id: sha256_hex(bytes),
+        match_guid: header.match_guid.clone(),
+        replay_name: header.replay_name.clone(),
+        date: header.date.clone(),
+        started_at_unix: header.started_at_unix,
+        map: header.map.clone(),
+        match_type: header.match_type.clone(),
+        playlist: playlist_label(None, header),
+        team_size: header.team_size,
+        duration_seconds: header.total_seconds_played.unwrap_or(0.0),
+        overtime: false,
+        overtime_seconds: 0.0,
+        forfeit: header.forfeit,
+        score: header.score,
+        game_version: header.build_version.clone(),
+        major_version: replay.major_version,
+        minor_version: replay.minor_version,
+        net_version: replay.net_version,
+        recorded_frame_hz: header.record_fps,
+        total_frames: header
+            .num_frames
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0),
+    }
+}
+
+fn header_core(h: &HeaderPlayer) -> Core {
+    Core {
+        score: h.score,
+        goals: h.goals,
+        assists: h.assists,
+        saves: h.saves,
+        shots: h.shots,
+        ..Core::default()
+    }
+}
+
+/// Fills the derived scoreboard fields: shooting %, MVP, shots/goals against.
+fn finish_core(players: &mut [PlayerReport], score: [u32; 2]) {
+    let mut team_shots = [0u32; 2];
+    for p in players.iter() {
+        team_shots[usize::from(p.team.min(1))] += p.core.shots;
+    }
+    let winner = match score[0].cmp(&score[1]) {
+        std::cmp::Ordering::Greater => Some(0u8),
+        std::cmp::Ordering::Less => Some(1u8),
+        std::cmp::Ordering::Equal => None,
+    };
+    let mvp = winner.and_then(|w| {
+        players
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.team == w)
+            .max_by_key(|(_, p)| p.core.score)
+            .map(|(i, _)| i)
+    });
+    for (i, p) in players.iter_mut().enumerate() {
+        let c = &mut p.core;
+        c.shooting_percentage = if c.shots > 0 {
+            f64::from(c.goals) * 100.0 / f64::from(c.shots)
+        } else {
+            0.0
+        };
+        let opp = usize::from(1 - p.team.min(1));
+        c.shots_against = team_shots[opp];
+        c.goals_against = score[opp];
+        c.mvp = mvp == Some(i);
+    }
+}
+
+pub fn header_only_report(
+    bytes: &[u8],
+    replay: &boxcars::Replay,
+    header: &HeaderInfo,
+    warning: String,
+) -> Report {
+    let mut players: Vec<PlayerReport> = header
+        .players
+        .iter()
+        .map(|h| PlayerReport {
+            id: header_player_id(h),
+            name: h.name.clone(),
+            team: h.team.min(1),
+            is_bot: h.is_bot,
+            car_id: None,
+            car_name: None,
+            time_played: 0.0,
+            core: header_core(h),
+            boost: None,
+            movement: None,
+            positioning: None,
+            touches: None,
+            challenges: None,
+            kickoffs: None,
+            mechanics: None,
+            heatmap: None,
+        })
+        .collect();
+    finish_core(&mut players, header.score);
+    let teams = team_reports(&players, None, header.score);
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        analyzer_version: ANALYZER_VERSION.into(),
+        metadata: metadata(bytes, replay, header),
+        quality: Quality {
+            parser: "boxcars 0.13".into(),
+            network_parsed: false,
+            mode_supported: is_supported_map(header, replay),
+            warnings: vec![warning],
+        },
+        teams,
+        players,
+        kickoffs: Vec::new(),
+        timeline: Vec::new(),
+        series: Series::default(),
+    }
+}
+
+fn is_supported_map(header: &HeaderInfo, replay: &boxcars::Replay) -> bool {
+    header
+        .map
+        .as_deref()
+        .is_none_or(|m| header::is_soccar_map(m, &replay.game_type))
+}
+
+fn header_player_id(h: &HeaderPlayer) -> PlayerId {
+    let platform = match h.platform.as_deref().unwrap_or("") {
+        "OnlinePlatform_Steam" => "steam",
+        "OnlinePlatform_Epic" => "epic",
+        "OnlinePlatform_PS4" | "OnlinePlatform_PS3" => "ps4",
+        "OnlinePlatform_Dingo" => "xbox",
+        "OnlinePlatform_Switch" => "switch",
+        _ if h.is_bot => "bot",
+        _ => "unknown",
+    };
+    match h.online_id {
+        Some(id) if id != 0 && platform != "bot" => PlayerId {
+            platform: platform.into(),
+            id: if platform == "xbox" {
+                format!("{id:016x}")
+            } else {
+                id.to_string()
+            },
+        },
+        _ => PlayerId {
+            platform: if h.is_bot { "bot" } else { platform }.into(),
+            id: h.name.clone(),
+        },
+    }
+}
+
+fn header_matches(h: &HeaderPlayer, id: &PlayerId, name: &str) -> bool {
+    let hid = header_player_id(h);
+    (hid.platform == id.platform && hid.id == id.id) || (!h.name.is_empty() && h.name == name)
+}
+
+pub fn full_report(
+    bytes: &[u8],
+    replay: &boxcars::Replay,
+    header: &HeaderInfo,
+    deadline: Instant,
+    budget: Duration,
+) -> Result<Report, AnalyzeError> {
+    let objects = ObjectTable::new(&replay.objects);
+    let frames = replay
+        .network_frames
+        .as_ref()
+        .map(|n| n.frames.as_slice())
+        .unwrap_or(&[]);
+    let goal_frames: Vec<(usize, u8)> = header.goals.iter().map(|g| (g.frame, g.team)).collect();
+    let mut tracker = Tracker::new(
+        &objects,
+        &replay.names,
+        replay.objects.len(),
+        replay.net_version,
+        goal_frames,
+    );
+    for (i, frame) in frames.iter().enumerate() {
+        if i % 1024 == 0 && Instant::now() > deadline {
+            return Err(AnalyzeError::Timeout(budget));
+        }
+        let next_delta = frames.get(i + 1).map(|f| f.delta).unwrap_or(0.0);
+        tracker.process(i, frame, next_delta);
+    }
+
+    let mut warnings = Vec::new();
+    let ball_default = objects
+        .ball_archetype
+        .as_deref()
+        .is_none_or(|b| b == "Archetypes.Ball.Ball_Default");
+    let extra_mode = tracker.playlist_id.is_some_and(|p| (27..=30).contains(&p));
+    let mode_supported = is_supported_map(header, replay) && ball_default && !extra_mode;
+    if !mode_supported {
+        warnings.push(
+            "non-standard mode or arena: boost pad and field-position stats are not reported".into(),
+        );
+    }
+    let duration: f64 = frames.iter().map(|f| f64::from(f.delta.max(0.0))).sum();
+    // Active time (clock running or kickoff countdown): the base of boost per minute.
+    let active_time = tracker.phase_time[0] + tracker.phase_time[1] + tracker.phase_time[2];
+
+    // Players: network players that were on a team, in team then header order.
+    let pickup_totals = events::pickup_totals(&tracker.pickups, tracker.players.len());
+    let (touch_stats, challenge_stats) =
+        events::touch_stats(&tracker.touches, tracker.players.len());
+    let mut order: Vec<usize> = (0..tracker.players.len())
+        .filter(|&i| tracker.players[i].team.is_some())
+        .collect();
+    let header_pos = |i: usize| {
+        let t = &tracker.players[i];
+        header
+            .players
+            .iter()
+            .position(|h| header_matches(h, &t.id, &t.name))
+            .unwrap_or(usize::MAX)
+    };
+    order.sort_by_key(|&i| (tracker.players[i].team, header_pos(i)));
+    let mut index_of = vec![None; tracker.players.len()];
+    let mut players = Vec::new();
+    for &i in &order {
+        let t = &tracker.players[i];
+        let acc = &tracker.accs[i];
+        let team = t.team.unwrap_or(0);
+        let team_count = order
+            .iter()
+            .filter(|&&j| tracker.players[j].team == Some(team))
+            .count();
+        let h = header.players.iter().find(|h| header_matches(h, &t.id, &t.name));
+        let mut core = match h {
+            Some(h) => header_core(h),
+            None => Core {
+                goals: t.pri_stats[0],
+                assists: t.pri_stats[1],
+                saves: t.pri_stats[2],
+                shots: t.pri_stats[3],
+                score: t.pri_stats[4],
+                ..Core::default()
+            },
+        };
+        core.demos_inflicted = t.pri_stats[5].max(t.demos_inflicted);
+        core.demos_taken = t.demos_taken;
+        core.goals_against_while_last_defender = Some(
+            tracker
+                .last_defender_at
+                .iter()
+                .filter(|(_, d)| *d == Some(i))
+                .count() as u32,
+        );
+        let boost = mode_supported.then(|| {
+            events::boost_report(
+                &pickup_totals[i],
+                acc.avg_boost_pct(),
+                acc.boost_times(),
+                acc.used_supersonic_raw,
+                acc.time,
+                active_time,
+            )
+        });
+        index_of[i] = Some(players.len());
+        players.push(PlayerReport {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            team,
+            is_bot: t.is_bot || h.is_some_and(|h| h.is_bot),
+            car_id: t.car_body,
+            car_name: t.car_body.and_then(car_name).map(String::from),
+            time_played: acc.time,
+            core,
+            boost,
+            movement: Some(acc.movement()),
+            positioning: mode_supported.then(|| acc.positioning(team_count > 1)),
+            touches: Some(touch_stats[i].clone()),
+            challenges: Some(challenge_stats[i].clone()),
+            kickoffs: None,
+            mechanics: Some(t.mech.counts.clone()),
+            heatmap: mode_supported.then(|| acc.heatmap()),
+        });
+    }
+    // Header players never seen in the network data (left before recording started).
+    for h in &header.players {
+        let seen = order
+            .iter()
+            .any(|&i| header_matches(h, &tracker.players[i].id, &tracker.players[i].name));
+        if !seen {
+            warnings.push(format!("{} has no network data; scoreboard only", h.name));
+            players.push(PlayerReport {
+                id: header_player_id(h),
+                name: h.name.clone(),
+                team: h.team.min(1),
+                is_bot: h.is_bot,
+                car_id: None,
+                car_name: None,
+                time_played: 0.0,
+                core: header_core(h),
+                boost: None,
+                movement: None,
+                positioning: None,
+                touches: None,
+                challenges: None,
+                kickoffs: None,
+                mechanics: None,
+                heatmap: None,
+            });
+        }
+    }
+    finish_core(&mut players, header.score);
+
+    let kickoffs = kickoff_reports(&tracker.kickoffs, &index_of, &tracker, header);
+    for k in &kickoffs {
+        for kp in &k.players {
+            let Some(p) = players.get_mut(kp.player) else { continue };
+            let s = p.kickoffs.get_or_insert_with(PlayerKickoffs::default);
+            s.count += 1;
+            if kp.role == "GO" {
+                s.as_go += 1;
+            }
+            if kp.approach == "SPEEDFLIP"
+                && let Some(m) = p.mechanics.as_mut()
+            {
+                m.speedflips += 1;
+            }
+        }
+        if let (Some(fp), Some(tt)) = (k.first_touch_player, k.time_to_first_touch)
+            && let Some(p) = players.get_mut(fp)
+        {
+            let s = p.kickoffs.get_or_insert_with(PlayerKickoffs::default);
+            let n = f64::from(s.first_touches);
+            s.avg_time_to_first_touch = Some((s.avg_time_to_first_touch.unwrap_or(0.0) * n + tt) / (n + 1.0));
+            s.first_touches += 1;
+        }
+    }
+
+    let timeline = timeline(&tracker, &index_of, header, &players, &kickoffs);
+    let series = series(&tracker, &order, &timeline);
+    let mut meta = metadata(bytes, replay, header);
+    meta.playlist = playlist_label(tracker.playlist_id, header);
+    meta.duration_seconds = duration;
+    meta.total_frames = frames.len();
+    meta.overtime = tracker.overtime;
+    meta.overtime_seconds = tracker
+        .overtime_start_t
+        .map(|s| (tracker.clock - s).max(0.0))
+        .unwrap_or(0.0);
+    if meta.match_guid.is_none() {
+        meta.match_guid = tracker.match_guid.clone();
+    }
+    if meta.team_size == 0 {
+        meta.team_size = u8::try_from(players.len().div_ceil(2)).unwrap_or(0);
+    }
+    let possession = mode_supported.then_some(tracker.possession_time);
+    let mut teams = team_reports(&players, possession, header.score);
+    if mode_supported {
+        for (team, report) in teams.iter_mut().enumerate() {
+            // Ball in own side: blue's side is −y.
+            report.time_ball_in_own_side = Some(tracker.ball_side_time[team]);
+        }
+    }
+    Ok(Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        analyzer_version: ANALYZER_VERSION.into(),
+        metadata: meta,
+        quality: Quality {
+            parser: "boxcars 0.13".into(),
+            network_parsed: true,
+            mode_supported,
+            warnings,
+        },
+        teams,
+        players,
+        kickoffs,
+        timeline,
+        series,
+    })
+}
+
+fn spawn_class(pos: Vec3) -> &'static str {
+    let (x, y) = (pos.x.abs(), pos.y.abs());
+    if x <= 350.0 && y >= 4300.0 {
+        "CENTER"
+    } else if x <= 900.0 && y >= 3300.0 {
+        "OFF_CENTER"
+    } else if x >= 1500.0 && y <= 3300.0 {
+        "DIAGONAL"
+    } else {
+        "UNKNOWN"
+    }
+}
+
+fn kickoff_reports(
+    tracks: &[KickoffTrack],
+    index_of: &[Option<usize>],
+    tracker: &Tracker<'_>,
+    header: &HeaderInfo,
+) -> Vec<Kickoff> {
+    let goal_times: Vec<(f64, u8)> = header
+        .goals
+        .iter()
+        .filter_map(|g| {
+            tracker
+                .frame_t
+                .get(g.frame)
+                .map(|t| (f64::from(*t), g.team.min(1)))
+        })
+        .collect();
+    tracks
+        .iter()
+        .filter(|k| !k.players.is_empty())
+        .map(|k| {
+            let team_of = |p: usize| tracker.players.get(p).and_then(|t| t.team).unwrap_or(0);
+            // GO: the player of each team closest to the centre.
+            let mut go = [None::<(usize, f32)>; 2];
+            for (p, pos, ..) in &k.players {
+                let d = pos.dist_xy(Vec3::ZERO);
+                let slot = &mut go[usize::from(team_of(*p))];
+                if slot.is_none_or(|(_, bd)| d < bd) {
+                    *slot = Some((*p, d));
+                }
+            }
+            let players = k
+                .players
+                .iter()
+                .filter_map(|&(p, pos, _, used, dodged, moved)| {
+                    let player = index_of.get(p).copied().flatten()?;
+                    let is_go = go[usize::from(team_of(p))].map(|g| g.0) == Some(p);
+                    let role = if is_go {
+                        "GO"
+                    } else if pos.x.abs() >= 1700.0 && pos.y.abs() <= 3600.0 {
+                        "WING"
+                    } else if pos.y.abs() <= 3200.0 {
+                        "CHEAT"
+                    } else {
+                        "BACK"
+                    };
+                    let used_pct = field::raw_to_pct(used);
+                    let first_t = k.first_touch.filter(|(fp, _)| *fp == p).map(|(_, t)| t);
+                    let approach = if moved < 100.0 {
+                        "FAKE_STATIONARY"
+                    } else if dodged && used_pct >= 20.0 && first_t.is_some_and(|t| t <= 2.7) {
+                        "SPEEDFLIP"
+                    } else if dodged && used_pct >= 10.0 {
+                        "STANDARD_FLIP"
+                    } else if used_pct >= 10.0 {
+                        "STANDARD_BOOST"
+                    } else if is_go {
+                        "DELAY"
+                    } else {
+                        "STANDARD"
+                    };
+                    Some(KickoffPlayer {
+                        player,
+                        spawn: spawn_class(pos).into(),
+                        role: role.into(),
+                        boost_used: used_pct,
+                        approach: approach.into(),
+                    })
+                })
+                .collect();
+            let first_team = k.first_touch.map(|(p, _)| team_of(p));
+            let goal_after = goal_times
+                .iter()
+                .find(|(t, _)| *t >= k.t && *t - k.t <= 12.0)
+                .map(|g| g.1);
+            // Possession after the kickoff: the team that touched last within 3 s of the first touch.
+            let settle = k.first_touch.map(|(_, tt)| k.t + tt + 3.0);
+            let possession = settle.and_then(|s| {
+                tracker
+                    .touches
+                    .iter()
+                    .filter(|t| t.t >= k.t && t.t <= s)
+                    .last()
+                    .map(|t| t.team)
+            });
+            let outcome = match (goal_after, possession.or(first_team)) {
+                (Some(0), _) => "GOAL_FOR_BLUE",
+                (Some(_), _) => "GOAL_FOR_ORANGE",
+                (None, Some(0)) => "FIRST_POSSESSION_BLUE",
+                (None, Some(_)) => "FIRST_POSSESSION_ORANGE",
+                (None, None) => "NEUTRAL",
+            };
+            Kickoff {
+                t: k.t,
+                frame: k.frame,
+                overtime: k.overtime,
+                time_to_first_touch: k.first_touch.map(|f| f.1),
+                first_touch_player: k
+                    .first_touch
+                    .and_then(|(p, _)| index_of.get(p).copied().flatten()),
+                outcome: outcome.into(),
+                players,
+            }
+        })
+        .collect()
+}
+
+fn timeline(
+    tracker: &Tracker<'_>,
+    index_of: &[Option<usize>],
+    header: &HeaderInfo,
+    players: &[PlayerReport],
+    kickoffs: &[Kickoff],
+) -> Vec<TimelineEvent> {
+    let mut out = Vec::new();
+    let team_of = |p: Option<usize>| p.and_then(|p| players.get(p)).map(|p| p.team);
+    let mut running = [0u32; 2];
+    for g in &header.goals {
+        let t = tracker.frame_t.get(g.frame).copied().map(f64::from).unwrap_or(0.0);
+        // Shot speed: the fastest ball in the second before the goal frame (the ball resets at it).
+        let from = g.frame.saturating_sub(35);
+        let shot_speed = tracker
+            .ball_speed
+            .get(from..g.frame.min(tracker.ball_speed.len()))
+            .and_then(|s| s.iter().copied().reduce(f32::max))
+            .filter(|v| *v >= 500.0);
+        let scorer = players
+            .iter()
+            .position(|p| p.name == g.player_name && p.team == g.team.min(1));
+        running[usize::from(g.team.min(1))] += 1;
+        out.push(TimelineEvent {
+            t,
+            frame: g.frame,
+            kind: "GOAL".into(),
+            player: scorer,
+            team: Some(g.team.min(1)),
+            data: serde_json::json!({
+                "scorer": g.player_name,
+                "shot_speed": shot_speed,
+                "score": running,
+            }),
+        });
+    }
+    for e in &tracker.stat_events {
+        let player = index_of.get(e.player).copied().flatten();
+        out.push(TimelineEvent {
+            t: e.t,
+            frame: e.frame,
+            kind: e.kind.into(),
+            player,
+            team: team_of(player),
+            data: serde_json::json!({
+                "ball_speed": e.ball_speed,
+                "ball_location": e.ball_pos.map(|p| [p.x.round(), p.y.round(), p.z.round()]),
+            }),
+        });
+    }
+    for d in &tracker.demos {
+        let victim = index_of.get(d.victim).copied().flatten();
+        let attacker = d.attacker.and_then(|a| index_of.get(a).copied().flatten());
+        out.push(TimelineEvent {
+            t: d.t,
+            frame: d.frame,
+            kind: "DEMO".into(),
+            player: attacker,
+            team: team_of(attacker),
+            data: serde_json::json!({
+                "victim": victim,
+                "location": [d.pos.x.round(), d.pos.y.round(), d.pos.z.round()],
+            }),
+        });
+    }
+    for k in kickoffs {
+        out.push(TimelineEvent {
+            t: k.t,
+            frame: k.frame,
+            kind: "KICKOFF".into(),
+            player: k.first_touch_player,
+            team: team_of(k.first_touch_player),
+            data: serde_json::json!({ "outcome": k.outcome }),
+        });
+    }
+    out.sort_by(|a, b| a.frame.cmp(&b.frame).then_with(|| a.kind.cmp(&b.kind)));
+    out
+}
+
+fn series(tracker: &Tracker<'_>, order: &[usize], timeline: &[TimelineEvent]) -> Series {
+    let goals: Vec<(f32, u8)> = timeline
+        .iter()
+        .filter(|e| e.kind == "GOAL")
+        .map(|e| (e.t as f32, e.team.unwrap_or(0)))
+        .collect();
+    let score = tracker
+        .series_t
+        .iter()
+        .map(|&t| {
+            let mut s = [0u8; 2];
+            for (gt, team) in &goals {
+                if *gt <= t {
+                    s[usize::from(*team)] = s[usize::from(*team)].saturating_add(1);
+                }
+            }
+            s
+        })
+        .collect();
+    let pick = |v: &Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+        order
+            .iter()
+            .map(|&i| {
+                let mut s = v.get(i).cloned().unwrap_or_default();
+                s.resize(tracker.series_t.len(), -1.0);
+                s
+            })
+            .collect()
+    };
+    Series {
+        hz: 2.0,
+        t: tracker.series_t.clone(),
+        boost: pick(&tracker.series_boost),
+        speed: pick(&tracker.series_speed),
+        score,
+    }
+}
+
+fn team_reports(players: &[PlayerReport], possession: Option<[f64; 2]>, score: [u32; 2]) -> Vec<TeamReport> {
+    (0..2u8)
+        .map(|team| {
+            let members: Vec<&PlayerReport> = players.iter().filter(|p| p.team == team).collect();
+            let mut core = Core::default();
+            for p in &members {
+                core.score += p.core.score;
+                core.goals += p.core.goals;
+                core.assists += p.core.assists;
+                core.saves += p.core.saves;
+                core.shots += p.core.shots;
+                core.demos_inflicted += p.core.demos_inflicted;
+                core.demos_taken += p.core.demos_taken;
+            }
+            core.goals = core.goals.max(score[usize::from(team)]);
+            core.shooting_percentage = if core.shots > 0 {
+                f64::from(core.goals) * 100.0 / f64::from(core.shots)
+            } else {
+                0.0
+            };
+            core.goals_against = score[usize::from(1 - team)];
+            core.shots_against = players
+                .iter()
+                .filter(|p| p.team != team)
+                .map(|p| p.core.shots)
+                .sum();
+            let boost = sum_family(&members, |p| p.boost.clone(), |a, b| {
+                a.bpm += b.bpm;
+                a.avg_amount += b.avg_amount;
+                a.amount_collected += b.amount_collected;
+                a.amount_collected_big += b.amount_collected_big;
+                a.amount_collected_small += b.amount_collected_small;
+                a.count_collected_big += b.count_collected_big;
+                a.count_collected_small += b.count_collected_small;
+                a.amount_stolen += b.amount_stolen;
+                a.amount_stolen_big += b.amount_stolen_big;
+                a.amount_stolen_small += b.amount_stolen_small;
+                a.count_stolen_big += b.count_stolen_big;
+                a.count_stolen_small += b.count_stolen_small;
+                a.amount_overfill += b.amount_overfill;
+                a.amount_overfill_stolen += b.amount_overfill_stolen;
+                a.amount_used_while_supersonic += b.amount_used_while_supersonic;
+                a.time_zero_boost += b.time_zero_boost;
+                a.time_full_boost += b.time_full_boost;
+                a.time_boost_0_25 += b.time_boost_0_25;
+                a.time_boost_25_50 += b.time_boost_25_50;
+                a.time_boost_50_75 += b.time_boost_50_75;
+                a.time_boost_75_100 += b.time_boost_75_100;
+            });
+            let movement = sum_family(&members, |p| p.movement.clone(), |a, b| {
+                a.total_distance += b.total_distance;
+                a.time_slow_speed += b.time_slow_speed;
+                a.time_boost_speed += b.time_boost_speed;
+                a.time_supersonic_speed += b.time_supersonic_speed;
+                a.time_ground += b.time_ground;
+                a.time_low_air += b.time_low_air;
+                a.time_high_air += b.time_high_air;
+                a.time_powerslide += b.time_powerslide;
+                a.count_powerslide += b.count_powerslide;
+            });
+            let positioning = sum_family(&members, |p| p.positioning.clone(), |a, b| {
+                a.time_behind_ball += b.time_behind_ball;
+                a.time_infront_ball += b.time_infront_ball;
+                a.time_defensive_half += b.time_defensive_half;
+                a.time_offensive_half += b.time_offensive_half;
+                a.time_defensive_third += b.time_defensive_third;
+                a.time_neutral_third += b.time_neutral_third;
+                a.time_offensive_third += b.time_offensive_third;
+            });
+            TeamReport {
+                color: if team == 0 { "blue" } else { "orange" }.into(),
+                core,
+                boost,
+                movement,
+                positioning,
+                time_ball_possession: possession.map(|p| p[usize::from(team)]),
+                time_ball_in_own_side: None,
+            }
+        })
+        .collect()
+}
+
+/// Team value = sum of member values for the fields ballchasing sums; None if any member lacks the family.
+fn sum_family<T: Default>(
+    members: &[&PlayerReport],
+    get: impl Fn(&PlayerReport) -> Option<T>,
+    add: impl Fn(&mut T, &T),
+) -> Option<T> {
+    if members.is_empty() {
+        return None;
+    }
+    let mut total = T::default();
+    for m in members {
+        add(&mut total, &get(m)?);
+    }
+    Some(total)
+}

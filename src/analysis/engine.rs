@@ -1,0 +1,937 @@
+//! The single pass over network frames. It follows actors (deleting before spawning, since ids are
+//! reused), links car → PRI → player and component → car, estimates boost between sparse updates,
+//! and feeds per-frame views to the accumulators and discrete events to `events.rs`.
+
+use boxcars::{ActorId, Attribute, Frame, ObjectId, RemoteId, UniqueId};
+
+use super::events::{Pickup, Touch};
+use super::field::{self, Vec3};
+use super::mechanics::{Inputs, MechState};
+use super::objects::{ActorKind, ObjectTable};
+use super::stats::{self, CarView, FrameView, PlayerAcc};
+use crate::report::PlayerId;
+
+/// Actor ids above this are treated as hostile input and ignored (real replays stay below ~2k).
+const MAX_ACTOR_ID: usize = 1 << 16;
+const TOUCH_DEBOUNCE_S: f64 = 0.2;
+const DEMO_DEDUPE_S: f64 = 3.0;
+const SERIES_HZ: f64 = 2.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Countdown,
+    KickoffWaiting,
+    Active,
+    PostGoal,
+}
+
+#[derive(Default)]
+struct CarSlot {
+    pri: Option<ActorId>,
+    pos: Vec3,
+    vel: Vec3,
+    yaw: f32,
+    has_rb: bool,
+    handbrake: bool,
+    boost_comp: Option<ActorId>,
+    dodges_refreshed: Option<i32>,
+}
+
+struct CompSlot {
+    kind: ActorKind,
+    car: Option<ActorId>,
+    active: bool,
+    boost_raw: Option<f32>,
+    boost_at_frame_start: Option<f32>,
+}
+
+#[derive(Default)]
+struct PriSlot {
+    player: Option<usize>,
+    unique: Option<PlayerId>,
+    name: Option<String>,
+    team_actor: Option<ActorId>,
+    is_bot: bool,
+}
+
+enum Slot {
+    Empty,
+    Ball,
+    Car(Box<CarSlot>),
+    Comp(CompSlot),
+    Pri(Box<PriSlot>),
+    Team(u8),
+    GameEvent,
+    Pad(usize),
+    Other,
+}
+
+/// What the frame pass found for one player.
+pub struct PlayerTrack {
+    pub id: PlayerId,
+    pub name: String,
+    pub team: Option<u8>,
+    pub is_bot: bool,
+    pub car_body: Option<u32>,
+    /// Max of the replicated PRI counters: goals, assists, saves, shots, score, demolishes.
+    pub pri_stats: [u32; 6],
+    pub mech: MechState,
+    pub demos_taken: u32,
+    pub demos_inflicted: u32,
+    last_boost: f32,
+    last_touch_t: f64,
+}
+
+pub struct KickoffTrack {
+    pub frame: usize,
+    pub t: f64,
+    pub overtime: bool,
+    /// Per player: spawn position, boost at GO, boost used, dodged, max distance moved.
+    pub players: Vec<(usize, Vec3, f32, f32, bool, f32)>,
+    pub first_touch: Option<(usize, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatEvent {
+    pub t: f64,
+    pub frame: usize,
+    pub kind: &'static str,
+    pub player: usize,
+    pub ball_pos: Option<Vec3>,
+    pub ball_speed: Option<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoEvent {
+    pub t: f64,
+    pub frame: usize,
+    pub attacker: Option<usize>,
+    pub victim: usize,
+    pub pos: Vec3,
+}
+
+pub struct Tracker<'a> {
+    objects: &'a ObjectTable,
+    names: &'a [String],
+    legacy_scale: bool,
+    slots: Vec<Slot>,
+    live_cars: Vec<ActorId>,
+    live_pris: Vec<ActorId>,
+    live_boost_comps: Vec<ActorId>,
+    ball: Option<ActorId>,
+    ball_pos: Option<Vec3>,
+    ball_vel: Vec3,
+    ball_updated: bool,
+    hit_team_update: Option<u8>,
+    pad_last_value: Vec<u8>,
+    pub players: Vec<PlayerTrack>,
+    /// Continuous-stat accumulators, parallel to `players`.
+    pub accs: Vec<PlayerAcc>,
+    pub phase: Phase,
+    pub overtime: bool,
+    pub overtime_start_t: Option<f64>,
+    pub playlist_id: Option<i32>,
+    pub match_guid: Option<String>,
+    ball_has_been_hit: bool,
+    /// Σ frame delta up to the current frame.
+    pub clock: f64,
+    pub first_kickoff_clock: Option<f64>,
+    /// Σ dt per phase: countdown, kickoff waiting, active, post-goal.
+    pub phase_time: [f64; 4],
+    pub pickups: Vec<Pickup>,
+    pub touches: Vec<Touch>,
+    pub kickoffs: Vec<KickoffTrack>,
+    pub stat_events: Vec<StatEvent>,
+    pub demos: Vec<DemoEvent>,
+    pub possession: Option<u8>,
+    pub possession_time: [f64; 2],
+    pub ball_side_time: [f64; 2],
+    /// Ball speed at each frame (for goal shot speeds); NaN-free, 0 when unknown.
+    pub ball_speed: Vec<f32>,
+    /// Match time (from the first kickoff) of each frame.
+    pub frame_t: Vec<f32>,
+    /// Car positions of each team's last defender at header goal frames: frame → player.
+    pub last_defender_at: Vec<(usize, Option<usize>)>,
+    goal_frames: Vec<(usize, u8)>,
+    pub series_t: Vec<f32>,
+    pub series_boost: Vec<Vec<f32>>,
+    pub series_speed: Vec<Vec<f32>>,
+    next_sample: f64,
+    inputs: Vec<Inputs>,
+    car_views: Vec<Option<CarView>>,
+    yaws: Vec<f32>,
+}
+
+fn scale(v: boxcars::Vector3f, k: f32) -> Vec3 {
+    Vec3::new(v.x * k, v.y * k, v.z * k)
+}
+
+fn slot_index(id: ActorId) -> Option<usize> {
+    usize::try_from(id.0).ok().filter(|i| *i < MAX_ACTOR_ID)
+}
+
+pub fn player_id(u: &UniqueId, name: Option<&str>) -> PlayerId {
+    let (platform, id) = match &u.remote_id {
+        RemoteId::Steam(id) => ("steam", id.to_string()),
+        RemoteId::Epic(id) => ("epic", id.clone()),
+        RemoteId::PlayStation(ps) => ("ps4", ps.name.clone()),
+        RemoteId::PsyNet(p) => ("psynet", p.online_id.to_string()),
+        RemoteId::Xbox(id) => ("xbox", format!("{id:016x}")),
+        RemoteId::Switch(s) => ("switch", s.online_id.to_string()),
+        RemoteId::QQ(id) => ("qq", id.to_string()),
+        RemoteId::SplitScreen(id) => ("splitscreen", id.to_string()),
+        _ => ("unknown", String::new()),
+    };
+    let empty = id.is_empty() || id == "0" || platform == "splitscreen" || platform == "unknown";
+    if empty {
+        // Bots and split-screen guests share a platform id: tell them apart by name.
+        return PlayerId {
+            platform: if platform == "splitscreen" { "splitscreen" } else { "bot" }.into(),
+            id: name.unwrap_or("").to_string(),
+        };
+    }
+    let id = if u.local_id > 0 {
+        format!("{id}#{}", u.local_id)
+    } else {
+        id
+    };
+    PlayerId {
+        platform: platform.into(),
+        id,
+    }
+}
+
+impl<'a> Tracker<'a> {
+    pub fn new(
+        objects: &'a ObjectTable,
+        names: &'a [String],
+        object_count: usize,
+        net_version: Option<i32>,
+        goal_frames: Vec<(usize, u8)>,
+    ) -> Self {
+        Tracker {
+            objects,
+            names,
+            legacy_scale: net_version.is_none_or(|v| v < 5),
+            slots: Vec::new(),
+            live_cars: Vec::new(),
+            live_pris: Vec::new(),
+            live_boost_comps: Vec::new(),
+            ball: None,
+            ball_pos: None,
+            ball_vel: Vec3::ZERO,
+            ball_updated: false,
+            hit_team_update: None,
+            pad_last_value: vec![u8::MAX; object_count],
+            players: Vec::new(),
+            accs: Vec::new(),
+            phase: Phase::Active,
+            overtime: false,
+            overtime_start_t: None,
+            playlist_id: None,
+            match_guid: None,
+            ball_has_been_hit: true,
+            clock: 0.0,
+            first_kickoff_clock: None,
+            phase_time: [0.0; 4],
+            pickups: Vec::new(),
+            touches: Vec::new(),
+            kickoffs: Vec::new(),
+            stat_events: Vec::new(),
+            demos: Vec::new(),
+            possession: None,
+            possession_time: [0.0; 2],
+            ball_side_time: [0.0; 2],
+            ball_speed: Vec::new(),
+            frame_t: Vec::new(),
+            last_defender_at: Vec::new(),
+            goal_frames,
+            series_t: Vec::new(),
+            series_boost: Vec::new(),
+            series_speed: Vec::new(),
+            next_sample: 0.0,
+            inputs: Vec::new(),
+            car_views: Vec::new(),
+            yaws: Vec::new(),
+        }
+    }
+
+    /// Match time of the current frame, from the first kickoff.
+    pub fn match_t(&self) -> f64 {
+        (self.clock - self.first_kickoff_clock.unwrap_or(0.0)).max(0.0)
+    }
+
+    fn slot(&self, id: ActorId) -> &Slot {
+        slot_index(id)
+            .and_then(|i| self.slots.get(i))
+            .unwrap_or(&Slot::Empty)
+    }
+
+    fn slot_mut(&mut self, id: ActorId) -> Option<&mut Slot> {
+        slot_index(id).and_then(|i| self.slots.get_mut(i))
+    }
+
+    fn car_player(&self, car: ActorId) -> Option<usize> {
+        let Slot::Car(c) = self.slot(car) else { return None };
+        let Slot::Pri(p) = self.slot(c.pri?) else { return None };
+        p.player
+    }
+
+    fn comp_player(&self, comp: ActorId) -> Option<usize> {
+        let Slot::Comp(c) = self.slot(comp) else { return None };
+        self.car_player(c.car?)
+    }
+
+    pub fn process(&mut self, index: usize, frame: &Frame, next_delta: f32) {
+        let delta = f64::from(frame.delta.max(0.0));
+        self.clock += delta;
+        self.ball_updated = false;
+        self.hit_team_update = None;
+        for i in self.inputs.iter_mut() {
+            *i = Inputs::default();
+        }
+        self.drain_boost(frame.delta.max(0.0));
+
+        for id in &frame.deleted_actors {
+            self.delete(*id);
+        }
+        for new in &frame.new_actors {
+            self.spawn(new.actor_id, new.object_id);
+        }
+        let prev_ball_vel = self.ball_vel;
+        for upd in &frame.updated_actors {
+            self.update(index, upd.actor_id, upd.object_id, &upd.attribute);
+        }
+        self.resolve_players();
+        self.sample(index, prev_ball_vel, delta, f64::from(next_delta.max(0.0)));
+    }
+
+    fn drain_boost(&mut self, delta: f32) {
+        for id in &self.live_boost_comps {
+            if let Some(Slot::Comp(c)) = slot_index(*id).and_then(|i| self.slots.get_mut(i)) {
+                if c.active
+                    && let Some(b) = c.boost_raw.as_mut()
+                {
+                    *b = (*b - field::BOOST_DRAIN_RAW_PER_S * delta).max(0.0);
+                }
+                c.boost_at_frame_start = c.boost_raw;
+            }
+        }
+    }
+
+    fn delete(&mut self, id: ActorId) {
+        let Some(slot) = self.slot_mut(id) else { return };
+        let old = std::mem::replace(slot, Slot::Empty);
+        match old {
+            Slot::Car(_) => self.live_cars.retain(|c| *c != id),
+            Slot::Pri(_) => self.live_pris.retain(|c| *c != id),
+            Slot::Comp(c) if c.kind == ActorKind::BoostComponent => {
+                self.live_boost_comps.retain(|c| *c != id)
+            }
+            Slot::Ball if self.ball == Some(id) => self.ball = None,
+            _ => {}
+        }
+    }
+
+    fn spawn(&mut self, id: ActorId, object: ObjectId) {
+        let Some(i) = slot_index(id) else { return };
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || Slot::Empty);
+        }
+        // An id can be re-spawned without a delete: clear list membership first.
+        self.delete(id);
+        let kind = self.objects.kind(object);
+        let slot = match kind {
+            ActorKind::Ball => {
+                self.ball = Some(id);
+                Slot::Ball
+            }
+            ActorKind::Car => {
+                self.live_cars.push(id);
+                Slot::Car(Box::default())
+            }
+            ActorKind::BoostComponent
+            | ActorKind::JumpComponent
+            | ActorKind::DoubleJumpComponent
+            | ActorKind::DodgeComponent => {
+                if kind == ActorKind::BoostComponent {
+                    self.live_boost_comps.push(id);
+                }
+                Slot::Comp(CompSlot {
+                    kind,
+                    car: None,
+                    active: false,
+                    boost_raw: None,
+                    boost_at_frame_start: None,
+                })
+            }
+            ActorKind::Pri => {
+                self.live_pris.push(id);
+                Slot::Pri(Box::default())
+            }
+            ActorKind::Team(t) => Slot::Team(t),
+            ActorKind::GameEvent => Slot::GameEvent,
+            ActorKind::BoostPad => Slot::Pad(usize::try_from(object.0).unwrap_or(0)),
+            ActorKind::Other => Slot::Other,
+        };
+        self.slots[i] = slot;
+    }
+
+    fn update(&mut self, frame: usize, id: ActorId, object: ObjectId, attr: &Attribute) {
+        let a = &self.objects.attrs;
+        let o = Some(object);
+        let legacy = self.legacy_scale;
+        let Some(slot) = slot_index(id).and_then(|i| self.slots.get_mut(i)) else {
+            return;
+        };
+        match (slot, attr) {
+            (Slot::Ball, Attribute::RigidBody(rb)) if o == a.rigid_body => {
+                let (pk, vk) = if legacy { (100.0, 10.0) } else { (1.0, 1.0) };
+                self.ball_pos = Some(scale(rb.location, pk));
+                self.ball_vel = rb.linear_velocity.map(|v| scale(v, vk)).unwrap_or(Vec3::ZERO);
+                self.ball_updated = true;
+            }
+            (Slot::Ball, Attribute::Byte(team)) if o == a.hit_team_num => {
+                self.hit_team_update = Some((*team).min(1));
+            }
+            (Slot::Car(car), Attribute::RigidBody(rb)) if o == a.rigid_body => {
+                let (pk, vk) = if legacy { (100.0, 10.0) } else { (1.0, 1.0) };
+                car.pos = scale(rb.location, pk);
+                car.vel = rb.linear_velocity.map(|v| scale(v, vk)).unwrap_or(Vec3::ZERO);
+                let q = rb.rotation;
+                car.yaw = field::yaw_of(q.x, q.y, q.z, q.w);
+                car.has_rb = true;
+            }
+            (Slot::Car(car), Attribute::ActiveActor(act)) if o == a.pawn_pri => {
+                car.pri = act.active.then_some(act.actor);
+            }
+            (Slot::Car(car), Attribute::Boolean(b)) if o == a.handbrake => car.handbrake = *b,
+            (Slot::Car(car), Attribute::Int(n)) if o == a.dodges_refreshed => {
+                let prev = car.dodges_refreshed.replace(*n);
+                if let Some(prev) = prev
+                    && *n > prev
+                    && let Some(p) = self.car_player(id)
+                    && let Some(i) = self.inputs.get_mut(p)
+                {
+                    i.flip_reset = true;
+                }
+            }
+            (Slot::Car(_), Attribute::DemolishExtended(d)) if o == a.demolish_extended => {
+                let attacker = d.attacker.active.then_some(d.attacker.actor);
+                self.demolish(frame, attacker, d.victim.actor);
+            }
+            (Slot::Car(_), Attribute::Demolish(d))
+                if o == a.demolish || o == a.demolish_goal_explosion =>
+            {
+                let attacker = d.attacker_flag.then_some(d.attacker);
+                self.demolish(frame, attacker, d.victim);
+            }
+            (Slot::Car(_), Attribute::DemolishFx(d)) if o == a.demolish_fx => {
+                let attacker = d.attacker_flag.then_some(d.attacker);
+                self.demolish(frame, attacker, d.victim);
+            }
+            (Slot::Comp(c), Attribute::ActiveActor(act)) if o == a.component_vehicle => {
+                c.car = act.active.then_some(act.actor);
+                if c.kind == ActorKind::BoostComponent
+                    && let Some(car) = c.car
+                    && let Some(Slot::Car(cs)) = slot_index(car).and_then(|i| self.slots.get_mut(i))
+                {
+                    cs.boost_comp = Some(id);
+                }
+            }
+            (Slot::Comp(c), Attribute::Byte(v)) if o == a.component_active => {
+                let active = v % 2 == 1;
+                let started = active && !c.active;
+                c.active = active;
+                let kind = c.kind;
+                if started && let Some(p) = self.comp_player(id) {
+                    if let Some(i) = self.inputs.get_mut(p) {
+                        match kind {
+                            ActorKind::JumpComponent => i.jumped = true,
+                            ActorKind::DoubleJumpComponent => i.double_jumped = true,
+                            ActorKind::DodgeComponent => i.dodged = true,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            (Slot::Comp(c), Attribute::ReplicatedBoost(b)) if o == a.replicated_boost => {
+                c.boost_raw = Some(f32::from(b.boost_amount));
+            }
+            (Slot::Comp(c), Attribute::Byte(b)) if o == a.replicated_boost_amount => {
+                c.boost_raw = Some(f32::from(*b));
+            }
+            (Slot::Pri(p), Attribute::String(name)) if o == a.pri_name => {
+                p.name = Some(name.clone());
+            }
+            (Slot::Pri(p), Attribute::UniqueId(u)) if o == a.pri_unique_id => {
+                p.unique = Some(player_id(u, p.name.as_deref()));
+            }
+            (Slot::Pri(p), Attribute::ActiveActor(act)) if o == a.pri_team => {
+                p.team_actor = act.active.then_some(act.actor);
+            }
+            (Slot::Pri(p), Attribute::Boolean(b)) if o == a.pri_bot => p.is_bot = *b,
+            (Slot::Pri(p), Attribute::TeamLoadout(l)) if o == a.pri_loadouts => {
+                if let Some(pl) = p.player
+                    && let Some(track) = self.players.get_mut(pl)
+                {
+                    let body = if track.team == Some(1) { l.orange.body } else { l.blue.body };
+                    track.car_body = Some(body);
+                }
+            }
+            (Slot::Pri(p), Attribute::Int(v)) => {
+                let idx = if o == a.pri_goals {
+                    0
+                } else if o == a.pri_assists {
+                    1
+                } else if o == a.pri_saves {
+                    2
+                } else if o == a.pri_shots {
+                    3
+                } else if o == a.pri_score {
+                    4
+                } else if o == a.pri_demolishes {
+                    5
+                } else {
+                    return;
+                };
+                let Some(pl) = p.player else { return };
+                let v = u32::try_from(*v).unwrap_or(0);
+                self.pri_stat(frame, pl, idx, v);
+            }
+            (Slot::Pad(obj), Attribute::PickupNew(pk)) if o == a.pickup_new => {
+                let obj = *obj;
+                let last = self.pad_last_value.get(obj).copied().unwrap_or(u8::MAX);
+                if let Some(v) = self.pad_last_value.get_mut(obj) {
+                    *v = pk.picked_up;
+                }
+                if pk.picked_up != u8::MAX && pk.picked_up != last {
+                    self.pickup(obj, pk.instigator);
+                }
+            }
+            (Slot::Pad(obj), Attribute::Pickup(pk)) if o == a.pickup => {
+                let obj = *obj;
+                let value = u8::from(pk.picked_up);
+                let last = self.pad_last_value.get(obj).copied().unwrap_or(u8::MAX);
+                if let Some(v) = self.pad_last_value.get_mut(obj) {
+                    *v = value;
+                }
+                if pk.picked_up && last != 1 {
+                    self.pickup(obj, pk.instigator);
+                }
+            }
+            (Slot::GameEvent, Attribute::Int(n)) if o == a.state_name => {
+                let name = usize::try_from(*n)
+                    .ok()
+                    .and_then(|i| self.names.get(i))
+                    .map(String::as_str)
+                    .unwrap_or("");
+                self.set_state(frame, name);
+            }
+            (Slot::GameEvent, Attribute::Boolean(b)) if o == a.ball_has_been_hit => {
+                self.ball_has_been_hit = *b;
+                if self.phase == Phase::KickoffWaiting && *b {
+                    self.phase = Phase::Active;
+                }
+            }
+            (Slot::GameEvent, Attribute::Boolean(b)) if o == a.overtime => {
+                if *b && !self.overtime {
+                    self.overtime = true;
+                    self.overtime_start_t = Some(self.clock);
+                }
+            }
+            (Slot::GameEvent | Slot::Other, Attribute::Int(n)) if o == a.playlist => {
+                self.playlist_id = Some(*n);
+            }
+            (Slot::GameEvent | Slot::Other, Attribute::String(s)) if o == a.match_guid => {
+                if !s.is_empty() {
+                    self.match_guid = Some(s.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set_state(&mut self, frame: usize, name: &str) {
+        let next = match name {
+            "Countdown" => Phase::Countdown,
+            "Active" => {
+                if self.ball_has_been_hit {
+                    Phase::Active
+                } else {
+                    Phase::KickoffWaiting
+                }
+            }
+            "PostGoalScored" => Phase::PostGoal,
+            _ => self.phase,
+        };
+        if next == Phase::Countdown && self.phase != Phase::Countdown {
+            // Every kickoff starts from 33 % boost; the server confirms shortly after.
+            for id in &self.live_boost_comps {
+                if let Some(Slot::Comp(c)) = slot_index(*id).and_then(|i| self.slots.get_mut(i)) {
+                    c.boost_raw = Some(field::BOOST_KICKOFF_RAW);
+                }
+            }
+            self.possession = None;
+        }
+        if name == "Active" && self.phase == Phase::Countdown {
+            // "GO": a kickoff starts now. The ball has not been hit yet whatever the flag says.
+            self.ball_has_been_hit = false;
+            if self.first_kickoff_clock.is_none() {
+                self.first_kickoff_clock = Some(self.clock);
+            }
+            let t = self.match_t();
+            self.kickoffs.push(KickoffTrack {
+                frame,
+                t,
+                overtime: self.overtime,
+                players: Vec::new(),
+                first_touch: None,
+            });
+            self.phase = Phase::KickoffWaiting;
+            return;
+        }
+        self.phase = next;
+    }
+
+    fn pri_stat(&mut self, frame: usize, player: usize, idx: usize, value: u32) {
+        let t = self.match_t();
+        let ball_pos = self.ball_pos;
+        let ball_speed = ball_pos.map(|_| self.ball_vel.len());
+        let Some(track) = self.players.get_mut(player) else { return };
+        let prev = track.pri_stats[idx];
+        if value <= prev {
+            return;
+        }
+        track.pri_stats[idx] = value;
+        let kind = match idx {
+            1 => "ASSIST",
+            2 => "SAVE",
+            3 => "SHOT",
+            _ => return,
+        };
+        for _ in prev..value.min(prev + 5) {
+            self.stat_events.push(StatEvent {
+                t,
+                frame,
+                kind,
+                player,
+                ball_pos,
+                ball_speed,
+            });
+        }
+    }
+
+    fn pickup(&mut self, pad_object: usize, instigator: Option<ActorId>) {
+        let Some(car) = instigator else { return };
+        let Slot::Car(c) = self.slot(car) else { return };
+        let pos = c.pos;
+        let before = c.boost_comp.and_then(|b| match self.slot(b) {
+            Slot::Comp(comp) => comp.boost_at_frame_start,
+            _ => None,
+        });
+        let Some(player) = self.car_player(car) else { return };
+        let Some(track) = self.players.get(player) else { return };
+        let Some(team) = track.team else { return };
+        self.pickups.push(Pickup {
+            player,
+            team,
+            pad_object,
+            boost_before_raw: before.unwrap_or(track.last_boost),
+            car_pos: pos,
+        });
+    }
+
+    fn demolish(&mut self, frame: usize, attacker: Option<ActorId>, victim: ActorId) {
+        let Some(victim_player) = self.car_player(victim) else { return };
+        let attacker_player = attacker.and_then(|a| self.car_player(a));
+        // Demos without an attacker (post-match clean-up, self-destruct) are not counted.
+        let Some(attacker_player) = attacker_player else { return };
+        let t = self.match_t();
+        if self.demos.iter().rev().take(8).any(|d| {
+            d.victim == victim_player
+                && d.attacker == Some(attacker_player)
+                && t - d.t < DEMO_DEDUPE_S
+        }) {
+            return;
+        }
+        let pos = match self.slot(victim) {
+            Slot::Car(c) => c.pos,
+            _ => Vec3::ZERO,
+        };
+        self.demos.push(DemoEvent {
+            t,
+            frame,
+            attacker: Some(attacker_player),
+            victim: victim_player,
+            pos,
+        });
+        if let Some(v) = self.players.get_mut(victim_player) {
+            v.demos_taken += 1;
+        }
+        if let Some(a) = self.players.get_mut(attacker_player) {
+            a.demos_inflicted += 1;
+        }
+    }
+
+    fn resolve_players(&mut self) {
+        for idx in 0..self.live_pris.len() {
+            let pri_id = self.live_pris[idx];
+            let team_actor = match self.slot(pri_id) {
+                Slot::Pri(p) => p.team_actor,
+                _ => continue,
+            };
+            let team = team_actor.and_then(|t| match self.slot(t) {
+                Slot::Team(n) => Some(*n),
+                _ => None,
+            });
+            let Some(Slot::Pri(p)) = self.slot_mut(pri_id) else { continue };
+            if p.player.is_none() {
+                let Some(mut uid) = p.unique.clone() else { continue };
+                if matches!(uid.platform.as_str(), "bot" | "splitscreen") {
+                    let Some(name) = p.name.clone() else { continue };
+                    uid.id = name;
+                }
+                let name = p.name.clone().unwrap_or_default();
+                let is_bot = p.is_bot;
+                let found = self.players.iter().position(|t| t.id == uid);
+                let player = found.unwrap_or_else(|| {
+                    self.players.push(PlayerTrack {
+                        id: uid,
+                        name: name.clone(),
+                        team: None,
+                        is_bot,
+                        car_body: None,
+                        pri_stats: [0; 6],
+                        mech: MechState::default(),
+                        demos_taken: 0,
+                        demos_inflicted: 0,
+                        last_boost: field::BOOST_KICKOFF_RAW,
+                        last_touch_t: f64::NEG_INFINITY,
+                    });
+                    self.inputs.push(Inputs::default());
+                    self.accs.push(PlayerAcc::default());
+                    self.car_views.push(None);
+                    self.yaws.push(0.0);
+                    self.players.len() - 1
+                });
+                if let Some(Slot::Pri(p)) = self.slot_mut(pri_id) {
+                    p.player = Some(player);
+                }
+            }
+            let Slot::Pri(p) = self.slot(pri_id) else { continue };
+            let (Some(player), name) = (p.player, p.name.clone()) else { continue };
+            if let Some(track) = self.players.get_mut(player) {
+                if team.is_some() {
+                    track.team = team;
+                }
+                if let Some(name) = name
+                    && !name.is_empty()
+                {
+                    track.name = name;
+                }
+            }
+        }
+    }
+
+    fn sample(&mut self, frame: usize, prev_ball_vel: Vec3, delta: f64, dt: f64) {
+        // Car views per player.
+        for v in self.car_views.iter_mut() {
+            *v = None;
+        }
+        for idx in 0..self.live_cars.len() {
+            let car_id = self.live_cars[idx];
+            let Some(player) = self.car_player(car_id) else { continue };
+            let Slot::Car(car) = self.slot(car_id) else { continue };
+            if !car.has_rb {
+                continue;
+            }
+            let boost = car.boost_comp.and_then(|b| match self.slot(b) {
+                Slot::Comp(c) => Some((c.boost_raw, c.active)),
+                _ => None,
+            });
+            let Some(track) = self.players.get(player) else { continue };
+            let Some(team) = track.team else { continue };
+            let (raw, boosting) = match boost {
+                Some((Some(raw), active)) => (raw, active),
+                Some((None, active)) => (track.last_boost, active),
+                None => (track.last_boost, false),
+            };
+            let view = CarView {
+                pos: car.pos,
+                vel: car.vel,
+                boost_raw: raw,
+                boosting,
+                handbrake: car.handbrake,
+                team,
+            };
+            let yaw = car.yaw;
+            self.car_views[player] = Some(view);
+            self.yaws[player] = yaw;
+            self.players[player].last_boost = raw;
+        }
+
+        let t = self.match_t();
+        let ball = self.ball_pos;
+        self.ball_speed.push(if ball.is_some() { self.ball_vel.len() } else { 0.0 });
+        self.frame_t.push(t as f32);
+
+        // Touches: a ball velocity change not explained by gravity, or a HitTeamNum update,
+        // attributed to the nearest car (of the hitting team when known).
+        let mut touch: Option<(usize, f32)> = None;
+        if let Some(bpos) = ball
+            && self.ball_updated
+        {
+            let expected = Vec3::new(
+                prev_ball_vel.x,
+                prev_ball_vel.y,
+                prev_ball_vel.z + field::GRAVITY_Z * delta as f32,
+            );
+            let dv = self.ball_vel.dist(expected);
+            let hit_team = self.hit_team_update;
+            if dv > 250.0 || hit_team.is_some() {
+                let limit = if hit_team.is_some() { 500.0 } else { 320.0 };
+                let mut best: Option<(usize, f32)> = None;
+                for (p, v) in self.car_views.iter().enumerate() {
+                    let Some(v) = v else { continue };
+                    if hit_team.is_some_and(|team| team != v.team) {
+                        continue;
+                    }
+                    let d = v.pos.dist(bpos);
+                    if d <= limit && best.is_none_or(|(_, bd)| d < bd) {
+                        best = Some((p, d));
+                    }
+                }
+                if let Some((p, _)) = best {
+                    let since = t - self.players[p].last_touch_t;
+                    if since >= TOUCH_DEBOUNCE_S || dv > 500.0 {
+                        touch = Some((p, self.ball_vel.len() - prev_ball_vel.len()));
+                        self.players[p].last_touch_t = t;
+                        let team = self.car_views[p].map(|v| v.team).unwrap_or(0);
+                        self.touches.push(Touch {
+                            t,
+                            frame,
+                            player: p,
+                            team,
+                            ball_pos: bpos,
+                            ball_speed_after: self.ball_vel.len(),
+                            ball_dv: dv,
+                            car_pos: self.car_views[p].map(|v| v.pos).unwrap_or(bpos),
+                        });
+                        if self.phase != Phase::PostGoal {
+                            self.possession = Some(team);
+                        }
+                        if let Some(k) = self.kickoffs.last_mut()
+                            && k.first_touch.is_none()
+                            && matches!(self.phase, Phase::KickoffWaiting | Phase::Active)
+                            && t - k.t < 10.0
+                        {
+                            k.first_touch = Some((p, t - k.t));
+                        }
+                    }
+                }
+            }
+        }
+
+        // Kickoff tracking: spawn positions at GO, then boost use, dodges and distance.
+        if let Some(k) = self.kickoffs.last_mut()
+            && k.first_touch.is_none()
+            && t - k.t < 10.0
+        {
+            if k.players.is_empty() && k.frame == frame {
+                for (p, v) in self.car_views.iter().enumerate() {
+                    if let Some(v) = v {
+                        k.players.push((p, v.pos, v.boost_raw, 0.0, false, 0.0));
+                    }
+                }
+            }
+            for entry in k.players.iter_mut() {
+                if let Some(v) = self.car_views.get(entry.0).copied().flatten() {
+                    entry.3 = (entry.2 - v.boost_raw).max(entry.3);
+                    entry.4 |= self.inputs[entry.0].dodged;
+                    entry.5 = entry.5.max(v.pos.dist(entry.1));
+                }
+            }
+        }
+
+        // Mechanics.
+        for p in 0..self.players.len() {
+            let Some(v) = self.car_views[p] else { continue };
+            let gain = touch.filter(|(tp, _)| *tp == p).map(|(_, g)| g);
+            let ball_state = ball.map(|b| (b, self.ball_vel));
+            let inputs = self.inputs[p];
+            let yaw = self.yaws[p];
+            self.players[p]
+                .mech
+                .update(t, v.pos, v.vel, yaw, v.boosting, inputs, ball_state, gain);
+        }
+
+        // Last defender at goal frames (header frame indices are network frame indices).
+        while let Some(&(gf, scoring_team)) = self.goal_frames.first() {
+            if gf > frame {
+                break;
+            }
+            self.goal_frames.remove(0);
+            let conceding = 1 - scoring_team.min(1);
+            let mut best: Option<(usize, f32)> = None;
+            for (p, v) in self.car_views.iter().enumerate() {
+                if let Some(v) = v
+                    && v.team == conceding
+                {
+                    let ny = field::normalized_y(v.pos.y, conceding);
+                    if best.is_none_or(|(_, by)| ny < by) {
+                        best = Some((p, ny));
+                    }
+                }
+            }
+            self.last_defender_at.push((gf, best.map(|b| b.0)));
+        }
+
+        // Phase time and team ball stats.
+        let phase_idx = match self.phase {
+            Phase::Countdown => 0,
+            Phase::KickoffWaiting => 1,
+            Phase::Active => 2,
+            Phase::PostGoal => 3,
+        };
+        self.phase_time[phase_idx] += dt;
+        if self.phase == Phase::Active {
+            if let Some(team) = self.possession {
+                self.possession_time[usize::from(team)] += dt;
+            }
+            if let Some(b) = ball {
+                if b.y < -field::BALL_HALF_NEUTRAL_Y {
+                    self.ball_side_time[0] += dt;
+                } else if b.y > field::BALL_HALF_NEUTRAL_Y {
+                    self.ball_side_time[1] += dt;
+                }
+            }
+        }
+
+        let view = FrameView {
+            dt,
+            ball,
+            cars: &self.car_views,
+            possession: self.possession,
+        };
+        stats::accumulate(&mut self.accs, &view);
+
+        // Chart series at SERIES_HZ.
+        if self.first_kickoff_clock.is_some() && t >= self.next_sample {
+            self.next_sample = t + 1.0 / SERIES_HZ;
+            self.series_t.push(t as f32);
+            while self.series_boost.len() < self.players.len() {
+                self.series_boost.push(vec![-1.0; self.series_t.len() - 1]);
+                self.series_speed.push(vec![-1.0; self.series_t.len() - 1]);
+            }
+            for p in 0..self.players.len() {
+                let (b, s) = match self.car_views[p] {
+                    Some(v) => (field::raw_to_pct(v.boost_raw) as f32, v.vel.len()),
+                    None => (-1.0, -1.0),
+                };
+                self.series_boost[p].push(b);
+                self.series_speed[p].push(s);
+            }
+        }
+    }
+}

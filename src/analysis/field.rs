@@ -1,0 +1,161 @@
+//! Soccar field geometry and the stat constants from STATS.md §0, in one place.
+
+/// Simple 3-vector in Unreal units.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Vec3 {
+    pub x: f32,
+    pub y: f32,
+    pub z: f32,
+}
+
+impl Vec3 {
+    pub const ZERO: Vec3 = Vec3 {
+        x: 0.0,
+        y: 0.0,
+        z: 0.0,
+    };
+    pub fn new(x: f32, y: f32, z: f32) -> Self {
+        Vec3 { x, y, z }
+    }
+    pub fn len(self) -> f32 {
+        (self.x * self.x + self.y * self.y + self.z * self.z).sqrt()
+    }
+    pub fn dist(self, o: Vec3) -> f32 {
+        Vec3::new(self.x - o.x, self.y - o.y, self.z - o.z).len()
+    }
+    pub fn dist_xy(self, o: Vec3) -> f32 {
+        ((self.x - o.x).powi(2) + (self.y - o.y).powi(2)).sqrt()
+    }
+    pub fn is_finite(self) -> bool {
+        self.x.is_finite() && self.y.is_finite() && self.z.is_finite()
+    }
+}
+
+pub const SIDE_WALL_X: f32 = 4096.0;
+pub const BACK_WALL_Y: f32 = 5120.0;
+pub const CEILING_Z: f32 = 2044.0;
+pub const GOAL_HEIGHT: f32 = 642.775;
+pub const BALL_RADIUS: f32 = 92.75;
+pub const CAR_MAX_SPEED: f32 = 2300.0;
+pub const GRAVITY_Z: f32 = -650.0;
+
+/// Speed bands (SA/CB): slow < 1410 ≤ boost speed < 2200 ≤ supersonic.
+pub const BOOST_SPEED_MIN: f32 = 1410.0;
+pub const SUPERSONIC_MIN: f32 = 2200.0;
+/// Height bands (SA): ground ≤ 20, high air ≥ goal height + ball radius.
+pub const GROUND_Z_MAX: f32 = 20.0;
+pub const HIGH_AIR_Z_MIN: f32 = GOAL_HEIGHT + BALL_RADIUS;
+/// Powerslide counts only near the ground (SA POWERSLIDE_MAX_Z_THRESHOLD).
+pub const POWERSLIDE_Z_MAX: f32 = 40.0;
+/// Thirds boundary in normalized y (SA FIELD_ZONE_BOUNDARY_Y: the side-lane small pads).
+pub const THIRD_BOUNDARY_Y: f32 = 2300.0;
+/// Ball "in a half" neutral band (SA ball_half.rs).
+pub const BALL_HALF_NEUTRAL_Y: f32 = 200.0;
+
+/// Boost: 0–255 raw; drain while boosting (SA/CB), pad sizes.
+pub const BOOST_MAX_RAW: f32 = 255.0;
+pub const BOOST_DRAIN_RAW_PER_S: f32 = 80.0 / 0.93;
+pub const BOOST_KICKOFF_RAW: f32 = 85.0;
+pub const BIG_PAD_RAW: f32 = 255.0;
+pub const SMALL_PAD_RAW: f32 = 255.0 * 0.12;
+pub const BOOST_ZERO_RAW_MAX: f32 = 1.0;
+pub const BOOST_FULL_RAW_MIN: f32 = 254.0;
+
+pub fn raw_to_pct(raw: f32) -> f64 {
+    f64::from(raw) * 100.0 / 255.0
+}
+
+/// y as seen from `team`: positive means toward the opponent's goal (blue defends −y).
+pub fn normalized_y(y: f32, team: u8) -> f32 {
+    if team == 0 { y } else { -y }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadSize {
+    Big,
+    Small,
+}
+
+pub struct Pad {
+    pub x: f32,
+    pub y: f32,
+    pub size: PadSize,
+}
+
+/// The 34 Soccar pads (SA `boost_pad_locations.rs`; STATS.md §0).
+pub fn soccar_pads() -> &'static [Pad] {
+    use PadSize::{Big, Small};
+    const fn p(x: f32, y: f32, size: PadSize) -> Pad {
+        Pad { x, y, size }
+    }
+    static PADS: [Pad; 34] = [
+        p(-3072.0, -4096.0, Big),
+        p(3072.0, -4096.0, Big),
+        p(-3072.0, 4096.0, Big),
+        p(3072.0, 4096.0, Big),
+        p(-3584.0, 0.0, Big),
+        p(3584.0, 0.0, Big),
+        p(0.0, -4240.0, Small),
+        p(0.0, 4240.0, Small),
+        p(-1792.0, -4184.0, Small),
+        p(1792.0, -4184.0, Small),
+        p(-1792.0, 4184.0, Small),
+        p(1792.0, 4184.0, Small),
+        p(-940.0, -3308.0, Small),
+        p(940.0, -3308.0, Small),
+        p(-940.0, 3308.0, Small),
+        p(940.0, 3308.0, Small),
+        p(0.0, -2816.0, Small),
+        p(0.0, 2816.0, Small),
+        p(-3584.0, -2484.0, Small),
+        p(3584.0, -2484.0, Small),
+        p(-3584.0, 2484.0, Small),
+        p(3584.0, 2484.0, Small),
+        p(-1788.0, -2300.0, Small),
+        p(1788.0, -2300.0, Small),
+        p(-1788.0, 2300.0, Small),
+        p(1788.0, 2300.0, Small),
+        p(-2048.0, -1036.0, Small),
+        p(2048.0, -1036.0, Small),
+        p(-2048.0, 1036.0, Small),
+        p(2048.0, 1036.0, Small),
+        p(0.0, -1024.0, Small),
+        p(0.0, 1024.0, Small),
+        p(-1024.0, 0.0, Small),
+        p(1024.0, 0.0, Small),
+    ];
+    &PADS
+}
+
+/// Index of the pad nearest to a car position, if within the pickup match radius (SA: small 450, big 1000).
+pub fn nearest_pad(pos: Vec3) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, pad) in soccar_pads().iter().enumerate() {
+        let d = ((pos.x - pad.x).powi(2) + (pos.y - pad.y).powi(2)).sqrt();
+        let limit = match pad.size {
+            PadSize::Big => 1000.0,
+            PadSize::Small => 450.0,
+        };
+        if d <= limit && best.is_none_or(|(_, bd)| d < bd) {
+            best = Some((i, d));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Yaw (radians) of a unit quaternion.
+pub fn yaw_of(qx: f32, qy: f32, qz: f32, qw: f32) -> f32 {
+    (2.0 * (qw * qz + qx * qy)).atan2(1.0 - 2.0 * (qy * qy + qz * qz))
+}
+
+/// Smallest signed difference between two angles.
+pub fn angle_diff(a: f32, b: f32) -> f32 {
+    let mut d = a - b;
+    while d > std::f32::consts::PI {
+        d -= std::f32::consts::TAU;
+    }
+    while d < -std::f32::consts::PI {
+        d += std::f32::consts::TAU;
+    }
+    d
+}

@@ -1,0 +1,156 @@
+//! Mechanics counters (STATS.md §10), driven per frame from the car state and the replicated
+//! component signals (jump, double jump, dodge, dodges-refreshed counter).
+
+use super::field::{CEILING_Z, Vec3, angle_diff};
+use crate::report::Mechanics;
+
+/// Component activations seen for one player in one frame.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Inputs {
+    pub jumped: bool,
+    pub double_jumped: bool,
+    pub dodged: bool,
+    pub flip_reset: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct MechState {
+    pub counts: Mechanics,
+    airborne_since: Option<f64>,
+    air_max_z: f32,
+    air_boosted: bool,
+    air_from_jump: bool,
+    last_jump_t: f64,
+    dodge: Option<DodgeTrack>,
+    on_ceiling: bool,
+    dribble_since: Option<f64>,
+    dribble_counted: bool,
+    last_dribble_end: f64,
+    pub last_dodge_t: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct DodgeTrack {
+    t: f64,
+    start_z: f32,
+    start_yaw: f32,
+    backward: bool,
+    half_flip_done: bool,
+    wavedash_done: bool,
+}
+
+impl MechState {
+    /// `ball_speed_gain` is the ball's speed change this frame when this player touched it.
+    #[expect(clippy::too_many_arguments, reason = "one call per frame with the frame's facts")]
+    pub fn update(
+        &mut self,
+        t: f64,
+        pos: Vec3,
+        vel: Vec3,
+        yaw: f32,
+        boosting: bool,
+        inputs: Inputs,
+        ball: Option<(Vec3, Vec3)>,
+        ball_speed_gain: Option<f32>,
+    ) {
+        let c = &mut self.counts;
+        let grounded = pos.z <= 25.0 && vel.z.abs() < 300.0;
+        if inputs.jumped {
+            c.jumps += 1;
+            self.last_jump_t = t;
+        }
+        if inputs.double_jumped {
+            c.double_jumps += 1;
+        }
+        if inputs.flip_reset {
+            c.flip_resets += 1;
+        }
+        if inputs.dodged {
+            c.flips += 1;
+            self.last_dodge_t = t;
+            let fwd = Vec3::new(yaw.cos(), yaw.sin(), 0.0);
+            let along = vel.x * fwd.x + vel.y * fwd.y;
+            self.dodge = Some(DodgeTrack {
+                t,
+                start_z: pos.z,
+                start_yaw: yaw,
+                backward: along < -150.0,
+                half_flip_done: false,
+                wavedash_done: false,
+            });
+        }
+        if let Some(d) = &mut self.dodge {
+            let since = t - d.t;
+            if since > 1.2 {
+                self.dodge = None;
+            } else {
+                // Wavedash: a dodge started just above the ground that lands almost at once.
+                if !d.wavedash_done && d.start_z < 80.0 && grounded && (0.03..=0.2).contains(&since) {
+                    d.wavedash_done = true;
+                    c.wavedashes += 1;
+                }
+                // Half-flip: a backward dodge whose heading turns around within 1 s.
+                if !d.half_flip_done
+                    && d.backward
+                    && angle_diff(yaw, d.start_yaw).abs() > 2.5
+                    && since <= 1.0
+                {
+                    d.half_flip_done = true;
+                    c.half_flips += 1;
+                }
+            }
+        }
+
+        // Aerials: an airborne stretch that left via a jump, reached 300 uu and used boost.
+        if !grounded && pos.z > 25.0 {
+            if self.airborne_since.is_none() {
+                self.airborne_since = Some(t);
+                self.air_max_z = pos.z;
+                self.air_boosted = false;
+                self.air_from_jump = t - self.last_jump_t < 0.5;
+            }
+            self.air_max_z = self.air_max_z.max(pos.z);
+            self.air_boosted |= boosting;
+        } else if let Some(since) = self.airborne_since.take()
+            && self.air_from_jump
+            && self.air_boosted
+            && self.air_max_z >= 300.0
+            && t - since >= 0.5
+        {
+            c.aerials += 1;
+        }
+
+        // Ceiling: entering the ceiling band.
+        let ceiling = pos.z >= CEILING_Z - 60.0;
+        if ceiling && !self.on_ceiling {
+            c.ceiling_touches += 1;
+        }
+        self.on_ceiling = ceiling;
+
+        // Dribble: ball resting on the car (≤ 110 uu in xy, 80–250 above) for 0.5 s.
+        if let Some((bpos, _)) = ball {
+            let above = bpos.z - pos.z;
+            let carrying = pos.z < 60.0 && bpos.dist_xy(pos) <= 110.0 && (80.0..=250.0).contains(&above);
+            if carrying {
+                let since = *self.dribble_since.get_or_insert(t);
+                if !self.dribble_counted && t - since >= 0.5 {
+                    c.dribbles += 1;
+                    self.dribble_counted = true;
+                }
+            } else if self.dribble_since.take().is_some() {
+                if self.dribble_counted {
+                    self.last_dribble_end = t;
+                }
+                self.dribble_counted = false;
+            }
+        }
+        // Flick: a hard touch (ball speed +500) within 0.3 s of a dodge, right after a dribble.
+        if let Some(gain) = ball_speed_gain
+            && gain >= 500.0
+            && t - self.last_dodge_t <= 0.3
+            && (self.dribble_counted || t - self.last_dribble_end <= 0.5)
+        {
+            c.flicks += 1;
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! rlcoach core: Rocket League replay analysis, stats export and (later) cards, storage, jobs,
+//! coach and billing. This crate knows nothing of Discord or HTTP servers; the `commands` crate
+//! wires it to the outside world.
+
+pub mod analysis;
+pub mod export;
+pub mod report;
+
+pub use analysis::{AnalyzeError, Limits, analyze};
+pub use report::Report;
