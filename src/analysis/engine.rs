@@ -116,6 +116,8 @@ pub struct Tracker<'a> {
     legacy_scale: bool,
     slots: Vec<Slot>,
     live_cars: Vec<ActorId>,
+    /// Last player seen driving each car actor id (kept after delete; reset on spawn).
+    last_car_player: Vec<Option<usize>>,
     live_pris: Vec<ActorId>,
     live_boost_comps: Vec<ActorId>,
     ball: Option<ActorId>,
@@ -215,6 +217,7 @@ impl<'a> Tracker<'a> {
             legacy_scale: net_version.is_none_or(|v| v < 5),
             slots: Vec::new(),
             live_cars: Vec::new(),
+            last_car_player: Vec::new(),
             live_pris: Vec::new(),
             live_boost_comps: Vec::new(),
             ball: None,
@@ -275,6 +278,16 @@ impl<'a> Tracker<'a> {
         let Slot::Car(c) = self.slot(car) else { return None };
         let Slot::Pri(p) = self.slot(c.pri?) else { return None };
         p.player
+    }
+
+    /// Like `car_player`, but also answers for a car deleted earlier in this frame.
+    fn car_player_or_last(&self, car: ActorId) -> Option<usize> {
+        self.car_player(car).or_else(|| {
+            slot_index(car)
+                .and_then(|i| self.last_car_player.get(i))
+                .copied()
+                .flatten()
+        })
     }
 
     fn comp_player(&self, comp: ActorId) -> Option<usize> {
@@ -348,6 +361,9 @@ impl<'a> Tracker<'a> {
             }
             ActorKind::Car => {
                 self.live_cars.push(id);
+                if let Some(slot) = self.last_car_player.get_mut(i) {
+                    *slot = None;
+                }
                 Slot::Car(Box::default())
             }
             ActorKind::BoostComponent
@@ -381,6 +397,23 @@ impl<'a> Tracker<'a> {
         let a = &self.objects.attrs;
         let o = Some(object);
         let legacy = self.legacy_scale;
+        // Demolitions arrive on a car that may already be deleted in this frame: read them by
+        // attribute, whatever the slot holds now.
+        match attr {
+            Attribute::DemolishExtended(d) if o == a.demolish_extended => {
+                let attacker = d.attacker.active.then_some(d.attacker.actor);
+                return self.demolish(frame, attacker, d.victim.actor);
+            }
+            Attribute::Demolish(d) if o == a.demolish || o == a.demolish_goal_explosion => {
+                let attacker = d.attacker_flag.then_some(d.attacker);
+                return self.demolish(frame, attacker, d.victim);
+            }
+            Attribute::DemolishFx(d) if o == a.demolish_fx => {
+                let attacker = d.attacker_flag.then_some(d.attacker);
+                return self.demolish(frame, attacker, d.victim);
+            }
+            _ => {}
+        }
         let Some(slot) = slot_index(id).and_then(|i| self.slots.get_mut(i)) else {
             return;
         };
@@ -415,20 +448,6 @@ impl<'a> Tracker<'a> {
                 {
                     i.flip_reset = true;
                 }
-            }
-            (Slot::Car(_), Attribute::DemolishExtended(d)) if o == a.demolish_extended => {
-                let attacker = d.attacker.active.then_some(d.attacker.actor);
-                self.demolish(frame, attacker, d.victim.actor);
-            }
-            (Slot::Car(_), Attribute::Demolish(d))
-                if o == a.demolish || o == a.demolish_goal_explosion =>
-            {
-                let attacker = d.attacker_flag.then_some(d.attacker);
-                self.demolish(frame, attacker, d.victim);
-            }
-            (Slot::Car(_), Attribute::DemolishFx(d)) if o == a.demolish_fx => {
-                let attacker = d.attacker_flag.then_some(d.attacker);
-                self.demolish(frame, attacker, d.victim);
             }
             (Slot::Comp(c), Attribute::ActiveActor(act)) if o == a.component_vehicle => {
                 c.car = act.active.then_some(act.actor);
@@ -643,8 +662,8 @@ impl<'a> Tracker<'a> {
     }
 
     fn demolish(&mut self, frame: usize, attacker: Option<ActorId>, victim: ActorId) {
-        let Some(victim_player) = self.car_player(victim) else { return };
-        let attacker_player = attacker.and_then(|a| self.car_player(a));
+        let Some(victim_player) = self.car_player_or_last(victim) else { return };
+        let attacker_player = attacker.and_then(|a| self.car_player_or_last(a));
         // Demos without an attacker (post-match clean-up, self-destruct) are not counted.
         let Some(attacker_player) = attacker_player else { return };
         let t = self.match_t();
@@ -766,6 +785,12 @@ impl<'a> Tracker<'a> {
                 team,
             };
             let yaw = car.yaw;
+            if let Some(i) = slot_index(car_id) {
+                if self.last_car_player.len() <= i {
+                    self.last_car_player.resize(i + 1, None);
+                }
+                self.last_car_player[i] = Some(player);
+            }
             self.car_views[player] = Some(view);
             self.yaws[player] = yaw;
             self.players[player].last_boost = raw;
