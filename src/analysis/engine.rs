@@ -652,6 +652,11 @@ impl<'a> Tracker<'a> {
         let Some(player) = self.car_player(car) else { return };
         let Some(track) = self.players.get(player) else { return };
         let Some(team) = track.team else { return };
+        // Pads driven through before the kickoff touch are not counted by ballchasing (SA reports
+        // them apart as "collected while inactive"); checked on all three ground-truth replays.
+        if matches!(self.phase, Phase::KickoffWaiting | Phase::Countdown) {
+            return;
+        }
         self.pickups.push(Pickup {
             player,
             team,
@@ -938,6 +943,7 @@ impl<'a> Tracker<'a> {
             ball,
             cars: &self.car_views,
             possession: self.possession,
+            frozen: self.phase == Phase::Countdown,
         };
         stats::accumulate(&mut self.accs, &view);
 

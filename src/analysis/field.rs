@@ -47,8 +47,9 @@ pub const GROUND_Z_MAX: f32 = 20.0;
 pub const HIGH_AIR_Z_MIN: f32 = GOAL_HEIGHT + BALL_RADIUS;
 /// Powerslide counts only near the ground (SA POWERSLIDE_MAX_Z_THRESHOLD).
 pub const POWERSLIDE_Z_MAX: f32 = 40.0;
-/// Thirds boundary in normalized y (SA FIELD_ZONE_BOUNDARY_Y: the side-lane small pads).
-pub const THIRD_BOUNDARY_Y: f32 = 2300.0;
+/// Thirds boundary in normalized y: the field's length split in three (RC 5120/3; CB 1713).
+/// SA's 2300 (side-lane pads) disagreed with ballchasing on all three ground-truth replays.
+pub const THIRD_BOUNDARY_Y: f32 = BACK_WALL_Y / 3.0;
 /// Ball "in a half" neutral band (SA ball_half.rs).
 pub const BALL_HALF_NEUTRAL_Y: f32 = 200.0;
 

@@ -29,6 +29,9 @@ pub struct FrameView<'a> {
     pub cars: &'a [Option<CarView>],
     /// Team whose player touched the ball last, if any.
     pub possession: Option<u8>,
+    /// Kickoff countdown: cars are frozen at their spawns. Counted in time totals (ballchasing's
+    /// buckets add up to the match duration) but left out of averages.
+    pub frozen: bool,
 }
 
 pub const HEAT_COLS: usize = 24;
@@ -43,6 +46,8 @@ pub struct PlayerAcc {
     time_full: f64,
     bands: [f64; 4],
     pub used_supersonic_raw: f64,
+    /// Time outside kickoff countdowns: the base of the averages.
+    live_time: f64,
     // movement
     speed_integral: f64,
     max_speed: f32,
@@ -75,6 +80,7 @@ impl Default for PlayerAcc {
         PlayerAcc {
             time: 0.0,
             boost_integral: 0.0,
+            live_time: 0.0,
             time_zero: 0.0,
             time_full: 0.0,
             bands: [0.0; 4],
@@ -181,7 +187,10 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
 
         // Boost levels.
         let raw = car.boost_raw.clamp(0.0, 255.0);
-        acc.boost_integral += field::raw_to_pct(raw) * dt;
+        if !view.frozen {
+            acc.live_time += dt;
+            acc.boost_integral += field::raw_to_pct(raw) * dt;
+        }
         if raw <= BOOST_ZERO_RAW_MAX {
             acc.time_zero += dt;
         }
@@ -194,7 +203,9 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
         // Movement.
         let speed = car.vel.len();
         acc.max_speed = acc.max_speed.max(speed);
-        acc.speed_integral += f64::from(speed) * dt;
+        if !view.frozen {
+            acc.speed_integral += f64::from(speed) * dt;
+        }
         let sband = if speed < BOOST_SPEED_MIN {
             0
         } else if speed < SUPERSONIC_MIN {
@@ -242,6 +253,8 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
             } else {
                 acc.front += dt;
             }
+        }
+        if let Some(ball) = view.ball.filter(|_| !view.frozen) {
             let d = f64::from(car.pos.dist(ball));
             acc.dist_ball_integral += d * dt;
             acc.dist_ball_time += dt;
@@ -293,8 +306,8 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
 
 impl PlayerAcc {
     pub fn avg_boost_pct(&self) -> f64 {
-        if self.time > 0.0 {
-            self.boost_integral / self.time
+        if self.live_time > 0.0 {
+            self.boost_integral / self.live_time
         } else {
             0.0
         }
@@ -305,7 +318,7 @@ impl PlayerAcc {
 
     pub fn movement(&self) -> Movement {
         let t = self.time;
-        let avg = if t > 0.0 { self.speed_integral / t } else { 0.0 };
+        let avg = if self.live_time > 0.0 { self.speed_integral / self.live_time } else { 0.0 };
         Movement {
             avg_speed: avg,
             avg_speed_percentage: avg * 100.0 / f64::from(field::CAR_MAX_SPEED),
