@@ -657,13 +657,27 @@ impl<'a> Tracker<'a> {
         if matches!(self.phase, Phase::KickoffWaiting | Phase::Countdown) {
             return;
         }
+        let before = before.unwrap_or(track.last_boost);
         self.pickups.push(Pickup {
             player,
             team,
             pad_object,
-            boost_before_raw: before.unwrap_or(track.last_boost),
+            boost_before_raw: before,
             car_pos: pos,
         });
+        // The server replicates the new amount only later: credit the pad now (provisional size
+        // from the nearest pad) so the boost level between updates stays right.
+        let gain = match field::nearest_pad(pos).map(|i| field::soccar_pads()[i].size) {
+            Some(field::PadSize::Big) => field::BIG_PAD_RAW,
+            Some(field::PadSize::Small) => field::SMALL_PAD_RAW,
+            None => 0.0,
+        };
+        if let Slot::Car(c) = self.slot(car)
+            && let Some(comp) = c.boost_comp
+            && let Some(Slot::Comp(bc)) = self.slot_mut(comp)
+        {
+            bc.boost_raw = Some((before + gain).min(field::BOOST_MAX_RAW));
+        }
     }
 
     fn demolish(&mut self, frame: usize, attacker: Option<ActorId>, victim: ActorId) {

@@ -34,7 +34,6 @@ impl Vec3 {
 pub const SIDE_WALL_X: f32 = 4096.0;
 pub const BACK_WALL_Y: f32 = 5120.0;
 pub const CEILING_Z: f32 = 2044.0;
-pub const GOAL_HEIGHT: f32 = 642.775;
 pub const BALL_RADIUS: f32 = 92.75;
 pub const CAR_MAX_SPEED: f32 = 2300.0;
 pub const GRAVITY_Z: f32 = -650.0;
@@ -42,9 +41,10 @@ pub const GRAVITY_Z: f32 = -650.0;
 /// Speed bands (SA/CB): slow < 1410 ≤ boost speed < 2200 ≤ supersonic.
 pub const BOOST_SPEED_MIN: f32 = 1410.0;
 pub const SUPERSONIC_MIN: f32 = 2200.0;
-/// Height bands (SA): ground ≤ 20, high air ≥ goal height + ball radius.
+/// Height bands: ground ≤ 20 (SA, CB); high air above 840 (CB HEIGHT_1_LIM). SA's 735.5 put
+/// 15–30 % too much time in high air on all three ground-truth replays.
 pub const GROUND_Z_MAX: f32 = 20.0;
-pub const HIGH_AIR_Z_MIN: f32 = GOAL_HEIGHT + BALL_RADIUS;
+pub const HIGH_AIR_Z_MIN: f32 = 840.0;
 /// Powerslide counts only near the ground (SA POWERSLIDE_MAX_Z_THRESHOLD).
 pub const POWERSLIDE_Z_MAX: f32 = 40.0;
 /// Thirds boundary in normalized y: the field's length split in three (RC 5120/3; CB 1713).
