@@ -1,0 +1,34 @@
+//! Shared helpers: where the replay corpus and ground truth live, and loading them.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+pub fn shared_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// Every replay in `../shared/replays`, or None (with a message) when the corpus is absent.
+pub fn corpus() -> Option<Vec<PathBuf>> {
+    let dir = shared_dir().join("replays");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("SKIPPED: replay corpus not found at {} (clone with ../shared beside the repo)", dir.display());
+        return None;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "replay"))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name))
+        .expect("fixture present in the repo")
+}
+
+pub fn analyze_path(path: &std::path::Path) -> rlcoach::Report {
+    let bytes = std::fs::read(path).expect("readable replay");
+    rlcoach::analyze(&bytes, &rlcoach::Limits::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
