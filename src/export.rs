@@ -15,10 +15,18 @@ fn num(v: f64) -> String {
         return String::new();
     }
     let r = (v * 100.0).round() / 100.0;
-    if r.fract() == 0.0 { format!("{}", r as i64) } else { format!("{r}") }
+    if r.fract() == 0.0 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r}")
+    }
 }
 fn whole(v: f64) -> String {
-    if v.is_finite() { format!("{}", v.round() as i64) } else { String::new() }
+    if v.is_finite() {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
 }
 fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
@@ -41,11 +49,22 @@ fn platform_label(p: &str) -> &str {
 fn boost_cols(b: Option<&Boost>, out: &mut Vec<String>) {
     match b {
         Some(b) => out.extend([
-            whole(b.bpm), num(b.avg_amount), whole(b.amount_collected), whole(b.amount_collected_big),
-            whole(b.amount_collected_small), b.count_collected_big.to_string(), b.count_collected_small.to_string(),
-            whole(b.amount_stolen), whole(b.amount_stolen_big), whole(b.amount_stolen_small),
-            b.count_stolen_big.to_string(), b.count_stolen_small.to_string(), num(b.time_zero_boost),
-            num(b.time_full_boost), whole(b.amount_used_while_supersonic), whole(b.amount_overfill),
+            whole(b.bpm),
+            num(b.avg_amount),
+            whole(b.amount_collected),
+            whole(b.amount_collected_big),
+            whole(b.amount_collected_small),
+            b.count_collected_big.to_string(),
+            b.count_collected_small.to_string(),
+            whole(b.amount_stolen),
+            whole(b.amount_stolen_big),
+            whole(b.amount_stolen_small),
+            b.count_stolen_big.to_string(),
+            b.count_stolen_small.to_string(),
+            num(b.time_zero_boost),
+            num(b.time_full_boost),
+            whole(b.amount_used_while_supersonic),
+            whole(b.amount_overfill),
             whole(b.amount_overfill_stolen),
         ]),
         None => out.extend(std::iter::repeat_n(String::new(), 17)),
@@ -55,11 +74,23 @@ fn boost_cols(b: Option<&Boost>, out: &mut Vec<String>) {
 fn movement_cols(m: Option<&Movement>, out: &mut Vec<String>) {
     match m {
         Some(m) => out.extend([
-            whole(m.avg_speed), whole(m.total_distance), num(m.time_slow_speed), num(m.percent_slow_speed),
-            num(m.time_boost_speed), num(m.percent_boost_speed), num(m.time_supersonic_speed),
-            num(m.percent_supersonic_speed), num(m.time_ground), num(m.percent_ground), num(m.time_low_air),
-            num(m.percent_low_air), num(m.time_high_air), num(m.percent_high_air), num(m.time_powerslide),
-            num(m.avg_powerslide_duration), m.count_powerslide.to_string(),
+            whole(m.avg_speed),
+            whole(m.total_distance),
+            num(m.time_slow_speed),
+            num(m.percent_slow_speed),
+            num(m.time_boost_speed),
+            num(m.percent_boost_speed),
+            num(m.time_supersonic_speed),
+            num(m.percent_supersonic_speed),
+            num(m.time_ground),
+            num(m.percent_ground),
+            num(m.time_low_air),
+            num(m.percent_low_air),
+            num(m.time_high_air),
+            num(m.percent_high_air),
+            num(m.time_powerslide),
+            num(m.avg_powerslide_duration),
+            m.count_powerslide.to_string(),
         ]),
         None => out.extend(std::iter::repeat_n(String::new(), 17)),
     }
@@ -68,13 +99,25 @@ fn movement_cols(m: Option<&Movement>, out: &mut Vec<String>) {
 fn positioning_cols(p: Option<&Positioning>, out: &mut Vec<String>) {
     match p {
         Some(p) => out.extend([
-            opt(p.time_most_back), opt(p.time_most_forward), whole(p.avg_distance_to_ball),
-            whole(p.avg_distance_to_ball_possession), whole(p.avg_distance_to_ball_no_possession),
-            p.avg_distance_to_mates.map(whole).unwrap_or_default(), num(p.time_behind_ball),
-            num(p.percent_behind_ball), num(p.time_infront_ball), num(p.percent_infront_ball),
-            num(p.time_defensive_half), num(p.percent_defensive_half), num(p.time_offensive_half),
-            num(p.percent_offensive_half), num(p.time_defensive_third), num(p.percent_defensive_third),
-            num(p.time_neutral_third), num(p.percent_neutral_third), num(p.time_offensive_third),
+            opt(p.time_most_back),
+            opt(p.time_most_forward),
+            whole(p.avg_distance_to_ball),
+            whole(p.avg_distance_to_ball_possession),
+            whole(p.avg_distance_to_ball_no_possession),
+            p.avg_distance_to_mates.map(whole).unwrap_or_default(),
+            num(p.time_behind_ball),
+            num(p.percent_behind_ball),
+            num(p.time_infront_ball),
+            num(p.percent_infront_ball),
+            num(p.time_defensive_half),
+            num(p.percent_defensive_half),
+            num(p.time_offensive_half),
+            num(p.percent_offensive_half),
+            num(p.time_defensive_third),
+            num(p.percent_defensive_third),
+            num(p.time_neutral_third),
+            num(p.percent_neutral_third),
+            num(p.time_offensive_third),
             num(p.percent_offensive_third),
         ]),
         None => out.extend(std::iter::repeat_n(String::new(), 20)),
@@ -97,9 +140,16 @@ pub fn players_csv(report: &Report) -> String {
             p.car_id.map(|c| c.to_string()).unwrap_or_default(),
             p.car_name.clone().unwrap_or_default(),
             duration.clone(),
-            c.score.to_string(), c.goals.to_string(), c.assists.to_string(), c.saves.to_string(), c.shots.to_string(),
-            c.shots_against.to_string(), c.goals_against.to_string(),
-            c.goals_against_while_last_defender.map(|v| v.to_string()).unwrap_or_default(),
+            c.score.to_string(),
+            c.goals.to_string(),
+            c.assists.to_string(),
+            c.saves.to_string(),
+            c.shots.to_string(),
+            c.shots_against.to_string(),
+            c.goals_against.to_string(),
+            c.goals_against_while_last_defender
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             num(c.shooting_percentage),
         ];
         boost_cols(p.boost.as_ref(), &mut row);
@@ -120,23 +170,41 @@ pub fn teams_csv(report: &Report) -> String {
     for t in &report.teams {
         let c = &t.core;
         let mut row = vec![
-            t.color.clone(), String::new(), whole(report.metadata.duration_seconds), c.score.to_string(),
-            c.goals.to_string(), c.assists.to_string(), c.saves.to_string(), c.shots.to_string(),
-            c.shots_against.to_string(), c.goals_against.to_string(), num(c.shooting_percentage),
+            t.color.clone(),
+            String::new(),
+            whole(report.metadata.duration_seconds),
+            c.score.to_string(),
+            c.goals.to_string(),
+            c.assists.to_string(),
+            c.saves.to_string(),
+            c.shots.to_string(),
+            c.shots_against.to_string(),
+            c.goals_against.to_string(),
+            num(c.shooting_percentage),
         ];
         boost_cols(t.boost.as_ref(), &mut row);
         match &t.movement {
             Some(m) => row.extend([
-                whole(m.total_distance), num(m.time_slow_speed), num(m.time_boost_speed), num(m.time_supersonic_speed),
-                num(m.time_ground), num(m.time_low_air), num(m.time_high_air), num(m.time_powerslide),
+                whole(m.total_distance),
+                num(m.time_slow_speed),
+                num(m.time_boost_speed),
+                num(m.time_supersonic_speed),
+                num(m.time_ground),
+                num(m.time_low_air),
+                num(m.time_high_air),
+                num(m.time_powerslide),
                 m.count_powerslide.to_string(),
             ]),
             None => row.extend(std::iter::repeat_n(String::new(), 9)),
         }
         match &t.positioning {
             Some(p) => row.extend([
-                num(p.time_behind_ball), num(p.time_infront_ball), num(p.time_defensive_half),
-                num(p.time_offensive_half), num(p.time_defensive_third), num(p.time_neutral_third),
+                num(p.time_behind_ball),
+                num(p.time_infront_ball),
+                num(p.time_defensive_half),
+                num(p.time_offensive_half),
+                num(p.time_defensive_third),
+                num(p.time_neutral_third),
                 num(p.time_offensive_third),
             ]),
             None => row.extend(std::iter::repeat_n(String::new(), 7)),
@@ -197,10 +265,19 @@ pub fn text(report: &Report, player: Option<usize>) -> String {
             p.core.saves,
             p.core.shots,
             p.core.demos_inflicted,
-            p.boost.as_ref().map(|b| whole(b.amount_collected)).unwrap_or("-".into()),
+            p.boost
+                .as_ref()
+                .map(|b| whole(b.amount_collected))
+                .unwrap_or("-".into()),
             p.boost.as_ref().map(|b| whole(b.bpm)).unwrap_or("-".into()),
-            p.movement.as_ref().map(|b| whole(b.avg_speed)).unwrap_or("-".into()),
-            p.movement.as_ref().map(|b| num(b.percent_supersonic_speed)).unwrap_or("-".into()),
+            p.movement
+                .as_ref()
+                .map(|b| whole(b.avg_speed))
+                .unwrap_or("-".into()),
+            p.movement
+                .as_ref()
+                .map(|b| num(b.percent_supersonic_speed))
+                .unwrap_or("-".into()),
         );
     }
     if let Some(i) = player
@@ -215,17 +292,30 @@ pub fn text(report: &Report, player: Option<usize>) -> String {
             );
         }
         if let Some(t) = &p.touches {
-            let _ = writeln!(s, "touches: {} ({} aerial), passes {}, turnovers {}", t.count, t.aerial, t.passes_completed, t.turnovers);
+            let _ = writeln!(
+                s,
+                "touches: {} ({} aerial), passes {}, turnovers {}",
+                t.count, t.aerial, t.passes_completed, t.turnovers
+            );
         }
         if let Some(mech) = &p.mechanics {
             let _ = writeln!(
                 s,
                 "mechanics: {} jumps, {} flips, {} aerials, {} wavedashes, {} half-flips, {} flip resets",
-                mech.jumps, mech.flips, mech.aerials, mech.wavedashes, mech.half_flips, mech.flip_resets
+                mech.jumps,
+                mech.flips,
+                mech.aerials,
+                mech.wavedashes,
+                mech.half_flips,
+                mech.flip_resets
             );
         }
     }
-    let goals: Vec<_> = report.timeline.iter().filter(|e| e.kind == "GOAL").collect();
+    let goals: Vec<_> = report
+        .timeline
+        .iter()
+        .filter(|e| e.kind == "GOAL")
+        .collect();
     if !goals.is_empty() && player.is_none() {
         let _ = writeln!(s, "\ngoals:");
         for g in goals {

@@ -7,7 +7,16 @@ use rlcoach::{AnalyzeError, Limits, analyze};
 #[test]
 fn truncated_replays_are_rejected_at_every_cut() {
     let bytes = common::fixture("small-doubles.replay");
-    for cut in [0usize, 10, 100, 1000, 5000, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
+    for cut in [
+        0usize,
+        10,
+        100,
+        1000,
+        5000,
+        bytes.len() / 3,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
         match analyze(&bytes[..cut], &Limits::default()) {
             Err(AnalyzeError::Empty | AnalyzeError::Corrupt(_) | AnalyzeError::NotAReplay(_)) => {}
             // A cut inside the network data leaves a valid header: scoreboard-only report.
@@ -20,7 +29,10 @@ fn truncated_replays_are_rejected_at_every_cut() {
 #[test]
 fn flipped_bytes_fail_the_crc_or_degrade_never_panic() {
     let bytes = common::fixture("small-doubles.replay");
-    for (i, pos) in [20usize, 500, 4000, 100_000, 400_000, bytes.len() - 10].into_iter().enumerate() {
+    for (i, pos) in [20usize, 500, 4000, 100_000, 400_000, bytes.len() - 10]
+        .into_iter()
+        .enumerate()
+    {
         let mut b = bytes.clone();
         b[pos] ^= 0x5a + i as u8;
         match analyze(&b, &Limits::default()) {
@@ -38,7 +50,8 @@ fn header_only_replay_keeps_the_scoreboard() {
     // not know yet): damage the middle of the stream and re-seal the body CRC.
     let header_size = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
     let content_at = 8 + header_size;
-    let content_size = u32::from_le_bytes(bytes[content_at..content_at + 4].try_into().unwrap()) as usize;
+    let content_size =
+        u32::from_le_bytes(bytes[content_at..content_at + 4].try_into().unwrap()) as usize;
     let body = content_at + 8..content_at + 8 + content_size;
     let mut b = bytes.clone();
     let mid = body.start + content_size / 2;
@@ -52,22 +65,37 @@ fn header_only_replay_keeps_the_scoreboard() {
     for p in &r.players {
         assert!(p.boost.is_none() && p.movement.is_none() && p.positioning.is_none());
         let f = full.players.iter().find(|f| f.name == p.name).unwrap();
-        assert_eq!((p.core.score, p.core.goals, p.core.saves), (f.core.score, f.core.goals, f.core.saves));
+        assert_eq!(
+            (p.core.score, p.core.goals, p.core.saves),
+            (f.core.score, f.core.goals, f.core.saves)
+        );
     }
 }
 
 #[test]
 fn frame_limit_is_enforced_from_the_header() {
     let bytes = common::fixture("small-doubles.replay");
-    let limits = Limits { max_frames: 1000, ..Limits::default() };
-    assert!(matches!(analyze(&bytes, &limits), Err(AnalyzeError::TooManyFrames { limit: 1000, .. })));
+    let limits = Limits {
+        max_frames: 1000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        analyze(&bytes, &limits),
+        Err(AnalyzeError::TooManyFrames { limit: 1000, .. })
+    ));
 }
 
 #[test]
 fn zero_time_budget_times_out() {
     let bytes = common::fixture("small-doubles.replay");
-    let limits = Limits { max_duration: std::time::Duration::ZERO, ..Limits::default() };
-    assert!(matches!(analyze(&bytes, &limits), Err(AnalyzeError::Timeout(_))));
+    let limits = Limits {
+        max_duration: std::time::Duration::ZERO,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        analyze(&bytes, &limits),
+        Err(AnalyzeError::Timeout(_))
+    ));
 }
 
 #[test]

@@ -8,16 +8,42 @@ use rlcoach::Report;
 
 /// Header PlayerStats read straight from boxcars, independent of the analyzer's header code.
 fn header_scoreboard(bytes: &[u8]) -> Vec<(String, [i32; 5])> {
-    let replay = boxcars::ParserBuilder::new(bytes).never_parse_network_data().parse().unwrap();
-    let stats = replay.properties.iter().find(|(k, _)| k == "PlayerStats").map(|(_, v)| v.clone());
-    let Some(HeaderProp::Array(rows)) = stats else { return Vec::new() };
+    let replay = boxcars::ParserBuilder::new(bytes)
+        .never_parse_network_data()
+        .parse()
+        .unwrap();
+    let stats = replay
+        .properties
+        .iter()
+        .find(|(k, _)| k == "PlayerStats")
+        .map(|(_, v)| v.clone());
+    let Some(HeaderProp::Array(rows)) = stats else {
+        return Vec::new();
+    };
     rows.iter()
         .map(|row| {
             let get = |k: &str| {
-                row.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.as_i32()).unwrap_or(0)
+                row.iter()
+                    .find(|(n, _)| n == k)
+                    .and_then(|(_, v)| v.as_i32())
+                    .unwrap_or(0)
             };
-            let name = row.iter().find(|(n, _)| n == "Name").and_then(|(_, v)| v.as_string()).unwrap_or("").to_string();
-            (name, [get("Score"), get("Goals"), get("Assists"), get("Saves"), get("Shots")])
+            let name = row
+                .iter()
+                .find(|(n, _)| n == "Name")
+                .and_then(|(_, v)| v.as_string())
+                .unwrap_or("")
+                .to_string();
+            (
+                name,
+                [
+                    get("Score"),
+                    get("Goals"),
+                    get("Assists"),
+                    get("Saves"),
+                    get("Shots"),
+                ],
+            )
         })
         .collect()
 }
@@ -28,8 +54,13 @@ fn assert_finite(v: &serde_json::Value, path: &str) {
             let f = n.as_f64().unwrap();
             assert!(f.is_finite(), "{path} is not finite");
         }
-        serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| assert_finite(x, &format!("{path}[{i}]"))),
-        serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| assert_finite(x, &format!("{path}.{k}"))),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| assert_finite(x, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| assert_finite(x, &format!("{path}.{k}"))),
         _ => {}
     }
 }
@@ -47,40 +78,97 @@ fn check_invariants(name: &str, r: &Report) {
         let pos = p.positioning.as_ref().unwrap();
         let b = p.boost.as_ref().unwrap();
         let close = |label: &str, sum: f64| {
-            assert!((sum - t).abs() < 0.05, "{name} {}: {label} sums to {sum}, counted time {t}", p.name);
+            assert!(
+                (sum - t).abs() < 0.05,
+                "{name} {}: {label} sums to {sum}, counted time {t}",
+                p.name
+            );
         };
-        close("speed bands", m.time_slow_speed + m.time_boost_speed + m.time_supersonic_speed);
-        close("height bands", m.time_ground + m.time_low_air + m.time_high_air);
-        close("thirds", pos.time_defensive_third + pos.time_neutral_third + pos.time_offensive_third);
+        close(
+            "speed bands",
+            m.time_slow_speed + m.time_boost_speed + m.time_supersonic_speed,
+        );
+        close(
+            "height bands",
+            m.time_ground + m.time_low_air + m.time_high_air,
+        );
+        close(
+            "thirds",
+            pos.time_defensive_third + pos.time_neutral_third + pos.time_offensive_third,
+        );
         close("halves", pos.time_defensive_half + pos.time_offensive_half);
         close("behind+front", pos.time_behind_ball + pos.time_infront_ball);
-        close("boost bands", b.time_boost_0_25 + b.time_boost_25_50 + b.time_boost_50_75 + b.time_boost_75_100);
+        close(
+            "boost bands",
+            b.time_boost_0_25 + b.time_boost_25_50 + b.time_boost_50_75 + b.time_boost_75_100,
+        );
         // A player cannot be on the field longer than the match; demos take ~3 s each.
-        assert!(t <= d + 0.01, "{name} {}: played {t} > duration {d}", p.name);
-        assert!(t >= d - 4.0 * f64::from(p.core.demos_taken) - 30.0, "{name} {}: played only {t} of {d}", p.name);
-        assert!((b.amount_collected - b.amount_collected_big - b.amount_collected_small).abs() < 0.01);
+        assert!(
+            t <= d + 0.01,
+            "{name} {}: played {t} > duration {d}",
+            p.name
+        );
+        assert!(
+            t >= d - 4.0 * f64::from(p.core.demos_taken) - 30.0,
+            "{name} {}: played only {t} of {d}",
+            p.name
+        );
+        assert!(
+            (b.amount_collected - b.amount_collected_big - b.amount_collected_small).abs() < 0.01
+        );
         assert!(b.amount_stolen <= b.amount_collected + 0.01);
-        assert!(b.count_stolen_big <= b.count_collected_big && b.count_stolen_small <= b.count_collected_small);
+        assert!(
+            b.count_stolen_big <= b.count_collected_big
+                && b.count_stolen_small <= b.count_collected_small
+        );
         assert!((0.0..=100.0).contains(&b.avg_amount));
-        assert!(m.avg_speed <= m.max_speed + 1.0 && m.max_speed < 6000.0, "{name}: speeds in uu/s");
+        assert!(
+            m.avg_speed <= m.max_speed + 1.0 && m.max_speed < 6000.0,
+            "{name}: speeds in uu/s"
+        );
         let heat: f32 = p.heatmap.as_ref().unwrap().cells.iter().sum();
         assert!((heat - 1.0).abs() < 1e-3);
     }
     for (team, tr) in r.teams.iter().enumerate() {
-        let members: Vec<_> = r.players.iter().filter(|p| usize::from(p.team) == team).collect();
-        let sum = |f: &dyn Fn(&rlcoach::report::PlayerReport) -> f64| members.iter().map(|p| f(p)).sum::<f64>();
+        let members: Vec<_> = r
+            .players
+            .iter()
+            .filter(|p| usize::from(p.team) == team)
+            .collect();
+        let sum = |f: &dyn Fn(&rlcoach::report::PlayerReport) -> f64| {
+            members.iter().map(|p| f(p)).sum::<f64>()
+        };
         assert_eq!(f64::from(tr.core.score), sum(&|p| f64::from(p.core.score)));
-        assert_eq!(tr.core.goals, r.metadata.score[team], "{name}: team goals = final score");
+        assert_eq!(
+            tr.core.goals, r.metadata.score[team],
+            "{name}: team goals = final score"
+        );
         let tb = tr.boost.as_ref().unwrap();
-        assert!((tb.amount_collected - sum(&|p| p.boost.as_ref().unwrap().amount_collected)).abs() < 1e-6);
-        assert!((tb.avg_amount - sum(&|p| p.boost.as_ref().unwrap().avg_amount)).abs() < 1e-6, "team avg boost is the sum");
+        assert!(
+            (tb.amount_collected - sum(&|p| p.boost.as_ref().unwrap().amount_collected)).abs()
+                < 1e-6
+        );
+        assert!(
+            (tb.avg_amount - sum(&|p| p.boost.as_ref().unwrap().avg_amount)).abs() < 1e-6,
+            "team avg boost is the sum"
+        );
     }
     let goals = r.timeline.iter().filter(|e| e.kind == "GOAL").count() as u32;
-    assert_eq!(goals, r.metadata.score[0] + r.metadata.score[1], "{name}: one GOAL event per goal");
-    assert!(r.timeline.windows(2).all(|w| w[0].frame <= w[1].frame), "{name}: timeline ordered");
+    assert_eq!(
+        goals,
+        r.metadata.score[0] + r.metadata.score[1],
+        "{name}: one GOAL event per goal"
+    );
+    assert!(
+        r.timeline.windows(2).all(|w| w[0].frame <= w[1].frame),
+        "{name}: timeline ordered"
+    );
     let n = r.series.t.len();
     assert!(n > 100 && r.series.boost.iter().all(|s| s.len() == n) && r.series.score.len() == n);
-    assert!(!r.kickoffs.is_empty() && r.kickoffs.len() as u32 <= goals + 2, "{name}: one kickoff per goal + 1");
+    assert!(
+        !r.kickoffs.is_empty() && r.kickoffs.len() as u32 <= goals + 2,
+        "{name}: one kickoff per goal + 1"
+    );
 }
 
 /// Condensed, rounded view of a report for golden snapshots.
@@ -110,14 +198,20 @@ fn summary(r: &Report) -> serde_json::Value {
 
 #[test]
 fn corpus_scoreboard_invariants_and_goldens() {
-    let Some(files) = common::corpus() else { return };
+    let Some(files) = common::corpus() else {
+        return;
+    };
     assert!(files.len() >= 8, "expected the 8 shared replays");
     for path in files {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let bytes = std::fs::read(&path).unwrap();
         let r = rlcoach::analyze(&bytes, &rlcoach::Limits::default()).unwrap();
         for (hname, [score, goals, assists, saves, shots]) in header_scoreboard(&bytes) {
-            let p = r.players.iter().find(|p| p.name == hname).unwrap_or_else(|| panic!("{name}: {hname} missing"));
+            let p = r
+                .players
+                .iter()
+                .find(|p| p.name == hname)
+                .unwrap_or_else(|| panic!("{name}: {hname} missing"));
             let c = &p.core;
             assert_eq!(
                 [c.score, c.goals, c.assists, c.saves, c.shots].map(|v| v as i32),
@@ -132,7 +226,11 @@ fn corpus_scoreboard_invariants_and_goldens() {
 
 #[test]
 fn in_repo_fixture_analyzes_without_the_corpus() {
-    let r = rlcoach::analyze(&common::fixture("small-doubles.replay"), &rlcoach::Limits::default()).unwrap();
+    let r = rlcoach::analyze(
+        &common::fixture("small-doubles.replay"),
+        &rlcoach::Limits::default(),
+    )
+    .unwrap();
     check_invariants("small-doubles", &r);
     assert_eq!(r.players.len(), 4);
     assert_eq!(r.metadata.team_size, 2);

@@ -8,48 +8,167 @@ use std::collections::BTreeMap;
 
 type Row = BTreeMap<String, String>;
 
-const SCOREBOARD: [&str; 7] = ["score", "goals", "assists", "saves", "shots", "demos inflicted", "demos taken"];
-const SKIP: [&str; 8] = ["color", "team name", "player name", "platform", "player id", "car id", "car name", "game duration"];
+const SCOREBOARD: [&str; 7] = [
+    "score",
+    "goals",
+    "assists",
+    "saves",
+    "shots",
+    "demos inflicted",
+    "demos taken",
+];
+const SKIP: [&str; 8] = [
+    "color",
+    "team name",
+    "player name",
+    "platform",
+    "player id",
+    "car id",
+    "car name",
+    "game duration",
+];
 
 /// ballchasing JSON (group, key) → CSV column, as in parity.py.
 const JSON_TO_CSV: &[(&str, &str, &str)] = &[
-    ("core", "score", "score"), ("core", "goals", "goals"), ("core", "assists", "assists"), ("core", "saves", "saves"),
-    ("core", "shots", "shots"), ("core", "shots_against", "shots conceded"), ("core", "goals_against", "goals conceded"),
+    ("core", "score", "score"),
+    ("core", "goals", "goals"),
+    ("core", "assists", "assists"),
+    ("core", "saves", "saves"),
+    ("core", "shots", "shots"),
+    ("core", "shots_against", "shots conceded"),
+    ("core", "goals_against", "goals conceded"),
     ("core", "shooting_percentage", "shooting percentage"),
-    ("boost", "bpm", "bpm"), ("boost", "avg_amount", "avg boost amount"), ("boost", "amount_collected", "amount collected"),
-    ("boost", "amount_collected_big", "amount collected big pads"), ("boost", "amount_collected_small", "amount collected small pads"),
-    ("boost", "count_collected_big", "count collected big pads"), ("boost", "count_collected_small", "count collected small pads"),
-    ("boost", "amount_stolen", "amount stolen"), ("boost", "amount_stolen_big", "amount stolen big pads"),
-    ("boost", "amount_stolen_small", "amount stolen small pads"), ("boost", "count_stolen_big", "count stolen big pads"),
-    ("boost", "count_stolen_small", "count stolen small pads"), ("boost", "time_zero_boost", "0 boost time"),
-    ("boost", "time_full_boost", "100 boost time"), ("boost", "amount_used_while_supersonic", "amount used while supersonic"),
-    ("boost", "amount_overfill", "amount overfill total"), ("boost", "amount_overfill_stolen", "amount overfill stolen"),
-    ("movement", "avg_speed", "avg speed"), ("movement", "total_distance", "total distance"),
-    ("movement", "time_slow_speed", "time slow speed"), ("movement", "percent_slow_speed", "percentage slow speed"),
-    ("movement", "time_boost_speed", "time boost speed"), ("movement", "percent_boost_speed", "percentage boost speed"),
-    ("movement", "time_supersonic_speed", "time supersonic speed"), ("movement", "percent_supersonic_speed", "percentage supersonic speed"),
-    ("movement", "time_ground", "time on ground"), ("movement", "percent_ground", "percentage on ground"),
-    ("movement", "time_low_air", "time low in air"), ("movement", "percent_low_air", "percentage low in air"),
-    ("movement", "time_high_air", "time high in air"), ("movement", "percent_high_air", "percentage high in air"),
-    ("movement", "time_powerslide", "time powerslide"), ("movement", "avg_powerslide_duration", "avg powerslide time"),
+    ("boost", "bpm", "bpm"),
+    ("boost", "avg_amount", "avg boost amount"),
+    ("boost", "amount_collected", "amount collected"),
+    ("boost", "amount_collected_big", "amount collected big pads"),
+    (
+        "boost",
+        "amount_collected_small",
+        "amount collected small pads",
+    ),
+    ("boost", "count_collected_big", "count collected big pads"),
+    (
+        "boost",
+        "count_collected_small",
+        "count collected small pads",
+    ),
+    ("boost", "amount_stolen", "amount stolen"),
+    ("boost", "amount_stolen_big", "amount stolen big pads"),
+    ("boost", "amount_stolen_small", "amount stolen small pads"),
+    ("boost", "count_stolen_big", "count stolen big pads"),
+    ("boost", "count_stolen_small", "count stolen small pads"),
+    ("boost", "time_zero_boost", "0 boost time"),
+    ("boost", "time_full_boost", "100 boost time"),
+    (
+        "boost",
+        "amount_used_while_supersonic",
+        "amount used while supersonic",
+    ),
+    ("boost", "amount_overfill", "amount overfill total"),
+    ("boost", "amount_overfill_stolen", "amount overfill stolen"),
+    ("movement", "avg_speed", "avg speed"),
+    ("movement", "total_distance", "total distance"),
+    ("movement", "time_slow_speed", "time slow speed"),
+    ("movement", "percent_slow_speed", "percentage slow speed"),
+    ("movement", "time_boost_speed", "time boost speed"),
+    ("movement", "percent_boost_speed", "percentage boost speed"),
+    ("movement", "time_supersonic_speed", "time supersonic speed"),
+    (
+        "movement",
+        "percent_supersonic_speed",
+        "percentage supersonic speed",
+    ),
+    ("movement", "time_ground", "time on ground"),
+    ("movement", "percent_ground", "percentage on ground"),
+    ("movement", "time_low_air", "time low in air"),
+    ("movement", "percent_low_air", "percentage low in air"),
+    ("movement", "time_high_air", "time high in air"),
+    ("movement", "percent_high_air", "percentage high in air"),
+    ("movement", "time_powerslide", "time powerslide"),
+    ("movement", "avg_powerslide_duration", "avg powerslide time"),
     ("movement", "count_powerslide", "count powerslide"),
-    ("positioning", "time_most_back", "time most back"), ("positioning", "time_most_forward", "time most forward"),
-    ("positioning", "avg_distance_to_ball", "avg distance to ball"),
-    ("positioning", "avg_distance_to_ball_possession", "avg distance to ball has possession"),
-    ("positioning", "avg_distance_to_ball_no_possession", "avg distance to ball no possession"),
-    ("positioning", "avg_distance_to_mates", "avg distance to team mates"), ("positioning", "time_behind_ball", "time behind ball"),
-    ("positioning", "percent_behind_ball", "percentage behind ball"), ("positioning", "time_infront_ball", "time in front of ball"),
-    ("positioning", "percent_infront_ball", "percentage in front of ball"), ("positioning", "time_defensive_half", "time defensive half"),
-    ("positioning", "percent_defensive_half", "percentage defensive half"), ("positioning", "time_offensive_half", "time offensive half"),
-    ("positioning", "percent_offensive_half", "percentage offensive half"), ("positioning", "time_defensive_third", "time defensive third"),
-    ("positioning", "percent_defensive_third", "percentage defensive third"), ("positioning", "time_neutral_third", "time neutral third"),
-    ("positioning", "percent_neutral_third", "percentage neutral third"), ("positioning", "time_offensive_third", "time offensive third"),
-    ("positioning", "percent_offensive_third", "percentage offensive third"),
-    ("demo", "inflicted", "demos inflicted"), ("demo", "taken", "demos taken"),
+    ("positioning", "time_most_back", "time most back"),
+    ("positioning", "time_most_forward", "time most forward"),
+    (
+        "positioning",
+        "avg_distance_to_ball",
+        "avg distance to ball",
+    ),
+    (
+        "positioning",
+        "avg_distance_to_ball_possession",
+        "avg distance to ball has possession",
+    ),
+    (
+        "positioning",
+        "avg_distance_to_ball_no_possession",
+        "avg distance to ball no possession",
+    ),
+    (
+        "positioning",
+        "avg_distance_to_mates",
+        "avg distance to team mates",
+    ),
+    ("positioning", "time_behind_ball", "time behind ball"),
+    (
+        "positioning",
+        "percent_behind_ball",
+        "percentage behind ball",
+    ),
+    ("positioning", "time_infront_ball", "time in front of ball"),
+    (
+        "positioning",
+        "percent_infront_ball",
+        "percentage in front of ball",
+    ),
+    ("positioning", "time_defensive_half", "time defensive half"),
+    (
+        "positioning",
+        "percent_defensive_half",
+        "percentage defensive half",
+    ),
+    ("positioning", "time_offensive_half", "time offensive half"),
+    (
+        "positioning",
+        "percent_offensive_half",
+        "percentage offensive half",
+    ),
+    (
+        "positioning",
+        "time_defensive_third",
+        "time defensive third",
+    ),
+    (
+        "positioning",
+        "percent_defensive_third",
+        "percentage defensive third",
+    ),
+    ("positioning", "time_neutral_third", "time neutral third"),
+    (
+        "positioning",
+        "percent_neutral_third",
+        "percentage neutral third",
+    ),
+    (
+        "positioning",
+        "time_offensive_third",
+        "time offensive third",
+    ),
+    (
+        "positioning",
+        "percent_offensive_third",
+        "percentage offensive third",
+    ),
+    ("demo", "inflicted", "demos inflicted"),
+    ("demo", "taken", "demos taken"),
 ];
 
 fn group_of(col: &str) -> &'static str {
-    JSON_TO_CSV.iter().find(|(_, _, c)| *c == col).map_or("core", |(g, _, _)| g)
+    JSON_TO_CSV
+        .iter()
+        .find(|(_, _, c)| *c == col)
+        .map_or("core", |(g, _, _)| g)
 }
 
 fn parse_csv(text: &str) -> Vec<Row> {
@@ -57,7 +176,13 @@ fn parse_csv(text: &str) -> Vec<Row> {
     let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
     lines
         .filter(|l| !l.trim().is_empty())
-        .map(|l| header.iter().zip(l.split(';')).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(';'))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
         .collect()
 }
 
@@ -70,8 +195,14 @@ fn truth_rows(path: &std::path::Path) -> Vec<Row> {
     for color in ["blue", "orange"] {
         for p in d[color]["players"].as_array().into_iter().flatten() {
             let mut row = Row::new();
-            row.insert("player name".into(), p["name"].as_str().unwrap_or("").into());
-            row.insert("player id".into(), p["id"]["id"].as_str().unwrap_or("").into());
+            row.insert(
+                "player name".into(),
+                p["name"].as_str().unwrap_or("").into(),
+            );
+            row.insert(
+                "player id".into(),
+                p["id"]["id"].as_str().unwrap_or("").into(),
+            );
             for (group, key, col) in JSON_TO_CSV {
                 if let Some(v) = p["stats"][group][key].as_f64() {
                     row.insert((*col).into(), v.to_string());
@@ -84,21 +215,31 @@ fn truth_rows(path: &std::path::Path) -> Vec<Row> {
 }
 
 fn norm(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric()).flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn within(ours: f64, truth: f64, col: &str) -> bool {
     if SCOREBOARD.contains(&col) || col.starts_with("count") {
         return ours.round() == truth.round();
     }
-    let floor = if col.contains("time") || col.contains("percentage") || col == "bpm" { 1.0 } else { 2.0 };
+    let floor = if col.contains("time") || col.contains("percentage") || col == "bpm" {
+        1.0
+    } else {
+        2.0
+    };
     (ours - truth).abs() <= (truth.abs() * 0.05).max(floor)
 }
 
 /// Returns (scoreboard exact, scoreboard total, agreeing, total).
 fn compare(replay: &str, truth: &str) -> Option<(usize, usize, usize, usize)> {
     let dir = common::shared_dir();
-    let (rp, tp) = (dir.join("replays").join(replay), dir.join("groundtruth").join(truth));
+    let (rp, tp) = (
+        dir.join("replays").join(replay),
+        dir.join("groundtruth").join(truth),
+    );
     if !rp.exists() || !tp.exists() {
         eprintln!("SKIPPED: {} or {} not found", rp.display(), tp.display());
         return None;
@@ -111,7 +252,10 @@ fn compare(replay: &str, truth: &str) -> Option<(usize, usize, usize, usize)> {
         let mine = ours
             .iter()
             .find(|r| !pid.is_empty() && r.get("player id") == Some(&pid))
-            .or_else(|| ours.iter().find(|r| norm(&r["player name"]) == norm(&t["player name"])));
+            .or_else(|| {
+                ours.iter()
+                    .find(|r| norm(&r["player name"]) == norm(&t["player name"]))
+            });
         for (col, tv) in &t {
             if SKIP.contains(&col.as_str()) {
                 continue;
@@ -132,7 +276,10 @@ fn compare(replay: &str, truth: &str) -> Option<(usize, usize, usize, usize)> {
             }
         }
     }
-    println!("{truth}: scoreboard {sb_ok}/{sb_n}, all values {ok}/{n} ({:.1} %)", ok as f64 * 100.0 / n as f64);
+    println!(
+        "{truth}: scoreboard {sb_ok}/{sb_n}, all values {ok}/{n} ({:.1} %)",
+        ok as f64 * 100.0 / n as f64
+    );
     for (g, (a, b)) in groups {
         println!("  {g:<12} {a:>3}/{b:<3}");
     }
@@ -142,10 +289,15 @@ fn compare(replay: &str, truth: &str) -> Option<(usize, usize, usize, usize)> {
 /// The floor each file must keep: the agreement reached when this test was written, less a
 /// small margin, so a regression in any stat family fails here. The bar is 90 %.
 fn check(replay: &str, truth: &str, floor: f64) {
-    let Some((sb_ok, sb_n, ok, n)) = compare(replay, truth) else { return };
+    let Some((sb_ok, sb_n, ok, n)) = compare(replay, truth) else {
+        return;
+    };
     assert_eq!(sb_ok, sb_n, "{truth}: scoreboard must be exact");
     let share = ok as f64 / n as f64;
-    assert!(share >= floor, "{truth}: {ok}/{n} = {share:.3} below {floor}");
+    assert!(
+        share >= floor,
+        "{truth}: {ok}/{n} = {share:.3} below {floor}"
+    );
 }
 
 #[test]
@@ -155,10 +307,18 @@ fn parity_0925() {
 
 #[test]
 fn parity_ranked_doubles() {
-    check("recent-ranked-doubles-2026-03-10.replay", "recent-ranked-doubles-2026-03-10.ballchasing.json", 0.80);
+    check(
+        "recent-ranked-doubles-2026-03-10.replay",
+        "recent-ranked-doubles-2026-03-10.ballchasing.json",
+        0.80,
+    );
 }
 
 #[test]
 fn parity_private_duel() {
-    check("problematic-private-duel-2026-03-20.replay", "problematic-private-duel-2026-03-20.ballchasing.json", 0.75);
+    check(
+        "problematic-private-duel-2026-03-20.replay",
+        "problematic-private-duel-2026-03-20.ballchasing.json",
+        0.75,
+    );
 }

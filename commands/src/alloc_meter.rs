@@ -8,7 +8,10 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Meter;
 
-#[expect(unsafe_code, reason = "GlobalAlloc is an unsafe trait; we only forward to System")]
+#[expect(
+    unsafe_code,
+    reason = "GlobalAlloc is an unsafe trait; we only forward to System"
+)]
 unsafe impl GlobalAlloc for Meter {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged to the system allocator.
@@ -28,7 +31,8 @@ unsafe impl GlobalAlloc for Meter {
 
 /// Peak bytes allocated since the last reset, counted from the heap in use at reset time.
 pub fn peak() -> usize {
-    PEAK.load(Ordering::Relaxed).saturating_sub(BASE.load(Ordering::Relaxed))
+    PEAK.load(Ordering::Relaxed)
+        .saturating_sub(BASE.load(Ordering::Relaxed))
 }
 
 static BASE: AtomicUsize = AtomicUsize::new(0);

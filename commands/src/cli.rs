@@ -12,7 +12,11 @@ use rlcoach::{Limits, Report};
 use crate::alloc_meter;
 
 #[derive(Parser)]
-#[command(name = "rlcoach", version, about = "Rocket League coaching: replay analysis and the Discord bot")]
+#[command(
+    name = "rlcoach",
+    version,
+    about = "Rocket League coaching: replay analysis and the Discord bot"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -92,18 +96,22 @@ fn analyze_file(path: &Path, limits: &Limits) -> Result<Report, String> {
 
 /// Runs `work` over `items` on all cores, keeping input order.
 fn parallel_map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     let slots = std::sync::Mutex::new(&mut results);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = work(item);
-                if let Ok(mut slots) = slots.lock() {
-                    slots[i] = Some(r);
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = work(item);
+                    if let Ok(mut slots) = slots.lock() {
+                        slots[i] = Some(r);
+                    }
                 }
             });
         }
@@ -144,9 +152,17 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Csv => {
             for (i, r) in ok.iter().enumerate() {
-                let csv = if args.teams { rlcoach::export::teams_csv(r) } else { rlcoach::export::players_csv(r) };
+                let csv = if args.teams {
+                    rlcoach::export::teams_csv(r)
+                } else {
+                    rlcoach::export::players_csv(r)
+                };
                 // One header line for the whole run.
-                let body = if i == 0 { csv.as_str() } else { csv.split_once('\n').map_or("", |x| x.1) };
+                let body = if i == 0 {
+                    csv.as_str()
+                } else {
+                    csv.split_once('\n').map_or("", |x| x.1)
+                };
                 out.write_all(body.as_bytes())?;
             }
         }
@@ -154,7 +170,10 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             for r in &ok {
                 let idx = match &args.player {
                     Some(name) => Some(r.player_index_by_name(name).with_context(|| {
-                        format!("no player named {name:?} in {}", r.metadata.replay_name.as_deref().unwrap_or("this replay"))
+                        format!(
+                            "no player named {name:?} in {}",
+                            r.metadata.replay_name.as_deref().unwrap_or("this replay")
+                        )
                     })?),
                     None => None,
                 };
@@ -162,7 +181,11 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -192,10 +215,15 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         for _ in 0..runs {
             alloc_meter::reset_peak();
             let t = Instant::now();
-            let r = boxcars::ParserBuilder::new(&bytes).must_parse_network_data().parse();
+            let r = boxcars::ParserBuilder::new(&bytes)
+                .must_parse_network_data()
+                .parse();
             parse.push(t.elapsed());
             parse_peak = parse_peak.max(alloc_meter::peak());
-            frames = r.ok().and_then(|r| r.network_frames.map(|n| n.frames.len())).unwrap_or(0);
+            frames = r
+                .ok()
+                .and_then(|r| r.network_frames.map(|n| n.frames.len()))
+                .unwrap_or(0);
             alloc_meter::reset_peak();
             let t = Instant::now();
             let r = rlcoach::analyze(&bytes, &Limits::default());
@@ -210,7 +238,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         total_full += a;
         println!(
             "{:<48} {:>7} {:>10.2} {:>10.2} {:>6.2} {:>10.1} {:>10.1}",
-            f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             frames,
             p.as_secs_f64() * 1e3,
             a.as_secs_f64() * 1e3,

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::AnalyzeError;
 use super::engine::{KickoffTrack, Tracker};
 use super::events;
 use super::field::{self, Vec3};
 use super::header::{self, HeaderInfo, HeaderPlayer};
 use super::objects::ObjectTable;
-use super::AnalyzeError;
 use crate::report::*;
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -245,7 +245,8 @@ pub fn full_report(
     let mode_supported = is_supported_map(header, replay) && ball_default && !extra_mode;
     if !mode_supported {
         warnings.push(
-            "non-standard mode or arena: boost pad and field-position stats are not reported".into(),
+            "non-standard mode or arena: boost pad and field-position stats are not reported"
+                .into(),
         );
     }
     let duration: f64 = frames.iter().map(|f| f64::from(f.delta.max(0.0))).sum();
@@ -278,7 +279,10 @@ pub fn full_report(
             .iter()
             .filter(|&&j| tracker.players[j].team == Some(team))
             .count();
-        let h = header.players.iter().find(|h| header_matches(h, &t.id, &t.name));
+        let h = header
+            .players
+            .iter()
+            .find(|h| header_matches(h, &t.id, &t.name));
         let mut core = match h {
             Some(h) => header_core(h),
             None => Core {
@@ -361,7 +365,9 @@ pub fn full_report(
     let kickoffs = kickoff_reports(&tracker.kickoffs, &index_of, &tracker, header);
     for k in &kickoffs {
         for kp in &k.players {
-            let Some(p) = players.get_mut(kp.player) else { continue };
+            let Some(p) = players.get_mut(kp.player) else {
+                continue;
+            };
             let s = p.kickoffs.get_or_insert_with(PlayerKickoffs::default);
             s.count += 1;
             if kp.role == "GO" {
@@ -378,7 +384,8 @@ pub fn full_report(
         {
             let s = p.kickoffs.get_or_insert_with(PlayerKickoffs::default);
             let n = f64::from(s.first_touches);
-            s.avg_time_to_first_touch = Some((s.avg_time_to_first_touch.unwrap_or(0.0) * n + tt) / (n + 1.0));
+            s.avg_time_to_first_touch =
+                Some((s.avg_time_to_first_touch.unwrap_or(0.0) * n + tt) / (n + 1.0));
             s.first_touches += 1;
         }
     }
@@ -519,8 +526,7 @@ fn kickoff_reports(
                 tracker
                     .touches
                     .iter()
-                    .filter(|t| t.t >= k.t && t.t <= s)
-                    .last()
+                    .rfind(|t| t.t >= k.t && t.t <= s)
                     .map(|t| t.team)
             });
             let outcome = match (goal_after, possession.or(first_team)) {
@@ -556,7 +562,12 @@ fn timeline(
     let team_of = |p: Option<usize>| p.and_then(|p| players.get(p)).map(|p| p.team);
     let mut running = [0u32; 2];
     for g in &header.goals {
-        let t = tracker.frame_t.get(g.frame).copied().map(f64::from).unwrap_or(0.0);
+        let t = tracker
+            .frame_t
+            .get(g.frame)
+            .copied()
+            .map(f64::from)
+            .unwrap_or(0.0);
         // Shot speed: the fastest ball in the second before the goal frame (the ball resets at it).
         let from = g.frame.saturating_sub(35);
         let shot_speed = tracker
@@ -662,7 +673,11 @@ fn series(tracker: &Tracker<'_>, order: &[usize], timeline: &[TimelineEvent]) ->
     }
 }
 
-fn team_reports(players: &[PlayerReport], possession: Option<[f64; 2]>, score: [u32; 2]) -> Vec<TeamReport> {
+fn team_reports(
+    players: &[PlayerReport],
+    possession: Option<[f64; 2]>,
+    score: [u32; 2],
+) -> Vec<TeamReport> {
     (0..2u8)
         .map(|team| {
             let members: Vec<&PlayerReport> = players.iter().filter(|p| p.team == team).collect();
@@ -688,49 +703,61 @@ fn team_reports(players: &[PlayerReport], possession: Option<[f64; 2]>, score: [
                 .filter(|p| p.team != team)
                 .map(|p| p.core.shots)
                 .sum();
-            let boost = sum_family(&members, |p| p.boost.clone(), |a, b| {
-                a.bpm += b.bpm;
-                a.avg_amount += b.avg_amount;
-                a.amount_collected += b.amount_collected;
-                a.amount_collected_big += b.amount_collected_big;
-                a.amount_collected_small += b.amount_collected_small;
-                a.count_collected_big += b.count_collected_big;
-                a.count_collected_small += b.count_collected_small;
-                a.amount_stolen += b.amount_stolen;
-                a.amount_stolen_big += b.amount_stolen_big;
-                a.amount_stolen_small += b.amount_stolen_small;
-                a.count_stolen_big += b.count_stolen_big;
-                a.count_stolen_small += b.count_stolen_small;
-                a.amount_overfill += b.amount_overfill;
-                a.amount_overfill_stolen += b.amount_overfill_stolen;
-                a.amount_used_while_supersonic += b.amount_used_while_supersonic;
-                a.time_zero_boost += b.time_zero_boost;
-                a.time_full_boost += b.time_full_boost;
-                a.time_boost_0_25 += b.time_boost_0_25;
-                a.time_boost_25_50 += b.time_boost_25_50;
-                a.time_boost_50_75 += b.time_boost_50_75;
-                a.time_boost_75_100 += b.time_boost_75_100;
-            });
-            let movement = sum_family(&members, |p| p.movement.clone(), |a, b| {
-                a.total_distance += b.total_distance;
-                a.time_slow_speed += b.time_slow_speed;
-                a.time_boost_speed += b.time_boost_speed;
-                a.time_supersonic_speed += b.time_supersonic_speed;
-                a.time_ground += b.time_ground;
-                a.time_low_air += b.time_low_air;
-                a.time_high_air += b.time_high_air;
-                a.time_powerslide += b.time_powerslide;
-                a.count_powerslide += b.count_powerslide;
-            });
-            let positioning = sum_family(&members, |p| p.positioning.clone(), |a, b| {
-                a.time_behind_ball += b.time_behind_ball;
-                a.time_infront_ball += b.time_infront_ball;
-                a.time_defensive_half += b.time_defensive_half;
-                a.time_offensive_half += b.time_offensive_half;
-                a.time_defensive_third += b.time_defensive_third;
-                a.time_neutral_third += b.time_neutral_third;
-                a.time_offensive_third += b.time_offensive_third;
-            });
+            let boost = sum_family(
+                &members,
+                |p| p.boost.clone(),
+                |a, b| {
+                    a.bpm += b.bpm;
+                    a.avg_amount += b.avg_amount;
+                    a.amount_collected += b.amount_collected;
+                    a.amount_collected_big += b.amount_collected_big;
+                    a.amount_collected_small += b.amount_collected_small;
+                    a.count_collected_big += b.count_collected_big;
+                    a.count_collected_small += b.count_collected_small;
+                    a.amount_stolen += b.amount_stolen;
+                    a.amount_stolen_big += b.amount_stolen_big;
+                    a.amount_stolen_small += b.amount_stolen_small;
+                    a.count_stolen_big += b.count_stolen_big;
+                    a.count_stolen_small += b.count_stolen_small;
+                    a.amount_overfill += b.amount_overfill;
+                    a.amount_overfill_stolen += b.amount_overfill_stolen;
+                    a.amount_used_while_supersonic += b.amount_used_while_supersonic;
+                    a.time_zero_boost += b.time_zero_boost;
+                    a.time_full_boost += b.time_full_boost;
+                    a.time_boost_0_25 += b.time_boost_0_25;
+                    a.time_boost_25_50 += b.time_boost_25_50;
+                    a.time_boost_50_75 += b.time_boost_50_75;
+                    a.time_boost_75_100 += b.time_boost_75_100;
+                },
+            );
+            let movement = sum_family(
+                &members,
+                |p| p.movement.clone(),
+                |a, b| {
+                    a.total_distance += b.total_distance;
+                    a.time_slow_speed += b.time_slow_speed;
+                    a.time_boost_speed += b.time_boost_speed;
+                    a.time_supersonic_speed += b.time_supersonic_speed;
+                    a.time_ground += b.time_ground;
+                    a.time_low_air += b.time_low_air;
+                    a.time_high_air += b.time_high_air;
+                    a.time_powerslide += b.time_powerslide;
+                    a.count_powerslide += b.count_powerslide;
+                },
+            );
+            let positioning = sum_family(
+                &members,
+                |p| p.positioning.clone(),
+                |a, b| {
+                    a.time_behind_ball += b.time_behind_ball;
+                    a.time_infront_ball += b.time_infront_ball;
+                    a.time_defensive_half += b.time_defensive_half;
+                    a.time_offensive_half += b.time_offensive_half;
+                    a.time_defensive_third += b.time_defensive_third;
+                    a.time_neutral_third += b.time_neutral_third;
+                    a.time_offensive_third += b.time_offensive_third;
+                },
+            );
             TeamReport {
                 color: if team == 0 { "blue" } else { "orange" }.into(),
                 core,

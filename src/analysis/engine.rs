@@ -188,7 +188,12 @@ pub fn player_id(u: &UniqueId, name: Option<&str>) -> PlayerId {
     if empty {
         // Bots and split-screen guests share a platform id: tell them apart by name.
         return PlayerId {
-            platform: if platform == "splitscreen" { "splitscreen" } else { "bot" }.into(),
+            platform: if platform == "splitscreen" {
+                "splitscreen"
+            } else {
+                "bot"
+            }
+            .into(),
             id: name.unwrap_or("").to_string(),
         };
     }
@@ -275,8 +280,12 @@ impl<'a> Tracker<'a> {
     }
 
     fn car_player(&self, car: ActorId) -> Option<usize> {
-        let Slot::Car(c) = self.slot(car) else { return None };
-        let Slot::Pri(p) = self.slot(c.pri?) else { return None };
+        let Slot::Car(c) = self.slot(car) else {
+            return None;
+        };
+        let Slot::Pri(p) = self.slot(c.pri?) else {
+            return None;
+        };
         p.player
     }
 
@@ -291,7 +300,9 @@ impl<'a> Tracker<'a> {
     }
 
     fn comp_player(&self, comp: ActorId) -> Option<usize> {
-        let Slot::Comp(c) = self.slot(comp) else { return None };
+        let Slot::Comp(c) = self.slot(comp) else {
+            return None;
+        };
         self.car_player(c.car?)
     }
 
@@ -333,7 +344,9 @@ impl<'a> Tracker<'a> {
     }
 
     fn delete(&mut self, id: ActorId) {
-        let Some(slot) = self.slot_mut(id) else { return };
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
         let old = std::mem::replace(slot, Slot::Empty);
         match old {
             Slot::Car(_) => self.live_cars.retain(|c| *c != id),
@@ -421,7 +434,10 @@ impl<'a> Tracker<'a> {
             (Slot::Ball, Attribute::RigidBody(rb)) if o == a.rigid_body => {
                 let (pk, vk) = if legacy { (100.0, 10.0) } else { (1.0, 1.0) };
                 self.ball_pos = Some(scale(rb.location, pk));
-                self.ball_vel = rb.linear_velocity.map(|v| scale(v, vk)).unwrap_or(Vec3::ZERO);
+                self.ball_vel = rb
+                    .linear_velocity
+                    .map(|v| scale(v, vk))
+                    .unwrap_or(Vec3::ZERO);
                 self.ball_updated = true;
             }
             (Slot::Ball, Attribute::Byte(team)) if o == a.hit_team_num => {
@@ -430,7 +446,10 @@ impl<'a> Tracker<'a> {
             (Slot::Car(car), Attribute::RigidBody(rb)) if o == a.rigid_body => {
                 let (pk, vk) = if legacy { (100.0, 10.0) } else { (1.0, 1.0) };
                 car.pos = scale(rb.location, pk);
-                car.vel = rb.linear_velocity.map(|v| scale(v, vk)).unwrap_or(Vec3::ZERO);
+                car.vel = rb
+                    .linear_velocity
+                    .map(|v| scale(v, vk))
+                    .unwrap_or(Vec3::ZERO);
                 let q = rb.rotation;
                 car.yaw = field::yaw_of(q.x, q.y, q.z, q.w);
                 car.has_rb = true;
@@ -463,14 +482,15 @@ impl<'a> Tracker<'a> {
                 let started = active && !c.active;
                 c.active = active;
                 let kind = c.kind;
-                if started && let Some(p) = self.comp_player(id) {
-                    if let Some(i) = self.inputs.get_mut(p) {
-                        match kind {
-                            ActorKind::JumpComponent => i.jumped = true,
-                            ActorKind::DoubleJumpComponent => i.double_jumped = true,
-                            ActorKind::DodgeComponent => i.dodged = true,
-                            _ => {}
-                        }
+                if started
+                    && let Some(p) = self.comp_player(id)
+                    && let Some(i) = self.inputs.get_mut(p)
+                {
+                    match kind {
+                        ActorKind::JumpComponent => i.jumped = true,
+                        ActorKind::DoubleJumpComponent => i.double_jumped = true,
+                        ActorKind::DodgeComponent => i.dodged = true,
+                        _ => {}
                     }
                 }
             }
@@ -494,7 +514,11 @@ impl<'a> Tracker<'a> {
                 if let Some(pl) = p.player
                     && let Some(track) = self.players.get_mut(pl)
                 {
-                    let body = if track.team == Some(1) { l.orange.body } else { l.blue.body };
+                    let body = if track.team == Some(1) {
+                        l.orange.body
+                    } else {
+                        l.blue.body
+                    };
                     track.car_body = Some(body);
                 }
             }
@@ -553,19 +577,17 @@ impl<'a> Tracker<'a> {
                     self.phase = Phase::Active;
                 }
             }
-            (Slot::GameEvent, Attribute::Boolean(b)) if o == a.overtime => {
-                if *b && !self.overtime {
-                    self.overtime = true;
-                    self.overtime_start_t = Some(self.clock);
-                }
+            (Slot::GameEvent, Attribute::Boolean(true)) if o == a.overtime && !self.overtime => {
+                self.overtime = true;
+                self.overtime_start_t = Some(self.clock);
             }
             (Slot::GameEvent | Slot::Other, Attribute::Int(n)) if o == a.playlist => {
                 self.playlist_id = Some(*n);
             }
-            (Slot::GameEvent | Slot::Other, Attribute::String(s)) if o == a.match_guid => {
-                if !s.is_empty() {
-                    self.match_guid = Some(s.clone());
-                }
+            (Slot::GameEvent | Slot::Other, Attribute::String(s))
+                if o == a.match_guid && !s.is_empty() =>
+            {
+                self.match_guid = Some(s.clone());
             }
             _ => {}
         }
@@ -617,7 +639,9 @@ impl<'a> Tracker<'a> {
         let t = self.match_t();
         let ball_pos = self.ball_pos;
         let ball_speed = ball_pos.map(|_| self.ball_vel.len());
-        let Some(track) = self.players.get_mut(player) else { return };
+        let Some(track) = self.players.get_mut(player) else {
+            return;
+        };
         let prev = track.pri_stats[idx];
         if value <= prev {
             return;
@@ -649,8 +673,12 @@ impl<'a> Tracker<'a> {
             Slot::Comp(comp) => comp.boost_at_frame_start,
             _ => None,
         });
-        let Some(player) = self.car_player(car) else { return };
-        let Some(track) = self.players.get(player) else { return };
+        let Some(player) = self.car_player(car) else {
+            return;
+        };
+        let Some(track) = self.players.get(player) else {
+            return;
+        };
         let Some(team) = track.team else { return };
         // Pads driven through before the kickoff touch are not counted by ballchasing (SA reports
         // them apart as "collected while inactive"); checked on all three ground-truth replays.
@@ -681,10 +709,14 @@ impl<'a> Tracker<'a> {
     }
 
     fn demolish(&mut self, frame: usize, attacker: Option<ActorId>, victim: ActorId) {
-        let Some(victim_player) = self.car_player_or_last(victim) else { return };
+        let Some(victim_player) = self.car_player_or_last(victim) else {
+            return;
+        };
         let attacker_player = attacker.and_then(|a| self.car_player_or_last(a));
         // Demos without an attacker (post-match clean-up, self-destruct) are not counted.
-        let Some(attacker_player) = attacker_player else { return };
+        let Some(attacker_player) = attacker_player else {
+            return;
+        };
         let t = self.match_t();
         if self.demos.iter().rev().take(8).any(|d| {
             d.victim == victim_player
@@ -723,9 +755,13 @@ impl<'a> Tracker<'a> {
                 Slot::Team(n) => Some(*n),
                 _ => None,
             });
-            let Some(Slot::Pri(p)) = self.slot_mut(pri_id) else { continue };
+            let Some(Slot::Pri(p)) = self.slot_mut(pri_id) else {
+                continue;
+            };
             if p.player.is_none() {
-                let Some(mut uid) = p.unique.clone() else { continue };
+                let Some(mut uid) = p.unique.clone() else {
+                    continue;
+                };
                 if matches!(uid.platform.as_str(), "bot" | "splitscreen") {
                     let Some(name) = p.name.clone() else { continue };
                     uid.id = name;
@@ -757,8 +793,12 @@ impl<'a> Tracker<'a> {
                     p.player = Some(player);
                 }
             }
-            let Slot::Pri(p) = self.slot(pri_id) else { continue };
-            let (Some(player), name) = (p.player, p.name.clone()) else { continue };
+            let Slot::Pri(p) = self.slot(pri_id) else {
+                continue;
+            };
+            let (Some(player), name) = (p.player, p.name.clone()) else {
+                continue;
+            };
             if let Some(track) = self.players.get_mut(player) {
                 if team.is_some() {
                     track.team = team;
@@ -779,8 +819,12 @@ impl<'a> Tracker<'a> {
         }
         for idx in 0..self.live_cars.len() {
             let car_id = self.live_cars[idx];
-            let Some(player) = self.car_player(car_id) else { continue };
-            let Slot::Car(car) = self.slot(car_id) else { continue };
+            let Some(player) = self.car_player(car_id) else {
+                continue;
+            };
+            let Slot::Car(car) = self.slot(car_id) else {
+                continue;
+            };
             if !car.has_rb {
                 continue;
             }
@@ -788,7 +832,9 @@ impl<'a> Tracker<'a> {
                 Slot::Comp(c) => Some((c.boost_raw, c.active)),
                 _ => None,
             });
-            let Some(track) = self.players.get(player) else { continue };
+            let Some(track) = self.players.get(player) else {
+                continue;
+            };
             let Some(team) = track.team else { continue };
             let (raw, boosting) = match boost {
                 Some((Some(raw), active)) => (raw, active),
@@ -817,7 +863,11 @@ impl<'a> Tracker<'a> {
 
         let t = self.match_t();
         let ball = self.ball_pos;
-        self.ball_speed.push(if ball.is_some() { self.ball_vel.len() } else { 0.0 });
+        self.ball_speed.push(if ball.is_some() {
+            self.ball_vel.len()
+        } else {
+            0.0
+        });
         self.frame_t.push(t as f32);
 
         // Touches: a ball velocity change not explained by gravity, or a HitTeamNum update,

@@ -50,7 +50,9 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
     let table = field::soccar_pads();
     let mut out = vec![PickupTotals::default(); players];
     for p in pickups {
-        let Some(&pad_idx) = pads.get(&p.pad_object) else { continue };
+        let Some(&pad_idx) = pads.get(&p.pad_object) else {
+            continue;
+        };
         let pad = &table[pad_idx];
         let (nominal, k) = match pad.size {
             PadSize::Big => (field::BIG_PAD_RAW, 0),
@@ -61,7 +63,9 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
         let overfill = f64::from(nominal) - collected;
         // Stolen: the pad lies in the opponent half (normalized y > 128, so centre pads never count).
         let stolen = field::normalized_y(pad.y, p.team) > 128.0;
-        let Some(t) = out.get_mut(p.player) else { continue };
+        let Some(t) = out.get_mut(p.player) else {
+            continue;
+        };
         t.collected[k] += collected;
         t.count[k] += 1;
         t.overfill += overfill;
@@ -85,9 +89,19 @@ pub fn boost_report(
     let to_pct = |raw: f64| raw * 100.0 / 255.0;
     let collected = to_pct(totals.collected[0] + totals.collected[1]);
     let (zero, full, bands) = times;
-    let share = |v: f64| if counted_time > 0.0 { v * 100.0 / counted_time } else { 0.0 };
+    let share = |v: f64| {
+        if counted_time > 0.0 {
+            v * 100.0 / counted_time
+        } else {
+            0.0
+        }
+    };
     Boost {
-        bpm: if active_time > 0.0 { collected * 60.0 / active_time } else { 0.0 },
+        bpm: if active_time > 0.0 {
+            collected * 60.0 / active_time
+        } else {
+            0.0
+        },
         avg_amount: avg_pct,
         amount_collected: collected,
         amount_collected_big: to_pct(totals.collected[0]),
@@ -136,7 +150,9 @@ pub fn touch_stats(touches: &[Touch], players: usize) -> (Vec<Touches>, Vec<Chal
     let mut speed_sum = vec![0.0f64; players];
     let mut cstats = vec![Challenges::default(); players];
     for (i, t) in touches.iter().enumerate() {
-        let Some(s) = tstats.get_mut(t.player) else { continue };
+        let Some(s) = tstats.get_mut(t.player) else {
+            continue;
+        };
         s.count += 1;
         speed_sum[t.player] += f64::from(t.ball_speed_after);
         if t.ball_pos.z >= 300.0 {
@@ -148,7 +164,9 @@ pub fn touch_stats(touches: &[Touch], players: usize) -> (Vec<Touches>, Vec<Chal
         if t.ball_dv >= 900.0 {
             s.hard_hits += 1;
         }
-        let Some(next) = touches.get(i + 1) else { continue };
+        let Some(next) = touches.get(i + 1) else {
+            continue;
+        };
         let gap = next.t - t.t;
         if next.team == t.team && next.player != t.player && gap <= PASS_WINDOW_S {
             let progress = field::normalized_y(next.ball_pos.y, t.team)

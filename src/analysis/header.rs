@@ -64,7 +64,9 @@ fn string(props: &[(String, HeaderProp)], key: &str) -> Option<String> {
 }
 
 fn count(props: &[(String, HeaderProp)], key: &str) -> u32 {
-    int(props, key).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+    int(props, key)
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0)
 }
 
 pub fn read(replay: &Replay) -> HeaderInfo {
@@ -106,7 +108,9 @@ pub fn read(replay: &Replay) -> HeaderInfo {
                     Some(HeaderProp::QWord(v)) => Some(*v),
                     _ => None,
                 },
-                team: int(ps, "Team").and_then(|t| u8::try_from(t).ok()).unwrap_or(0),
+                team: int(ps, "Team")
+                    .and_then(|t| u8::try_from(t).ok())
+                    .unwrap_or(0),
                 score: count(ps, "Score"),
                 goals: count(ps, "Goals"),
                 assists: count(ps, "Assists"),
@@ -147,8 +151,17 @@ pub fn read(replay: &Replay) -> HeaderInfo {
 pub fn is_soccar_map(map: &str, game_type: &str) -> bool {
     let m = map.to_ascii_lowercase();
     let non_soccar = [
-        "hoops", "dunk", "shattershot", "labs_", "hs_", "haunted", "snowday", "throwback",
-        "tutorial", "arc_", "beach_night_grs",
+        "hoops",
+        "dunk",
+        "shattershot",
+        "labs_",
+        "hs_",
+        "haunted",
+        "snowday",
+        "throwback",
+        "tutorial",
+        "arc_",
+        "beach_night_grs",
     ];
     game_type.contains("Soccar") && !non_soccar.iter().any(|k| m.contains(k))
 }

@@ -41,7 +41,10 @@ struct DodgeTrack {
 
 impl MechState {
     /// `ball_speed_gain` is the ball's speed change this frame when this player touched it.
-    #[expect(clippy::too_many_arguments, reason = "one call per frame with the frame's facts")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per frame with the frame's facts"
+    )]
     pub fn update(
         &mut self,
         t: f64,
@@ -85,7 +88,8 @@ impl MechState {
                 self.dodge = None;
             } else {
                 // Wavedash: a dodge started just above the ground that lands almost at once.
-                if !d.wavedash_done && d.start_z < 80.0 && grounded && (0.03..=0.2).contains(&since) {
+                if !d.wavedash_done && d.start_z < 80.0 && grounded && (0.03..=0.2).contains(&since)
+                {
                     d.wavedash_done = true;
                     c.wavedashes += 1;
                 }
@@ -130,7 +134,8 @@ impl MechState {
         // Dribble: ball resting on the car (≤ 110 uu in xy, 80–250 above) for 0.5 s.
         if let Some((bpos, _)) = ball {
             let above = bpos.z - pos.z;
-            let carrying = pos.z < 60.0 && bpos.dist_xy(pos) <= 110.0 && (80.0..=250.0).contains(&above);
+            let carrying =
+                pos.z < 60.0 && bpos.dist_xy(pos) <= 110.0 && (80.0..=250.0).contains(&above);
             if carrying {
                 let since = *self.dribble_since.get_or_insert(t);
                 if !self.dribble_counted && t - since >= 0.5 {

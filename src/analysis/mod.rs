@@ -87,7 +87,9 @@ pub fn analyze(bytes: &[u8], limits: &Limits) -> Result<Report, AnalyzeError> {
             limit: limits.max_bytes,
         });
     }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyze_inner(bytes, limits)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        analyze_inner(bytes, limits)
+    }));
     match result {
         Ok(r) => r,
         Err(panic) => {
@@ -113,9 +115,17 @@ pub fn parse_header(bytes: &[u8]) -> Result<boxcars::Replay, AnalyzeError> {
 fn classify_parse_error(e: boxcars::ParseError) -> AnalyzeError {
     let msg = e.to_string();
     let lower = msg.to_lowercase();
-    if lower.contains("crc") || lower.contains("insufficient") || lower.contains("eof") || lower.contains("larger than") {
+    if lower.contains("crc")
+        || lower.contains("insufficient")
+        || lower.contains("eof")
+        || lower.contains("larger than")
+    {
         AnalyzeError::Corrupt(msg)
-    } else if lower.contains("header") || lower.contains("text") || lower.contains("replay_soccar") || lower.contains("magic") {
+    } else if lower.contains("header")
+        || lower.contains("text")
+        || lower.contains("replay_soccar")
+        || lower.contains("magic")
+    {
         AnalyzeError::NotAReplay(msg)
     } else {
         AnalyzeError::Corrupt(msg)
@@ -187,7 +197,10 @@ mod tests {
         };
         assert!(matches!(
             analyze(&[0u8; 11], &limits),
-            Err(AnalyzeError::TooLarge { size: 11, limit: 10 })
+            Err(AnalyzeError::TooLarge {
+                size: 11,
+                limit: 10
+            })
         ));
     }
 
@@ -208,10 +221,16 @@ mod tests {
     fn every_error_has_a_user_message_without_internals() {
         let errs = [
             AnalyzeError::Empty,
-            AnalyzeError::TooLarge { size: 1, limit: 25 << 20 },
+            AnalyzeError::TooLarge {
+                size: 1,
+                limit: 25 << 20,
+            },
             AnalyzeError::NotAReplay("x".into()),
             AnalyzeError::Corrupt("crc".into()),
-            AnalyzeError::TooManyFrames { frames: 1, limit: 1 },
+            AnalyzeError::TooManyFrames {
+                frames: 1,
+                limit: 1,
+            },
             AnalyzeError::Timeout(Duration::from_secs(1)),
             AnalyzeError::Internal("index out of bounds".into()),
         ];

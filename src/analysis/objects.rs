@@ -111,7 +111,9 @@ impl ObjectTable {
         let mut ball_archetype = None;
         for (i, name) in objects.iter().enumerate() {
             let kind = classify(name);
-            if kind == ActorKind::Ball && ball_archetype.is_none() && name.starts_with("Archetypes.")
+            if kind == ActorKind::Ball
+                && ball_archetype.is_none()
+                && name.starts_with("Archetypes.")
             {
                 ball_archetype = Some(name.clone());
             }

@@ -113,7 +113,11 @@ impl Default for PlayerAcc {
 }
 
 fn pct(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { part * 100.0 / whole } else { 0.0 }
+    if whole > 0.0 {
+        part * 100.0 / whole
+    } else {
+        0.0
+    }
 }
 
 /// Roles within a team for one frame: (most back, most forward, closest, farthest) player indices.
@@ -318,7 +322,11 @@ impl PlayerAcc {
 
     pub fn movement(&self) -> Movement {
         let t = self.time;
-        let avg = if self.live_time > 0.0 { self.speed_integral / self.live_time } else { 0.0 };
+        let avg = if self.live_time > 0.0 {
+            self.speed_integral / self.live_time
+        } else {
+            0.0
+        };
         Movement {
             avg_speed: avg,
             avg_speed_percentage: avg * 100.0 / f64::from(field::CAR_MAX_SPEED),

@@ -11,7 +11,10 @@ pub fn shared_dir() -> PathBuf {
 pub fn corpus() -> Option<Vec<PathBuf>> {
     let dir = shared_dir().join("replays");
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("SKIPPED: replay corpus not found at {} (clone with ../shared beside the repo)", dir.display());
+        eprintln!(
+            "SKIPPED: replay corpus not found at {} (clone with ../shared beside the repo)",
+            dir.display()
+        );
         return None;
     };
     let mut files: Vec<PathBuf> = entries
@@ -23,8 +26,12 @@ pub fn corpus() -> Option<Vec<PathBuf>> {
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name))
-        .expect("fixture present in the repo")
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .expect("fixture present in the repo")
 }
 
 pub fn analyze_path(path: &std::path::Path) -> rlcoach::Report {
