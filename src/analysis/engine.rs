@@ -47,6 +47,8 @@ struct CompSlot {
 
 #[derive(Default)]
 struct PriSlot {
+    /// Name or team changed since the last `resolve_players`.
+    dirty: bool,
     player: Option<usize>,
     unique: Option<PlayerId>,
     name: Option<String>,
@@ -502,12 +504,15 @@ impl<'a> Tracker<'a> {
             }
             (Slot::Pri(p), Attribute::String(name)) if o == a.pri_name => {
                 p.name = Some(name.clone());
+                p.dirty = true;
             }
             (Slot::Pri(p), Attribute::UniqueId(u)) if o == a.pri_unique_id => {
                 p.unique = Some(player_id(u, p.name.as_deref()));
+                p.dirty = true;
             }
             (Slot::Pri(p), Attribute::ActiveActor(act)) if o == a.pri_team => {
                 p.team_actor = act.active.then_some(act.actor);
+                p.dirty = true;
             }
             (Slot::Pri(p), Attribute::Boolean(b)) if o == a.pri_bot => p.is_bot = *b,
             (Slot::Pri(p), Attribute::TeamLoadout(l)) if o == a.pri_loadouts => {
@@ -748,7 +753,7 @@ impl<'a> Tracker<'a> {
         for idx in 0..self.live_pris.len() {
             let pri_id = self.live_pris[idx];
             let team_actor = match self.slot(pri_id) {
-                Slot::Pri(p) => p.team_actor,
+                Slot::Pri(p) if p.dirty || p.player.is_none() => p.team_actor,
                 _ => continue,
             };
             let team = team_actor.and_then(|t| match self.slot(t) {
