@@ -46,6 +46,20 @@ fn platform_label(p: &str) -> &str {
     }
 }
 
+/// score, goals, assists, saves, shots, shots conceded, goals conceded: shared by both CSVs.
+fn core_cols(c: &crate::report::Core) -> [String; 7] {
+    [
+        c.score,
+        c.goals,
+        c.assists,
+        c.saves,
+        c.shots,
+        c.shots_against,
+        c.goals_against,
+    ]
+    .map(|v| v.to_string())
+}
+
 fn boost_cols(b: Option<&Boost>, out: &mut Vec<String>) {
     match b {
         Some(b) => out.extend([
@@ -140,18 +154,14 @@ pub fn players_csv(report: &Report) -> String {
             p.car_id.map(|c| c.to_string()).unwrap_or_default(),
             p.car_name.clone().unwrap_or_default(),
             duration.clone(),
-            c.score.to_string(),
-            c.goals.to_string(),
-            c.assists.to_string(),
-            c.saves.to_string(),
-            c.shots.to_string(),
-            c.shots_against.to_string(),
-            c.goals_against.to_string(),
+        ];
+        row.extend(core_cols(c));
+        row.extend([
             c.goals_against_while_last_defender
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
             num(c.shooting_percentage),
-        ];
+        ]);
         boost_cols(p.boost.as_ref(), &mut row);
         movement_cols(p.movement.as_ref(), &mut row);
         positioning_cols(p.positioning.as_ref(), &mut row);
@@ -173,15 +183,9 @@ pub fn teams_csv(report: &Report) -> String {
             t.color.clone(),
             String::new(),
             whole(report.metadata.duration_seconds),
-            c.score.to_string(),
-            c.goals.to_string(),
-            c.assists.to_string(),
-            c.saves.to_string(),
-            c.shots.to_string(),
-            c.shots_against.to_string(),
-            c.goals_against.to_string(),
-            num(c.shooting_percentage),
         ];
+        row.extend(core_cols(c));
+        row.push(num(c.shooting_percentage));
         boost_cols(t.boost.as_ref(), &mut row);
         match &t.movement {
             Some(m) => row.extend([
