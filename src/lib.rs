@@ -3,7 +3,10 @@
 //! wires it to the outside world.
 
 pub mod analysis;
+pub mod benchmarks;
+pub mod cards;
 pub mod export;
+pub mod names;
 pub mod report;
 
 pub use analysis::{AnalyzeError, Limits, analyze};

@@ -46,18 +46,7 @@ fn flipped_bytes_fail_the_crc_or_degrade_never_panic() {
 fn header_only_replay_keeps_the_scoreboard() {
     let bytes = common::fixture("small-doubles.replay");
     let full = analyze(&bytes, &Limits::default()).unwrap();
-    // An intact file whose network stream cannot be decoded (as with a game update boxcars does
-    // not know yet): damage the middle of the stream and re-seal the body CRC.
-    let header_size = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
-    let content_at = 8 + header_size;
-    let content_size =
-        u32::from_le_bytes(bytes[content_at..content_at + 4].try_into().unwrap()) as usize;
-    let body = content_at + 8..content_at + 8 + content_size;
-    let mut b = bytes.clone();
-    let mid = body.start + content_size / 2;
-    b[mid..mid + 4096].fill(0xff);
-    let crc = boxcars::crc::calc_crc(&b[body.clone()]);
-    b[content_at + 4..content_at + 8].copy_from_slice(&crc.to_le_bytes());
+    let b = common::header_only_bytes(&bytes);
     let r = analyze(&b, &Limits::default()).unwrap();
     assert!(!r.quality.network_parsed);
     assert!(!r.quality.warnings.is_empty());

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use rlcoach::cards::{CardOptions, ImageFormat};
 use rlcoach::{Limits, Report};
 
 use crate::alloc_meter;
@@ -56,6 +57,25 @@ struct AnalyzeArgs {
     /// Per-file analysis time limit in seconds.
     #[arg(long, env = "RLCOACH_ANALYSIS_TIMEOUT_SECS", default_value_t = 30)]
     timeout_secs: u64,
+    /// Write the match card, every chart and one card per player into DIR (one sub-folder per
+    /// replay when several are given) and print the written paths instead of the report.
+    #[arg(long, value_name = "DIR")]
+    card: Option<PathBuf>,
+    /// With --card: write SVG instead of PNG.
+    #[arg(long, requires = "card")]
+    svg: bool,
+    /// With --card: rank benchmark for player cards (C2, C3, GC1, GC2, GC3, SSL).
+    #[arg(long, default_value = rlcoach::cards::DEFAULT_RANK, value_parser = parse_rank)]
+    rank: String,
+}
+
+fn parse_rank(s: &str) -> Result<String, String> {
+    let ranks = rlcoach::benchmarks::ranks();
+    ranks
+        .iter()
+        .find(|r| r.eq_ignore_ascii_case(s))
+        .map(|r| (*r).to_string())
+        .ok_or_else(|| format!("unknown rank {s:?}; use one of {}", ranks.join(", ")))
 }
 
 #[derive(clap::Args)]
@@ -138,6 +158,46 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut out = std::io::stdout().lock();
+    if let Some(dir) = &args.card {
+        let format = if args.svg {
+            ImageFormat::Svg
+        } else {
+            ImageFormat::Png
+        };
+        let named: Vec<(&PathBuf, &Report)> = args
+            .files
+            .iter()
+            .zip(&results)
+            .filter_map(|(p, r)| r.as_ref().ok().map(|r| (p, r)))
+            .collect();
+        let several = args.files.len() > 1;
+        let written = parallel_map(&named, |(path, report)| {
+            let sub = if several {
+                dir.join(path.file_stem().unwrap_or_default())
+            } else {
+                dir.clone()
+            };
+            write_cards(&sub, report, &args, format)
+        });
+        for (w, (path, _)) in written.into_iter().zip(&named) {
+            match w {
+                Ok(files) => {
+                    for f in files {
+                        writeln!(out, "{}", f.display())?;
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("{}: {e:#}", path.display());
+                }
+            }
+        }
+        return Ok(if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     match args.format {
         Format::Json => {
             if args.files.len() == 1 {
@@ -186,6 +246,39 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Renders every card for one report into `dir`; returns the written paths.
+fn write_cards(
+    dir: &Path,
+    report: &Report,
+    args: &AnalyzeArgs,
+    format: ImageFormat,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let highlight = args
+        .player
+        .as_deref()
+        .and_then(|n| report.player_index_by_name(n))
+        .map(|i| report.players[i].id.clone());
+    let opts = CardOptions {
+        highlight,
+        rank: Some(args.rank.clone()),
+    };
+    let mut images = rlcoach::cards::render_all(report, &opts, format)?;
+    for i in 0..report.players.len() {
+        images.push(rlcoach::cards::render_player_card(
+            report, i, &opts, format,
+        )?);
+    }
+    let mut paths = Vec::with_capacity(images.len());
+    for img in images {
+        let path = dir.join(&img.name);
+        std::fs::write(&path, &img.bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -257,5 +350,51 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             total_full.as_secs_f64() / total_parse.as_secs_f64().max(1e-9)
         );
     }
+    bench_cards(&files, runs)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Median PNG render time per card on one thread, and the largest file produced.
+fn bench_cards(files: &[PathBuf], runs: usize) -> anyhow::Result<()> {
+    use rlcoach::cards::{self, Chart};
+    println!();
+    print!("{:<48}", "render ms (PNG, one thread)");
+    for c in Chart::ALL {
+        print!(" {:>9}", c.slug());
+    }
+    println!(" {:>9} {:>9}", "player", "max KB");
+    let opts = CardOptions::default();
+    for f in files {
+        let Ok(report) = rlcoach::analyze(&std::fs::read(f)?, &Limits::default()) else {
+            continue;
+        };
+        print!(
+            "{:<48}",
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        let mut max_bytes = 0;
+        let mut time = |render: &dyn Fn() -> Result<cards::Image, cards::CardError>| {
+            let mut times = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                let t = Instant::now();
+                let img = render();
+                times.push(t.elapsed());
+                if let Ok(img) = img {
+                    max_bytes = max_bytes.max(img.bytes.len());
+                } else {
+                    return f64::NAN;
+                }
+            }
+            median(times).as_secs_f64() * 1e3
+        };
+        for c in Chart::ALL {
+            let ms = time(&|| cards::render_chart(&report, c, &opts, ImageFormat::Png));
+            print!(" {ms:>9.1}");
+        }
+        let ms = time(&|| cards::render_player_card(&report, 0, &opts, ImageFormat::Png));
+        println!(" {ms:>9.1} {:>9.0}", max_bytes as f64 / 1024.0);
+    }
+    Ok(())
 }

@@ -39,3 +39,20 @@ pub fn analyze_path(path: &std::path::Path) -> rlcoach::Report {
     rlcoach::analyze(&bytes, &rlcoach::Limits::default())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// An intact replay whose network stream cannot be decoded (as with a game update boxcars does
+/// not know yet): the middle of the stream damaged and the body CRC re-sealed, so the analyzer
+/// falls back to a header-only report.
+pub fn header_only_bytes(bytes: &[u8]) -> Vec<u8> {
+    let header_size = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+    let content_at = 8 + header_size;
+    let content_size =
+        u32::from_le_bytes(bytes[content_at..content_at + 4].try_into().unwrap()) as usize;
+    let body = content_at + 8..content_at + 8 + content_size;
+    let mut b = bytes.to_vec();
+    let mid = body.start + content_size / 2;
+    b[mid..mid + 4096].fill(0xff);
+    let crc = boxcars::crc::calc_crc(&b[body.clone()]);
+    b[content_at + 4..content_at + 8].copy_from_slice(&crc.to_le_bytes());
+    b
+}

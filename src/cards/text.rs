@@ -1,0 +1,126 @@
+//! Fonts and text fitting. Fonts are compiled in from `assets/fonts` (DejaVu Sans, see its
+//! licence there) and registered with plotters once, so rendering never touches fontconfig and
+//! is identical on every machine. Characters the font lacks (emoji, CJK) are replaced, never
+//! drawn as empty boxes, and text that would overflow its box is cut with an ellipsis.
+
+use std::sync::OnceLock;
+
+use ab_glyph::{Font as _, FontRef};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+const REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+/// The one family name used everywhere (also plotters' default for axis labels).
+pub const FAMILY: &str = "sans-serif";
+
+/// Registers the embedded fonts with plotters (idempotent, thread-safe).
+pub fn ensure_fonts() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        // The bytes are compiled in and valid; a failure here is a build defect caught by tests.
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, REGULAR);
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Bold, BOLD);
+    });
+}
+
+fn font_ref() -> &'static FontRef<'static> {
+    static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
+    FONT.get_or_init(|| FontRef::try_from_slice(REGULAR).expect("embedded font parses"))
+}
+
+pub fn regular(size: f64) -> FontDesc<'static> {
+    FontDesc::new(FontFamily::Name(FAMILY), size, FontStyle::Normal)
+}
+
+pub fn bold(size: f64) -> FontDesc<'static> {
+    FontDesc::new(FontFamily::Name(FAMILY), size, FontStyle::Bold)
+}
+
+/// Emoji and their joiners/selectors are dropped; anything else the font cannot draw becomes
+/// `?`. Control characters go, runs of whitespace collapse, and an empty result becomes `?`.
+pub fn clean(text: &str) -> String {
+    let font = font_ref();
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = true;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+            continue;
+        }
+        if c.is_control() || is_emoji_part(c) && font.glyph_id(c).0 == 0 {
+            continue;
+        }
+        out.push(if font.glyph_id(c).0 == 0 { '?' } else { c });
+        last_space = false;
+    }
+    let trimmed = out.trim_end().to_string();
+    if trimmed.is_empty() {
+        "?".into()
+    } else {
+        trimmed
+    }
+}
+
+fn is_emoji_part(c: char) -> bool {
+    matches!(c as u32,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE00..=0xFE0F | 0x200D | 0x20E3 | 0xE0020..=0xE007F)
+}
+
+/// Width in pixels of `text` at `font` (the same measure plotters uses to lay it out).
+pub fn width(text: &str, font: &FontDesc<'_>) -> i32 {
+    font.box_size(text).map(|(w, _)| w as i32).unwrap_or(0)
+}
+
+/// Cleans `text` and cuts it with "…" so that it fits in `max_w` pixels.
+pub fn fit(text: &str, font: &FontDesc<'_>, max_w: i32) -> String {
+    let clean = clean(text);
+    if width(&clean, font) <= max_w {
+        return clean;
+    }
+    let chars: Vec<char> = clean.chars().collect();
+    let (mut lo, mut hi) = (0usize, chars.len());
+    // Longest prefix that fits with the ellipsis (binary search on the char count).
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        let candidate: String = chars[..mid].iter().collect::<String>() + "…";
+        if width(&candidate, font) <= max_w {
+            lo = mid
+        } else {
+            hi = mid - 1
+        }
+    }
+    let prefix: String = chars[..lo].iter().collect::<String>();
+    format!("{}…", prefix.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_glyphs_are_replaced_not_boxed() {
+        ensure_fonts();
+        assert_eq!(clean("Jöhn  Doe"), "Jöhn Doe");
+        assert_eq!(clean("🔥Blaze🔥"), "Blaze");
+        assert_eq!(clean("山田"), "??");
+        assert_eq!(clean("👍🏽"), "?");
+        assert_eq!(clean("\u{7}\n"), "?");
+    }
+
+    #[test]
+    fn long_names_are_cut_to_fit() {
+        ensure_fonts();
+        let f = regular(20.0);
+        let long = "AVeryLongRocketLeagueNameThatNeverEnds1234567890";
+        let cut = fit(long, &f, 200);
+        assert!(cut.ends_with('…'), "{cut}");
+        assert!(width(&cut, &f) <= 200);
+        assert!(cut.len() > 8, "kept too little: {cut}");
+        assert_eq!(fit("Short", &f, 200), "Short");
+    }
+}
