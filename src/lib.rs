@@ -6,8 +6,10 @@ pub mod analysis;
 pub mod benchmarks;
 pub mod cards;
 pub mod export;
+pub mod jobs;
 pub mod names;
 pub mod report;
+pub mod storage;
 
 pub use analysis::{AnalyzeError, Limits, analyze};
 pub use report::Report;

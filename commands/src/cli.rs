@@ -29,6 +29,8 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Benchmark the analyzer against bare boxcars parsing on a folder of replays.
     Bench(BenchArgs),
+    /// Apply database migrations (DATABASE_URL, or SQLite in RLCOACH_DATA_DIR) and exit.
+    Migrate,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -86,6 +88,9 @@ struct BenchArgs {
     /// Runs per file (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Also measure intake + queue + worker pool throughput and queue claim latency.
+    #[arg(long)]
+    ingest: bool,
 }
 
 pub fn run() -> ExitCode {
@@ -93,6 +98,14 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Some(Command::Analyze(a)) => analyze(a),
         Some(Command::Bench(b)) => bench(b),
+        Some(Command::Migrate) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let store = crate::config::open_store().await?;
+                store.close().await;
+                println!("rlcoach: database migrations applied");
+                Ok(ExitCode::SUCCESS)
+            })
+        }),
         None => {
             eprintln!(
                 "rlcoach: the Discord bot is not wired up yet in this build. Use `rlcoach analyze FILE` (see --help)."
@@ -351,7 +364,16 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     bench_cards(&files, runs)?;
+    if args.ingest {
+        runtime()?.block_on(crate::ingest_bench::run(&files, 3))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Median PNG render time per card on one thread, and the largest file produced.

@@ -3,6 +3,8 @@
 
 mod alloc_meter;
 mod cli;
+mod config;
+mod ingest_bench;
 
 #[global_allocator]
 static ALLOC: alloc_meter::Meter = alloc_meter::Meter;

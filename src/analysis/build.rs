@@ -13,7 +13,7 @@ use super::header::{self, HeaderInfo, HeaderPlayer};
 use super::objects::ObjectTable;
 use crate::report::*;
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 

@@ -103,6 +103,47 @@ pub fn analyze(bytes: &[u8], limits: &Limits) -> Result<Report, AnalyzeError> {
     }
 }
 
+/// What intake needs to know before queuing a file: its id and match GUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayInfo {
+    /// sha256 of the bytes, hex (the report's `replay_id`).
+    pub replay_id: String,
+    pub match_guid: Option<String>,
+    pub team_size: u8,
+    pub num_frames: Option<i64>,
+}
+
+/// Cheap validation for intake: size limit, a header that parses with a valid CRC, the frame
+/// limit. Never panics.
+pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ReplayInfo, AnalyzeError> {
+    if bytes.is_empty() {
+        return Err(AnalyzeError::Empty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(AnalyzeError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let replay = std::panic::catch_unwind(|| parse_header(bytes))
+        .map_err(|_| AnalyzeError::Internal("header parser panicked".into()))??;
+    let info = header::read(&replay);
+    if let Some(n) = info.num_frames.and_then(|n| usize::try_from(n).ok())
+        && n > limits.max_frames
+    {
+        return Err(AnalyzeError::TooManyFrames {
+            frames: n,
+            limit: limits.max_frames,
+        });
+    }
+    Ok(ReplayInfo {
+        replay_id: build::sha256_hex(bytes),
+        match_guid: info.match_guid,
+        team_size: info.team_size,
+        num_frames: info.num_frames,
+    })
+}
+
 /// Reads only the header: quick validation before queuing and the header-only fallback.
 pub fn parse_header(bytes: &[u8]) -> Result<boxcars::Replay, AnalyzeError> {
     boxcars::ParserBuilder::new(bytes)

@@ -1,6 +1,8 @@
 //! Shared helpers: where the replay corpus and ground truth live, and loading them.
 #![allow(dead_code)]
 
+pub mod db;
+
 use std::path::PathBuf;
 
 pub fn shared_dir() -> PathBuf {

@@ -1,0 +1,336 @@
+//! Intake and the worker pool. [`Intake::submit`] validates a file (size, header), stores it and
+//! queues it durably before answering; the [`WorkerPool`] claims jobs from the database, runs
+//! the analysis on blocking threads with a timeout and panic isolation, stores the result, and
+//! announces each finished replay on an in-process broadcast channel.
+//!
+//! **Invariant:** a submission is in the database before `submit` returns, and a result is
+//! stored exactly once (the job can only be completed by the holder of its lease). Who waits for
+//! a result learns it from [`Completion`] events, and after a restart from
+//! [`Store::pending_deliveries`], whichever comes first; [`Store::mark_delivered`] decides who
+//! answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+use crate::analysis::{self, AnalyzeError, Limits};
+use crate::storage::{ClaimedJob, NewUpload, StorageError, Store, SubmitOutcome, now_ms};
+
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Concurrent analyses (default: number of cores).
+    pub workers: usize,
+    /// How long a claimed job stays ours without a heartbeat.
+    pub lease: Duration,
+    /// Wall-time limit per analysis (also passed to the analyzer as its deadline).
+    pub job_timeout: Duration,
+    pub max_attempts: i64,
+    /// Queued + running jobs beyond which intake answers "busy".
+    pub max_queue: i64,
+    /// How often idle workers look for due jobs (they are also woken on each submission).
+    pub poll: Duration,
+    pub limits: Limits,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            lease: Duration::from_secs(60),
+            job_timeout: Duration::from_secs(30),
+            max_attempts: 3,
+            max_queue: 200,
+            poll: Duration::from_secs(2),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A replay whose job finished (successfully or not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub replay_id: String,
+    /// None on success; the user-facing error otherwise.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The file itself is unacceptable (message for the user in `user_message`).
+    #[error(transparent)]
+    Replay(#[from] AnalyzeError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl IntakeError {
+    pub fn user_message(&self) -> String {
+        match self {
+            IntakeError::Replay(e) => e.user_message(),
+            IntakeError::Storage(e) => e.user_message(),
+        }
+    }
+}
+
+/// Validates and durably queues uploads. Cheap to clone.
+#[derive(Clone)]
+pub struct Intake {
+    store: Store,
+    config: PoolConfig,
+    wake: Arc<Notify>,
+}
+
+impl Intake {
+    /// An intake that only queues (no workers in this process; they wake by polling).
+    pub fn new(store: Store, config: PoolConfig) -> Intake {
+        Intake {
+            store,
+            config,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Validates (size, header CRC, frame limit), stores the file and records the upload.
+    /// Bad files are rejected before anything is stored.
+    pub async fn submit(
+        &self,
+        bytes: Vec<u8>,
+        upload: NewUpload,
+    ) -> Result<SubmitOutcome, IntakeError> {
+        let limits = self.config.limits.clone();
+        let (info, bytes) =
+            tokio::task::spawn_blocking(move || (analysis::inspect(&bytes, &limits), bytes))
+                .await
+                .map_err(|e| AnalyzeError::Internal(e.to_string()))?;
+        let info = info?;
+        let outcome = self
+            .store
+            .submit(
+                &info.replay_id,
+                info.match_guid.as_deref(),
+                &bytes,
+                &upload,
+                self.config.max_queue,
+                self.config.max_attempts,
+            )
+            .await?;
+        if matches!(outcome, SubmitOutcome::Pending { .. }) {
+            self.wake.notify_waiters();
+        }
+        Ok(outcome)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// N workers claiming jobs from the database.
+pub struct WorkerPool {
+    tasks: JoinSet<()>,
+    stop: watch::Sender<bool>,
+    events: broadcast::Sender<Completion>,
+    intake: Intake,
+}
+
+impl WorkerPool {
+    pub fn start(store: Store, config: PoolConfig) -> WorkerPool {
+        let (events, _) = broadcast::channel(1024);
+        let (stop, _) = watch::channel(false);
+        let wake = Arc::new(Notify::new());
+        let intake = Intake {
+            store: store.clone(),
+            config: config.clone(),
+            wake: wake.clone(),
+        };
+        let mut tasks = JoinSet::new();
+        for n in 0..config.workers.max(1) {
+            let worker = Worker {
+                id: n,
+                store: store.clone(),
+                config: config.clone(),
+                wake: wake.clone(),
+                events: events.clone(),
+                stop: stop.subscribe(),
+            };
+            tasks.spawn(worker.run());
+        }
+        WorkerPool {
+            tasks,
+            stop,
+            events,
+            intake,
+        }
+    }
+
+    pub fn intake(&self) -> Intake {
+        self.intake.clone()
+    }
+
+    /// Completion events from now on (late subscribers use `Store::pending_deliveries`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Completion> {
+        self.events.subscribe()
+    }
+
+    /// Stops claiming, lets running jobs finish for up to `grace`, and puts back in the queue
+    /// whatever is still running after that.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            // Workers release their jobs when they see the stop signal mid-job; anything left is
+            // aborted and its lease simply expires.
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// Kills the workers at once, as a crash would: running jobs keep their lease until it
+    /// expires. For tests and for fatal errors.
+    pub async fn abort(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+struct Worker {
+    id: usize,
+    store: Store,
+    config: PoolConfig,
+    wake: Arc<Notify>,
+    events: broadcast::Sender<Completion>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        tracing::debug!(worker = self.id, "worker started");
+        loop {
+            if *self.stop.borrow() {
+                break;
+            }
+            let wake = self.wake.clone();
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            // Register before looking for work, so a submission during the look is not missed.
+            notified.as_mut().enable();
+            match self.tick().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(worker = self.id, error = %e, "job queue error"),
+            }
+            let sleep = self.idle_sleep().await;
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.stop.changed() => {}
+            }
+        }
+        tracing::debug!(worker = self.id, "worker stopped");
+    }
+
+    async fn idle_sleep(&self) -> Duration {
+        let now = now_ms();
+        match self.store.next_due().await {
+            Ok(Some(due)) if due > now => self
+                .config
+                .poll
+                .min(Duration::from_millis((due - now) as u64)),
+            Ok(Some(_)) => Duration::from_millis(50),
+            _ => self.config.poll,
+        }
+    }
+
+    /// Runs one job if there is one; Ok(true) when it did.
+    async fn tick(&mut self) -> Result<bool, StorageError> {
+        for replay_id in self.store.fail_abandoned_jobs().await? {
+            self.announce(
+                replay_id,
+                Some("Something went wrong on our side while analyzing that replay.".into()),
+            );
+        }
+        let Some(job) = self.store.claim_job(self.config.lease).await? else {
+            return Ok(false);
+        };
+        let span = tracing::info_span!("job", job = %job.job_id, replay = %job.replay_id, attempt = job.attempt);
+        self.run_job(job).instrument(span).await?;
+        Ok(true)
+    }
+
+    async fn run_job(&mut self, job: ClaimedJob) -> Result<(), StorageError> {
+        let bytes = match self.store.replay_bytes(&job.replay_id).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(replay = %job.replay_id, error = %e, "stored replay unreadable");
+                if self
+                    .store
+                    .fail_job(&job, "the stored replay file is missing", false, None)
+                    .await?
+                {
+                    self.announce(job.replay_id.clone(), Some("Something went wrong on our side: the replay file was lost. Please upload it again.".into()));
+                }
+                return Ok(());
+            }
+        };
+        let mut limits = self.config.limits.clone();
+        limits.max_duration = self.config.job_timeout;
+        let analysis = tokio::task::spawn_blocking(move || analysis::analyze(&bytes, &limits));
+        tokio::pin!(analysis);
+        let mut beat = tokio::time::interval(self.config.lease / 3);
+        beat.tick().await;
+        let deadline = tokio::time::sleep(self.config.job_timeout + Duration::from_secs(5));
+        tokio::pin!(deadline);
+        let result = loop {
+            tokio::select! {
+                r = &mut analysis => break r.unwrap_or_else(|e| Err(AnalyzeError::Internal(e.to_string()))),
+                _ = beat.tick() => {
+                    if !self.store.heartbeat(&job, self.config.lease).await? {
+                        tracing::warn!(job = %job.job_id, "lease lost; another worker owns the job");
+                        return Ok(());
+                    }
+                }
+                _ = &mut deadline => break Err(AnalyzeError::Timeout(self.config.job_timeout)),
+                _ = self.stop.changed() => {
+                    // Graceful shutdown: hand the job back so the next start runs it at once.
+                    self.store.release_job(&job).await?;
+                    return Ok(());
+                }
+            }
+        };
+        match result {
+            Ok(report) => {
+                if self.store.complete_job(&job, &report).await? {
+                    tracing::info!(job = %job.job_id, replay = %job.replay_id, "analysis stored");
+                    self.announce(job.replay_id.clone(), None);
+                }
+            }
+            Err(e) => {
+                let ours = matches!(e, AnalyzeError::Internal(_) | AnalyzeError::Timeout(_));
+                let retry = (ours && job.attempt < job.max_attempts)
+                    .then(|| now_ms() + backoff_ms(job.attempt));
+                tracing::warn!(job = %job.job_id, error = %e, retry = retry.is_some(), "analysis failed");
+                let message = e.user_message();
+                if self.store.fail_job(&job, &message, !ours, retry).await? && retry.is_none() {
+                    self.announce(job.replay_id.clone(), Some(message));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn announce(&self, replay_id: String, error: Option<String>) {
+        // No receiver is fine: deliveries are also found in the database.
+        let _ = self.events.send(Completion { replay_id, error });
+    }
+}
+
+/// 2 s, 4 s, 8 s … capped at 5 minutes.
+fn backoff_ms(attempt: i64) -> i64 {
+    (2_000i64 << attempt.clamp(0, 8)).min(300_000)
+}

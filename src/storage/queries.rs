@@ -1,0 +1,431 @@
+//! Read-side queries for the bot, the web dashboard and the coach: recent games, per-playlist
+//! aggregates, trends, sessions, comparisons (rank benchmarks, oneself) and guild leaderboards.
+//!
+//! **Scoping rule:** every query takes the [`Viewer`] asking. A user's games are readable by that
+//! user, and by others only when the user made their profile public; a guild leaderboard is
+//! readable only from inside that guild and lists only public users (and the viewer).
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Result, StorageError, Store};
+use crate::benchmarks::{self, Better};
+
+/// Who is asking (Discord ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: i64,
+    /// The guild the question was asked in; None in DMs.
+    pub guild_id: Option<i64>,
+}
+
+/// Sessions: games of one player less than this far apart.
+pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GameRow {
+    pub replay_id: String,
+    pub name: String,
+    pub team: i64,
+    pub won: bool,
+    pub playlist: String,
+    pub map: Option<String>,
+    pub played_at: i64,
+    pub score: i64,
+    pub goals: i64,
+    pub assists: i64,
+    pub saves: i64,
+    pub shots: i64,
+    pub demos: i64,
+    pub mvp: bool,
+    /// Benchmark metric values, keyed like [`benchmarks::METRICS`] (None when not measured).
+    pub metrics: Vec<(String, Option<f64>)>,
+}
+
+impl GameRow {
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| *v)
+    }
+}
+
+/// The `game_stats` column holding a benchmark metric (a fixed whitelist: keys never reach SQL).
+pub fn metric_column(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "goals_per_game" => "goals",
+        "assists_per_game" => "assists",
+        "saves_per_game" => "saves",
+        "shots_per_game" => "shots",
+        "demos_inflicted_per_game" => "demos",
+        "big_pads_per_game" => "big_pads",
+        "small_pads_per_game" => "small_pads",
+        "bcpm" => "bcpm",
+        "avg_boost_amount" => "avg_boost_amount",
+        "pct_zero_boost" => "pct_zero_boost",
+        "pct_full_boost" => "pct_full_boost",
+        "boost_stolen" => "boost_stolen",
+        "avg_speed_uu_s" => "avg_speed_uu_s",
+        "pct_supersonic" => "pct_supersonic",
+        "pct_slow_speed" => "pct_slow_speed",
+        "pct_on_ground" => "pct_on_ground",
+        "pct_low_air" => "pct_low_air",
+        "pct_high_air" => "pct_high_air",
+        "pct_offensive_third" => "pct_offensive_third",
+        "pct_defensive_third" => "pct_defensive_third",
+        "pct_behind_ball" => "pct_behind_ball",
+        "avg_distance_to_ball" => "avg_distance_to_ball",
+        "avg_distance_to_teammates" => "avg_distance_to_teammates",
+        "shooting_pct" => "shooting_pct",
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaylistSummary {
+    pub playlist: String,
+    pub games: usize,
+    pub wins: usize,
+    pub averages: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Session {
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub games: usize,
+    pub wins: usize,
+    pub losses: usize,
+    pub goals: i64,
+    pub saves: i64,
+    pub avg_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub metric: String,
+    pub label: String,
+    pub value: f64,
+    /// Rank median, or the earlier window's average for self-comparisons.
+    pub reference: f64,
+    pub p25: Option<f64>,
+    pub p75: Option<f64>,
+    pub better: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeaderboardRow {
+    pub user_id: i64,
+    pub games: i64,
+    pub value: f64,
+}
+
+const GAME_COLUMNS: &str =
+    "g.replay_id, g.name, g.team, g.won, g.playlist, g.map, g.played_at, g.score, g.goals,
+    g.assists, g.saves, g.shots, g.demos, g.mvp";
+
+impl Store {
+    /// The user's games are theirs; others see them only when the profile is public.
+    async fn check_access(&self, viewer: &Viewer, target_user: i64) -> Result<()> {
+        if viewer.user_id == target_user || self.is_public(target_user).await? {
+            Ok(())
+        } else {
+            Err(StorageError::Forbidden)
+        }
+    }
+
+    /// Most recent games of a user's linked identities, newest first.
+    pub async fn recent_games(
+        &self,
+        viewer: &Viewer,
+        target_user: i64,
+        limit: i64,
+        playlist: Option<&str>,
+    ) -> Result<Vec<GameRow>> {
+        self.check_access(viewer, target_user).await?;
+        let metric_cols: Vec<String> = benchmarks::METRICS
+            .iter()
+            .filter_map(|m| metric_column(m.key))
+            .map(|c| format!("CAST(g.{c} AS DOUBLE PRECISION)"))
+            .collect();
+        let sql = format!(
+            "SELECT {GAME_COLUMNS}, {} FROM game_stats g
+             JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
+             WHERE i.user_id = $1 AND ($2 IS NULL OR g.playlist = $2)
+             ORDER BY g.played_at DESC, g.replay_id LIMIT $3",
+            metric_cols.join(", ")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(target_user)
+            .bind(playlist)
+            .bind(limit.clamp(1, 10_000))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let mut metrics = Vec::with_capacity(benchmarks::METRICS.len());
+                for (i, m) in benchmarks::METRICS.iter().enumerate() {
+                    metrics.push((m.key.to_string(), r.try_get::<Option<f64>, _>(14 + i)?));
+                }
+                Ok(GameRow {
+                    replay_id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    team: r.try_get(2)?,
+                    won: r.try_get::<i64, _>(3)? == 1,
+                    playlist: r.try_get(4)?,
+                    map: r.try_get(5)?,
+                    played_at: r.try_get(6)?,
+                    score: r.try_get(7)?,
+                    goals: r.try_get(8)?,
+                    assists: r.try_get(9)?,
+                    saves: r.try_get(10)?,
+                    shots: r.try_get(11)?,
+                    demos: r.try_get(12)?,
+                    mvp: r.try_get::<i64, _>(13)? == 1,
+                    metrics,
+                })
+            })
+            .collect()
+    }
+
+    /// Games, wins and metric averages per playlist over the last `games` games.
+    pub async fn playlist_summaries(
+        &self,
+        viewer: &Viewer,
+        target_user: i64,
+        games: i64,
+    ) -> Result<Vec<PlaylistSummary>> {
+        let rows = self.recent_games(viewer, target_user, games, None).await?;
+        let mut playlists: Vec<String> = rows.iter().map(|g| g.playlist.clone()).collect();
+        playlists.sort();
+        playlists.dedup();
+        Ok(playlists
+            .into_iter()
+            .map(|pl| {
+                let of: Vec<&GameRow> = rows.iter().filter(|g| g.playlist == pl).collect();
+                PlaylistSummary {
+                    games: of.len(),
+                    wins: of.iter().filter(|g| g.won).count(),
+                    averages: benchmarks::METRICS
+                        .iter()
+                        .filter_map(|m| {
+                            average(of.iter().map(|g| g.metric(m.key)))
+                                .map(|v| (m.key.to_string(), v))
+                        })
+                        .collect(),
+                    playlist: pl,
+                }
+            })
+            .collect())
+    }
+
+    /// One metric over the last `games` games, oldest first: (played_at ms, value).
+    pub async fn trend(
+        &self,
+        viewer: &Viewer,
+        target_user: i64,
+        metric: &str,
+        games: i64,
+    ) -> Result<Vec<(i64, f64)>> {
+        if metric_column(metric).is_none() {
+            return Err(StorageError::Invalid(format!("unknown stat {metric:?}")));
+        }
+        let rows = self.recent_games(viewer, target_user, games, None).await?;
+        Ok(rows
+            .iter()
+            .rev()
+            .filter_map(|g| g.metric(metric).map(|v| (g.played_at, v)))
+            .collect())
+    }
+
+    /// Sessions (games less than 30 minutes apart), newest first.
+    pub async fn sessions(
+        &self,
+        viewer: &Viewer,
+        target_user: i64,
+        max_sessions: usize,
+    ) -> Result<Vec<Session>> {
+        let rows = self.recent_games(viewer, target_user, 500, None).await?;
+        let mut out: Vec<Session> = Vec::new();
+        let mut members: Vec<&GameRow> = Vec::new();
+        // rows are newest first; a gap of more than SESSION_GAP_MS closes a session.
+        for g in &rows {
+            if let Some(last) = members.last()
+                && last.played_at - g.played_at > SESSION_GAP_MS
+            {
+                out.push(session_of(&members));
+                members.clear();
+                if out.len() >= max_sessions {
+                    return Ok(out);
+                }
+            }
+            members.push(g);
+        }
+        if !members.is_empty() && out.len() < max_sessions {
+            out.push(session_of(&members));
+        }
+        Ok(out)
+    }
+
+    /// Average of the last `games` games per metric against a rank's benchmark.
+    pub async fn compare_with_rank(
+        &self,
+        viewer: &Viewer,
+        target_user: i64,
+        rank: &str,
+        games: i64,
+    ) -> Result<Vec<Comparison>> {
+        let rows = self.recent_games(viewer, target_user, games, None).await?;
+        let playlist = rows
+            .first()
+            .map_or("doubles", |g| benchmarks::playlist_for(&g.playlist));
+        Ok(benchmarks::METRICS
+            .iter()
+            .filter_map(|m| {
+                let b = benchmarks::lookup(m.key, playlist, rank)?;
+                let value = average(rows.iter().map(|g| g.metric(m.key)))?;
+                Some(Comparison {
+                    metric: m.key.to_string(),
+                    label: m.label.to_string(),
+                    value,
+                    reference: b.median,
+                    p25: Some(b.p25),
+                    p75: Some(b.p75),
+                    better: benchmarks::is_better(b, value),
+                })
+            })
+            .collect())
+    }
+
+    /// The last `window` games against the `window` before them.
+    pub async fn compare_with_self(
+        &self,
+        viewer: &Viewer,
+        target_user: i64,
+        window: usize,
+    ) -> Result<Vec<Comparison>> {
+        let rows = self
+            .recent_games(viewer, target_user, (2 * window) as i64, None)
+            .await?;
+        let (recent, earlier) = rows.split_at(rows.len().min(window));
+        Ok(benchmarks::METRICS
+            .iter()
+            .filter_map(|m| {
+                let value = average(recent.iter().map(|g| g.metric(m.key)))?;
+                let reference = average(earlier.iter().map(|g| g.metric(m.key)))?;
+                let better = match m_direction(m.key) {
+                    Better::Neutral => None,
+                    _ if (value - reference).abs() < 1e-9 => None,
+                    Better::Up => Some(value > reference),
+                    Better::Down => Some(value < reference),
+                };
+                Some(Comparison {
+                    metric: m.key.to_string(),
+                    label: m.label.to_string(),
+                    value,
+                    reference,
+                    p25: None,
+                    p75: None,
+                    better,
+                })
+            })
+            .collect())
+    }
+
+    /// Best average of a metric among users with games uploaded in this guild.
+    pub async fn leaderboard(
+        &self,
+        viewer: &Viewer,
+        guild_id: i64,
+        metric: &str,
+        min_games: i64,
+        limit: i64,
+    ) -> Result<Vec<LeaderboardRow>> {
+        if viewer.guild_id != Some(guild_id) {
+            return Err(StorageError::Forbidden);
+        }
+        let col = metric_column(metric)
+            .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
+        let order = if m_direction(metric) == Better::Down {
+            "ASC"
+        } else {
+            "DESC"
+        };
+        let sql = format!(
+            "SELECT i.user_id, COUNT(*) AS games, CAST(AVG(CAST(g.{col} AS DOUBLE PRECISION)) AS DOUBLE PRECISION) AS value
+             FROM game_stats g
+             JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
+             JOIN users us ON us.user_id = i.user_id
+             WHERE g.{col} IS NOT NULL
+               AND (us.public_profile = 1 OR us.user_id = $2) AND us.leaderboard_opt_out = 0
+               AND EXISTS (SELECT 1 FROM uploads u WHERE u.replay_id = g.replay_id AND u.guild_id = $1)
+             GROUP BY i.user_id
+             HAVING COUNT(*) >= $3
+             ORDER BY value {order}, i.user_id
+             LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(guild_id)
+            .bind(viewer.user_id)
+            .bind(min_games.max(1))
+            .bind(limit.clamp(1, 100))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeaderboardRow {
+                    user_id: r.try_get(0)?,
+                    games: r.try_get(1)?,
+                    value: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The viewer's own most recent uploads: (replay id, file name, uploaded at ms).
+    pub async fn my_uploads(
+        &self,
+        viewer: &Viewer,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<String>, i64)>> {
+        let rows = sqlx::query(
+            "SELECT replay_id, file_name, created_at FROM uploads WHERE user_id = $1 ORDER BY created_at DESC, upload_id LIMIT $2",
+        )
+        .bind(viewer.user_id)
+        .bind(limit.clamp(1, 100))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}
+
+fn m_direction(key: &str) -> Better {
+    benchmarks::table()
+        .iter()
+        .find(|b| b.metric == key)
+        .map_or(Better::Neutral, |b| b.better)
+}
+
+fn average(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let (sum, n) = values
+        .flatten()
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+fn session_of(games: &[&GameRow]) -> Session {
+    let wins = games.iter().filter(|g| g.won).count();
+    Session {
+        started_at: games.iter().map(|g| g.played_at).min().unwrap_or(0),
+        ended_at: games.iter().map(|g| g.played_at).max().unwrap_or(0),
+        games: games.len(),
+        wins,
+        losses: games.len() - wins,
+        goals: games.iter().map(|g| g.goals).sum(),
+        saves: games.iter().map(|g| g.saves).sum(),
+        avg_score: games.iter().map(|g| g.score as f64).sum::<f64>() / games.len().max(1) as f64,
+    }
+}

@@ -1,0 +1,257 @@
+//! Intake persistence: store the file content-addressed, dedup by match GUID then sha256, record
+//! every uploader, and queue one analysis job per distinct replay — all in one transaction, so
+//! fifty concurrent drops of the same replay produce one job and fifty uploads.
+
+use std::path::PathBuf;
+
+use sqlx::Row;
+
+use super::{Result, StorageError, Store, new_id, now_ms};
+
+/// Who dropped a replay and where (Discord ids; the core does not interpret them).
+#[derive(Debug, Clone, Default)]
+pub struct NewUpload {
+    pub user_id: i64,
+    pub guild_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub file_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// Already analyzed: answer at once from storage.
+    Analyzed {
+        upload_id: String,
+        replay_id: String,
+    },
+    /// Analysis already failed for a reason in the file itself: answer with it at once.
+    Failed {
+        upload_id: String,
+        replay_id: String,
+        message: String,
+    },
+    /// Waiting for a worker; `position` 0 means running now.
+    Pending {
+        upload_id: String,
+        replay_id: String,
+        position: i64,
+    },
+    /// The queue is full; nothing was recorded.
+    Busy { queued: i64 },
+}
+
+pub const ANALYZE_JOB: &str = "analyze";
+
+impl Store {
+    /// Path of a stored replay file: `<data>/replays/ab/abcdef….replay`.
+    pub fn replay_path(&self, replay_id: &str) -> PathBuf {
+        let shard = replay_id.get(..2).unwrap_or("xx");
+        self.data_dir
+            .join("replays")
+            .join(shard)
+            .join(format!("{replay_id}.replay"))
+    }
+
+    /// Writes the file if it is not stored yet (write to a temp name, then rename).
+    async fn store_file(&self, replay_id: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self.replay_path(replay_id);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(path);
+        }
+        let io = |source| StorageError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", new_id()));
+        tokio::fs::write(&tmp, bytes).await.map_err(io)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+        Ok(path)
+    }
+
+    /// Records an upload of a validated replay (`replay_id` = sha256 hex of `bytes`). A replay
+    /// seen before (same match GUID, else same bytes) is never queued again. `max_queue` bounds
+    /// the number of queued + running jobs.
+    pub async fn submit(
+        &self,
+        replay_id: &str,
+        match_guid: Option<&str>,
+        bytes: &[u8],
+        upload: &NewUpload,
+        max_queue: i64,
+        max_attempts: i64,
+    ) -> Result<SubmitOutcome> {
+        let path = self.store_file(replay_id, bytes).await?;
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+
+        let mut canonical = find_replay(&mut tx, replay_id, match_guid).await?;
+        if canonical.is_none() {
+            let queued: i64 =
+                sqlx::query("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            if queued >= max_queue {
+                tx.rollback().await?;
+                return Ok(SubmitOutcome::Busy { queued });
+            }
+            sqlx::query(
+                "INSERT INTO replays (replay_id, match_guid, file_path, size_bytes, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(replay_id)
+            .bind(match_guid)
+            .bind(path.to_string_lossy().into_owned())
+            .bind(bytes.len() as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            canonical = find_replay(&mut tx, replay_id, match_guid).await?;
+        }
+        let canonical = canonical.ok_or(StorageError::NotFound)?;
+        sqlx::query(
+            "INSERT INTO jobs (job_id, kind, replay_id, state, attempts, max_attempts, run_after, created_at)
+             VALUES ($1, $2, $3, 'queued', 0, $4, $5, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(ANALYZE_JOB)
+        .bind(&canonical)
+        .bind(max_attempts)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        super::users::ensure_user(&mut tx, upload.user_id).await?;
+        if let Some(g) = upload.guild_id {
+            super::users::ensure_guild(&mut tx, g).await?;
+        }
+        let upload_id = new_id();
+        sqlx::query(
+            "INSERT INTO uploads (upload_id, replay_id, user_id, guild_id, channel_id, message_id, file_name, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&upload_id)
+        .bind(&canonical)
+        .bind(upload.user_id)
+        .bind(upload.guild_id)
+        .bind(upload.channel_id)
+        .bind(upload.message_id)
+        .bind(upload.file_name.as_deref())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        let analyzed = sqlx::query("SELECT 1 FROM analyses WHERE replay_id = $1")
+            .bind(&canonical)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        let outcome = if analyzed {
+            SubmitOutcome::Analyzed {
+                upload_id,
+                replay_id: canonical,
+            }
+        } else {
+            let job = sqlx::query(
+                "SELECT state, created_at, job_id, last_error, user_error FROM jobs WHERE kind = $1 AND replay_id = $2",
+            )
+            .bind(ANALYZE_JOB)
+            .bind(&canonical)
+            .fetch_one(&mut *tx)
+            .await?;
+            let state: String = job.try_get(0)?;
+            let created: i64 = job.try_get(1)?;
+            let job_id: String = job.try_get(2)?;
+            match state.as_str() {
+                "failed" if job.try_get::<i64, _>(4)? == 1 => SubmitOutcome::Failed {
+                    upload_id,
+                    replay_id: canonical,
+                    message: job.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+                },
+                "failed" => {
+                    // A failure of ours (timeouts, crashes): a new upload gets a fresh try.
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $1, last_error = NULL WHERE job_id = $2",
+                    )
+                    .bind(now)
+                    .bind(&job_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let position = queue_position(&mut tx, now, &job_id).await?;
+                    SubmitOutcome::Pending {
+                        upload_id,
+                        replay_id: canonical,
+                        position,
+                    }
+                }
+                "running" => SubmitOutcome::Pending {
+                    upload_id,
+                    replay_id: canonical,
+                    position: 0,
+                },
+                _ => {
+                    let position = queue_position(&mut tx, created, &job_id).await?;
+                    SubmitOutcome::Pending {
+                        upload_id,
+                        replay_id: canonical,
+                        position,
+                    }
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// The stored bytes of a replay.
+    pub async fn replay_bytes(&self, replay_id: &str) -> Result<Vec<u8>> {
+        let path: String = sqlx::query("SELECT file_path FROM replays WHERE replay_id = $1")
+            .bind(replay_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)?
+            .try_get(0)?;
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| StorageError::Io {
+                path: path.into(),
+                source,
+            })
+    }
+}
+
+async fn find_replay(
+    tx: &mut sqlx::AnyConnection,
+    replay_id: &str,
+    match_guid: Option<&str>,
+) -> Result<Option<String>> {
+    if let Some(g) = match_guid
+        && let Some(row) = sqlx::query("SELECT replay_id FROM replays WHERE match_guid = $1")
+            .bind(g)
+            .fetch_optional(&mut *tx)
+            .await?
+    {
+        return Ok(Some(row.try_get(0)?));
+    }
+    let row = sqlx::query("SELECT replay_id FROM replays WHERE replay_id = $1")
+        .bind(replay_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// 1 + the number of queued jobs created before this one.
+async fn queue_position(tx: &mut sqlx::AnyConnection, created: i64, job_id: &str) -> Result<i64> {
+    let ahead: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND (created_at < $1 OR (created_at = $1 AND job_id < $2))",
+    )
+    .bind(created)
+    .bind(job_id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get(0)?;
+    Ok(ahead + 1)
+}

@@ -1,0 +1,236 @@
+//! Finishing a job: the report, the players seen and the per-player stat rows are written in the
+//! same transaction that marks the job done (and only while the worker still holds the lease),
+//! so a result is stored exactly once. Also the delivery bookkeeping: which uploaders still wait.
+
+use sqlx::Row;
+
+use super::jobs::ClaimedJob;
+use super::{Result, StorageError, Store, now_ms};
+use crate::report::{PlayerReport, Report};
+
+/// An uploader who has not been answered yet, for a replay whose job has finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub upload_id: String,
+    pub replay_id: String,
+    pub user_id: i64,
+    pub guild_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub reply_message_id: Option<i64>,
+    pub file_name: Option<String>,
+    /// None when the analysis succeeded; the user-facing error otherwise.
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Stores the report and marks the job done. Returns false (and writes nothing) when the
+    /// lease was lost: another worker owns the job now.
+    pub async fn complete_job(&self, job: &ClaimedJob, report: &Report) -> Result<bool> {
+        let json =
+            serde_json::to_string(report).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        let owned = sqlx::query(
+            "UPDATE jobs SET state = 'done', finished_at = $1, lease_token = NULL, last_error = NULL
+             WHERE job_id = $2 AND lease_token = $3 AND state = 'running'",
+        )
+        .bind(now)
+        .bind(&job.job_id)
+        .bind(&job.lease_token)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !owned {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO analyses (replay_id, analyzer_version, schema_version, report_json, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (replay_id) DO UPDATE SET analyzer_version = excluded.analyzer_version,
+                 schema_version = excluded.schema_version, report_json = excluded.report_json,
+                 created_at = excluded.created_at",
+        )
+        .bind(&job.replay_id)
+        .bind(&report.analyzer_version)
+        .bind(i64::from(report.schema_version))
+        .bind(&json)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let uploaded: i64 = sqlx::query("SELECT created_at FROM replays WHERE replay_id = $1")
+            .bind(&job.replay_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let played_at = report
+            .metadata
+            .started_at_unix
+            .map_or(uploaded, |s| s * 1000);
+        for p in &report.players {
+            save_player(&mut tx, &job.replay_id, report, p, played_at, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The stored report of a replay, if analyzed.
+    pub async fn report(&self, replay_id: &str) -> Result<Option<Report>> {
+        let row = sqlx::query("SELECT report_json FROM analyses WHERE replay_id = $1")
+            .bind(replay_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let json: String = row.try_get(0)?;
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    /// Uploaders still waiting for an answer whose job has finished (done or failed), oldest
+    /// first; optionally only for one replay. Used after each completion and at start-up.
+    pub async fn pending_deliveries(&self, replay_id: Option<&str>) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT u.upload_id, u.replay_id, u.user_id, u.guild_id, u.channel_id, u.message_id,
+                    u.reply_message_id, u.file_name, j.state, j.last_error
+             FROM uploads u JOIN jobs j ON j.replay_id = u.replay_id AND j.kind = 'analyze'
+             WHERE u.delivered_at IS NULL AND j.state IN ('done', 'failed')
+               AND ($1 IS NULL OR u.replay_id = $1)
+             ORDER BY u.created_at, u.upload_id",
+        )
+        .bind(replay_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let state: String = r.try_get(8)?;
+                let error = (state == "failed").then(|| {
+                    r.try_get::<Option<String>, _>(9)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| "analysis failed".into())
+                });
+                Ok(Delivery {
+                    upload_id: r.try_get(0)?,
+                    replay_id: r.try_get(1)?,
+                    user_id: r.try_get(2)?,
+                    guild_id: r.try_get(3)?,
+                    channel_id: r.try_get(4)?,
+                    message_id: r.try_get(5)?,
+                    reply_message_id: r.try_get(6)?,
+                    file_name: r.try_get(7)?,
+                    error,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks an upload answered. Returns false when it already was (someone else delivered it),
+    /// so a caller that gets true is the only one that answers.
+    pub async fn mark_delivered(&self, upload_id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE uploads SET delivered_at = $1 WHERE upload_id = $2 AND delivered_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(upload_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Remembers the bot's status message for an upload, so a restart edits it instead of
+    /// posting a second one.
+    pub async fn set_reply_message(&self, upload_id: &str, message_id: i64) -> Result<()> {
+        sqlx::query("UPDATE uploads SET reply_message_id = $1 WHERE upload_id = $2")
+            .bind(message_id)
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn save_player(
+    tx: &mut sqlx::AnyConnection,
+    replay_id: &str,
+    r: &Report,
+    p: &PlayerReport,
+    played_at: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO players (platform, platform_id, last_name, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (platform, platform_id) DO UPDATE SET last_name = excluded.last_name, last_seen = excluded.last_seen",
+    )
+    .bind(&p.id.platform)
+    .bind(&p.id.id)
+    .bind(&p.name)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO player_names (platform, platform_id, name, last_seen) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (platform, platform_id, name) DO UPDATE SET last_seen = excluded.last_seen",
+    )
+    .bind(&p.id.platform)
+    .bind(&p.id.id)
+    .bind(&p.name)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let team = usize::from(p.team.min(1));
+    let won = r.metadata.score[team] > r.metadata.score[1 - team];
+    let m = |key: &str| crate::benchmarks::Metric::by_key(key).and_then(|m| m.value(p));
+    let b = p.boost.as_ref();
+    sqlx::query(
+        "INSERT INTO game_stats (replay_id, platform, platform_id, name, team, won, playlist, map, played_at, duration_s,
+            score, goals, assists, saves, shots, demos, mvp, shooting_pct, bcpm, avg_boost_amount, pct_zero_boost,
+            pct_full_boost, big_pads, small_pads, boost_stolen, avg_speed_uu_s, pct_supersonic, pct_slow_speed,
+            pct_on_ground, pct_low_air, pct_high_air, pct_offensive_third, pct_defensive_third, pct_behind_ball,
+            avg_distance_to_ball, avg_distance_to_teammates)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+            $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)
+         ON CONFLICT (replay_id, platform, platform_id) DO NOTHING",
+    )
+    .bind(replay_id)
+    .bind(&p.id.platform)
+    .bind(&p.id.id)
+    .bind(&p.name)
+    .bind(i64::from(p.team))
+    .bind(i64::from(won))
+    .bind(&r.metadata.playlist)
+    .bind(r.metadata.map.as_deref())
+    .bind(played_at)
+    .bind(r.metadata.duration_seconds)
+    .bind(i64::from(p.core.score))
+    .bind(i64::from(p.core.goals))
+    .bind(i64::from(p.core.assists))
+    .bind(i64::from(p.core.saves))
+    .bind(i64::from(p.core.shots))
+    .bind(i64::from(p.core.demos_inflicted))
+    .bind(i64::from(p.core.mvp))
+    .bind(p.core.shooting_percentage)
+    .bind(m("bcpm"))
+    .bind(m("avg_boost_amount"))
+    .bind(m("pct_zero_boost"))
+    .bind(m("pct_full_boost"))
+    .bind(b.map(|b| i64::from(b.count_collected_big)))
+    .bind(b.map(|b| i64::from(b.count_collected_small)))
+    .bind(m("boost_stolen"))
+    .bind(m("avg_speed_uu_s"))
+    .bind(m("pct_supersonic"))
+    .bind(m("pct_slow_speed"))
+    .bind(m("pct_on_ground"))
+    .bind(m("pct_low_air"))
+    .bind(m("pct_high_air"))
+    .bind(m("pct_offensive_third"))
+    .bind(m("pct_defensive_third"))
+    .bind(m("pct_behind_ball"))
+    .bind(m("avg_distance_to_ball"))
+    .bind(m("avg_distance_to_teammates"))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
