@@ -49,6 +49,13 @@ impl Default for PoolConfig {
     }
 }
 
+/// What the pool announces: a job started running, or finished.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    Started { replay_id: String },
+    Finished(Completion),
+}
+
 /// A replay whose job finished (successfully or not).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
@@ -132,7 +139,7 @@ impl Intake {
 pub struct WorkerPool {
     tasks: JoinSet<()>,
     stop: watch::Sender<bool>,
-    events: broadcast::Sender<Completion>,
+    events: broadcast::Sender<JobEvent>,
     intake: Intake,
 }
 
@@ -170,8 +177,8 @@ impl WorkerPool {
         self.intake.clone()
     }
 
-    /// Completion events from now on (late subscribers use `Store::pending_deliveries`).
-    pub fn subscribe(&self) -> broadcast::Receiver<Completion> {
+    /// Job events from now on (late subscribers use `Store::pending_deliveries`).
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.events.subscribe()
     }
 
@@ -204,7 +211,7 @@ struct Worker {
     store: Store,
     config: PoolConfig,
     wake: Arc<Notify>,
-    events: broadcast::Sender<Completion>,
+    events: broadcast::Sender<JobEvent>,
     stop: watch::Receiver<bool>,
 }
 
@@ -278,6 +285,7 @@ impl Worker {
                 return Ok(());
             }
         };
+        let _ = self.events.send(JobEvent::Started { replay_id: job.replay_id.clone() });
         let mut limits = self.config.limits.clone();
         limits.max_duration = self.config.job_timeout;
         let analysis = tokio::task::spawn_blocking(move || analysis::analyze(&bytes, &limits));
@@ -326,7 +334,7 @@ impl Worker {
 
     fn announce(&self, replay_id: String, error: Option<String>) {
         // No receiver is fine: deliveries are also found in the database.
-        let _ = self.events.send(Completion { replay_id, error });
+        let _ = self.events.send(JobEvent::Finished(Completion { replay_id, error }));
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use rlcoach::jobs::{Completion, Intake, IntakeError, PoolConfig, WorkerPool};
+use rlcoach::jobs::{Completion, Intake, IntakeError, JobEvent, PoolConfig, WorkerPool};
 use rlcoach::storage::queries::Viewer;
 use rlcoach::storage::{NewUpload, StorageError, SubmitOutcome};
 
@@ -24,6 +24,7 @@ fn upload(user: i64) -> NewUpload {
         channel_id: Some(600),
         message_id: Some(700 + user),
         file_name: Some("game.replay".into()),
+        ..NewUpload::default()
     }
 }
 

@@ -106,12 +106,7 @@ pub fn run() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             })
         }),
-        None => {
-            eprintln!(
-                "rlcoach: the Discord bot is not wired up yet in this build. Use `rlcoach analyze FILE` (see --help)."
-            );
-            return ExitCode::from(2);
-        }
+        None => return run_bot(),
     };
     match result {
         Ok(code) => code,
@@ -368,6 +363,32 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         runtime()?.block_on(crate::ingest_bench::run(&files, 3))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// No subcommand: run the Discord bot. Configuration problems are one line and exit code 2.
+fn run_bot() -> ExitCode {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,serenity=warn,poise=warn,sqlx=warn".into()),
+        )
+        .try_init();
+    let settings = match crate::bot::BotSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rlcoach: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime().and_then(|rt| rt.block_on(crate::bot::run(settings)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rlcoach: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -106,5 +106,6 @@ fn upload(i: i64) -> NewUpload {
         channel_id: Some(1),
         message_id: Some(i),
         file_name: None,
+        ..NewUpload::default()
     }
 }

@@ -2,9 +2,11 @@
 //! `analyze` and `bench` run offline.
 
 mod alloc_meter;
+mod bot;
 mod cli;
 mod config;
 mod ingest_bench;
+mod slash;
 
 #[global_allocator]
 static ALLOC: alloc_meter::Meter = alloc_meter::Meter;

@@ -20,6 +20,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 pub use jobs::{ClaimedJob, JobState, QueueStats};
 pub use replays::{NewUpload, SubmitOutcome};
+pub use results::Delivery;
 pub use users::{GuildSettings, UserExport};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -15,7 +15,13 @@ pub struct NewUpload {
     pub guild_id: Option<i64>,
     pub channel_id: Option<i64>,
     pub message_id: Option<i64>,
+    /// The bot's status message for this upload, edited with the result.
+    pub reply_message_id: Option<i64>,
     pub file_name: Option<String>,
+    /// Slash-command uploads: the interaction token and application id used to edit the
+    /// original response (tokens last 15 minutes).
+    pub interaction_token: Option<String>,
+    pub application_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,8 +136,9 @@ impl Store {
         }
         let upload_id = new_id();
         sqlx::query(
-            "INSERT INTO uploads (upload_id, replay_id, user_id, guild_id, channel_id, message_id, file_name, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO uploads (upload_id, replay_id, user_id, guild_id, channel_id, message_id, file_name, created_at,
+                 interaction_token, application_id, reply_message_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&upload_id)
         .bind(&canonical)
@@ -141,6 +148,9 @@ impl Store {
         .bind(upload.message_id)
         .bind(upload.file_name.as_deref())
         .bind(now)
+        .bind(upload.interaction_token.as_deref())
+        .bind(upload.application_id)
+        .bind(upload.reply_message_id)
         .execute(&mut *tx)
         .await?;
 

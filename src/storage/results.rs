@@ -19,6 +19,10 @@ pub struct Delivery {
     pub message_id: Option<i64>,
     pub reply_message_id: Option<i64>,
     pub file_name: Option<String>,
+    pub interaction_token: Option<String>,
+    pub application_id: Option<i64>,
+    /// When the upload was made (unix ms); interaction tokens expire 15 minutes after.
+    pub created_at: i64,
     /// None when the analysis succeeded; the user-facing error otherwise.
     pub error: Option<String>,
 }
@@ -94,7 +98,8 @@ impl Store {
     pub async fn pending_deliveries(&self, replay_id: Option<&str>) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(
             "SELECT u.upload_id, u.replay_id, u.user_id, u.guild_id, u.channel_id, u.message_id,
-                    u.reply_message_id, u.file_name, j.state, j.last_error
+                    u.reply_message_id, u.file_name, j.state, j.last_error, u.interaction_token,
+                    u.application_id, u.created_at
              FROM uploads u JOIN jobs j ON j.replay_id = u.replay_id AND j.kind = 'analyze'
              WHERE u.delivered_at IS NULL AND j.state IN ('done', 'failed')
                AND ($1 IS NULL OR u.replay_id = $1)
@@ -121,10 +126,38 @@ impl Store {
                     message_id: r.try_get(5)?,
                     reply_message_id: r.try_get(6)?,
                     file_name: r.try_get(7)?,
+                    interaction_token: r.try_get(10)?,
+                    application_id: r.try_get(11)?,
+                    created_at: r.try_get(12)?,
                     error,
                 })
             })
             .collect()
+    }
+
+    /// Uploads of a replay that have not been answered yet, whatever the job's state (for
+    /// "analyzing…" updates).
+    pub async fn waiting_uploads(&self, replay_id: &str) -> Result<Vec<(String, Option<i64>, Option<i64>, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT upload_id, channel_id, reply_message_id, file_name FROM uploads
+             WHERE replay_id = $1 AND delivered_at IS NULL ORDER BY created_at, upload_id",
+        )
+        .bind(replay_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+    }
+
+    /// One upload's delivery record, if it is still owed an answer and its job has finished.
+    pub async fn pending_delivery(&self, upload_id: &str) -> Result<Option<Delivery>> {
+        let replay: Option<String> = sqlx::query("SELECT replay_id FROM uploads WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let Some(replay) = replay else { return Ok(None) };
+        Ok(self.pending_deliveries(Some(&replay)).await?.into_iter().find(|d| d.upload_id == upload_id))
     }
 
     /// Marks an upload answered. Returns false when it already was (someone else delivered it),
@@ -138,6 +171,15 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Gives an upload back to the delivery queue (sending the answer failed).
+    pub async fn unmark_delivered(&self, upload_id: &str) -> Result<()> {
+        sqlx::query("UPDATE uploads SET delivered_at = NULL WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Remembers the bot's status message for an upload, so a restart edits it instead of

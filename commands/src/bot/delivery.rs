@@ -1,0 +1,310 @@
+//! Delivering results: on every finished job (and at start-up, for results finished before a
+//! restart) each waiting uploader gets their answer exactly once — the status message edited
+//! into the embed, match card and buttons, or the error. `Store::mark_delivered` decides who
+//! sends; a failed send gives the upload back, except a missing permission, which is reported
+//! to the uploader once by DM instead of retried forever.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+use rlcoach::cards::{self, CardOptions, Chart, ImageFormat};
+use rlcoach::jobs::JobEvent;
+use rlcoach::storage::Delivery;
+use tokio::sync::broadcast;
+
+use super::{Data, reply};
+
+/// Interaction tokens last 15 minutes; leave a margin.
+const TOKEN_TTL_MS: i64 = 14 * 60 * 1000;
+
+/// Per-status-message locks, and multi-replay messages waiting for their series summary.
+#[derive(Default)]
+pub struct Batches {
+    locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+    batches: Mutex<HashMap<u64, Batch>>,
+}
+
+struct Batch {
+    channel: u64,
+    expected: usize,
+    replays: Vec<String>,
+}
+
+impl Batches {
+    pub fn lock_for(&self, key: u64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() > 10_000 {
+            m.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        m.entry(key).or_default().clone()
+    }
+
+    pub fn start(&self, message: u64, channel: u64, expected: usize) {
+        let mut b = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        b.insert(message, Batch { channel, expected, replays: Vec::new() });
+    }
+
+    /// Records a delivered replay of a batch; returns the batch once all have been delivered.
+    fn record(&self, message: u64, replay_id: Option<&str>) -> Option<(u64, Vec<String>)> {
+        let mut b = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        let batch = b.get_mut(&message)?;
+        batch.expected = batch.expected.saturating_sub(1);
+        if let Some(r) = replay_id {
+            batch.replays.push(r.to_string());
+        }
+        if batch.expected == 0 {
+            b.remove(&message).map(|x| (x.channel, x.replays))
+        } else {
+            None
+        }
+    }
+}
+
+/// Listens to the pool; also delivers what finished while the bot was down.
+pub async fn run(data: Data, mut events: broadcast::Receiver<JobEvent>) {
+    deliver_all_pending(&data, None).await;
+    let mut rescan = tokio::time::interval(Duration::from_secs(30));
+    rescan.tick().await;
+    loop {
+        let event = tokio::select! {
+            e = events.recv() => e,
+            _ = rescan.tick() => {
+                deliver_all_pending(&data, None).await;
+                continue;
+            }
+        };
+        match event {
+            Ok(JobEvent::Started { replay_id }) => mark_analyzing(&data, &replay_id).await,
+            Ok(JobEvent::Finished(c)) => deliver_all_pending(&data, Some(&c.replay_id)).await,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "delivery fell behind; rescanning");
+                deliver_all_pending(&data, None).await;
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+async fn deliver_all_pending(data: &Data, replay_id: Option<&str>) {
+    match data.store.pending_deliveries(replay_id).await {
+        Ok(list) => {
+            for d in list {
+                deliver(data, d).await;
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list pending deliveries"),
+    }
+}
+
+async fn mark_analyzing(data: &Data, replay_id: &str) {
+    let Ok(waiting) = data.store.waiting_uploads(replay_id).await else { return };
+    for (_, channel, message, file) in waiting {
+        let (Some(channel), Some(message)) = (channel, message) else { continue };
+        let lock = data.batches.lock_for(message as u64);
+        let _g = lock.lock().await;
+        let text = format!("⚙️ Analyzing `{}`…", file.as_deref().unwrap_or("replay"));
+        let _ = serenity::ChannelId::new(channel as u64)
+            .edit_message(&data.http, serenity::MessageId::new(message as u64), serenity::EditMessage::new().content(text))
+            .await;
+    }
+}
+
+/// Delivers one upload now if its job has finished (used when a duplicate answers at once).
+pub async fn deliver_upload(data: &Data, upload_id: &str) {
+    match data.store.pending_delivery(upload_id).await {
+        Ok(Some(d)) => deliver(data, d).await,
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "cannot load a delivery"),
+    }
+}
+
+async fn deliver(data: &Data, d: Delivery) {
+    let lock = d.reply_message_id.map(|m| data.batches.lock_for(m as u64));
+    let _g = match &lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    };
+    match data.store.mark_delivered(&d.upload_id).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot mark a delivery");
+            return;
+        }
+    }
+    match send(data, &d).await {
+        Ok(()) => {
+            tracing::info!(upload = %d.upload_id, replay = %d.replay_id, "result delivered");
+            if let Some(m) = d.message_id
+                && let Some((channel, replays)) = data.batches.record(m as u64, d.error.is_none().then_some(d.replay_id.as_str()))
+            {
+                series_summary(data, channel, m as u64, &replays).await;
+            }
+        }
+        Err(e) if is_missing_permission(&e) => {
+            let channel = serenity::ChannelId::new(d.channel_id.unwrap_or_default().max(1) as u64);
+            report_cannot_post(data, serenity::UserId::new(d.user_id.max(1) as u64), channel, &e).await;
+        }
+        Err(e) => {
+            tracing::warn!(upload = %d.upload_id, error = %e, "delivery failed; will retry");
+            // Given back; the periodic rescan in `run` tries again.
+            let _ = data.store.unmark_delivered(&d.upload_id).await;
+        }
+    }
+}
+
+/// The answer's content: the embed, the match card and buttons, or the error.
+struct Answer {
+    content: String,
+    embed: Option<serenity::CreateEmbed>,
+    card: Option<Vec<u8>>,
+    buttons: Vec<serenity::CreateActionRow>,
+}
+
+async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
+    let file = d.file_name.as_deref().unwrap_or("replay");
+    if let Some(err) = &d.error {
+        return Ok(Answer { content: format!("❌ `{file}`: {err}"), embed: None, card: None, buttons: Vec::new() });
+    }
+    let report = data.store.report(&d.replay_id).await?.ok_or_else(|| anyhow::anyhow!("report missing"))?;
+    let highlight = data.store.identities(d.user_id).await.ok().and_then(|ids| {
+        report.players.iter().find(|p| ids.contains(&p.id)).map(|p| p.id.clone())
+    });
+    let r2 = report.clone();
+    let png = tokio::task::spawn_blocking(move || {
+        cards::render_chart(&r2, Chart::Match, &CardOptions { highlight, rank: None }, ImageFormat::Png)
+    })
+    .await??;
+    Ok(Answer {
+        content: String::new(),
+        embed: Some(reply::result_embed(&report, d.file_name.as_deref())),
+        card: Some(png.bytes),
+        buttons: reply::result_buttons(&report, &d.replay_id, data.settings.web_base.as_deref()),
+    })
+}
+
+async fn send(data: &Data, d: &Delivery) -> Result<(), serenity::Error> {
+    let a = match answer(data, d).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(replay = %d.replay_id, error = %format!("{e:#}"), "cannot build the answer");
+            Answer {
+                content: "❌ Something went wrong on our side while preparing this result. It has been logged.".into(),
+                embed: None,
+                card: None,
+                buttons: Vec::new(),
+            }
+        }
+    };
+    let fresh_token = d.interaction_token.as_ref().filter(|_| rlcoach::storage::now_ms() - d.created_at < TOKEN_TTL_MS);
+    if let Some(token) = fresh_token {
+        use serenity::Builder as _;
+        let mut b = serenity::EditInteractionResponse::new().content(a.content).components(a.buttons);
+        if let Some(e) = a.embed {
+            b = b.embed(e);
+        }
+        if let Some(png) = a.card {
+            b = b.new_attachment(serenity::CreateAttachment::bytes(png, "match.png"));
+        }
+        b.execute(&*data.http, token).await?;
+        return Ok(());
+    }
+    let Some(channel) = d.channel_id.map(|c| serenity::ChannelId::new(c.max(1) as u64)) else {
+        // No channel recorded: DM the uploader.
+        let dm = serenity::UserId::new(d.user_id.max(1) as u64).create_dm_channel(&*data.http).await?;
+        let mut m = serenity::CreateMessage::new().content(a.content).components(a.buttons);
+        if let Some(e) = a.embed {
+            m = m.embed(e);
+        }
+        if let Some(png) = a.card {
+            m = m.add_file(serenity::CreateAttachment::bytes(png, "match.png"));
+        }
+        dm.id.send_message(&data.http, m).await?;
+        return Ok(());
+    };
+    if let Some(msg) = d.reply_message_id {
+        let mut e = serenity::EditMessage::new().content(a.content).components(a.buttons);
+        if let Some(em) = a.embed {
+            e = e.embed(em);
+        }
+        if let Some(png) = a.card {
+            e = e.new_attachment(serenity::CreateAttachment::bytes(png, "match.png"));
+        }
+        channel.edit_message(&data.http, serenity::MessageId::new(msg.max(1) as u64), e).await?;
+    } else {
+        let mut m = serenity::CreateMessage::new().content(a.content).components(a.buttons);
+        if let Some(em) = a.embed {
+            m = m.embed(em);
+        }
+        if let Some(png) = a.card {
+            m = m.add_file(serenity::CreateAttachment::bytes(png, "match.png"));
+        }
+        channel.send_message(&data.http, m).await?;
+    }
+    Ok(())
+}
+
+/// Several replays in one message: wins per team colour, totals and the best player.
+async fn series_summary(data: &Data, channel: u64, message: u64, replays: &[String]) {
+    let mut wins = [0u32; 2];
+    let mut totals: HashMap<String, (u32, u32, u32, u32)> = HashMap::new();
+    let mut games = 0;
+    for id in replays {
+        let Ok(Some(r)) = data.store.report(id).await else { continue };
+        games += 1;
+        match r.metadata.score[0].cmp(&r.metadata.score[1]) {
+            std::cmp::Ordering::Greater => wins[0] += 1,
+            std::cmp::Ordering::Less => wins[1] += 1,
+            std::cmp::Ordering::Equal => {}
+        }
+        for p in &r.players {
+            let t = totals.entry(p.name.clone()).or_default();
+            t.0 += p.core.score;
+            t.1 += p.core.goals;
+            t.2 += p.core.saves;
+            t.3 += p.core.assists;
+        }
+    }
+    if games < 2 {
+        return;
+    }
+    let mut rows: Vec<_> = totals.into_iter().collect();
+    rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+    let best = rows.first().map(|(n, t)| format!("**{}** ({} pts)", reply::escape(n), t.0)).unwrap_or_default();
+    let lines: Vec<String> = rows
+        .iter()
+        .take(8)
+        .map(|(n, t)| format!("{} — {} pts · {}G {}A {}Sv", reply::escape(n), t.0, t.1, t.3, t.2))
+        .collect();
+    let embed = serenity::CreateEmbed::new()
+        .title(format!("Series: {games} games · Blue {} – {} Orange", wins[0], wins[1]))
+        .description(format!("Best player: {best}\n\n{}", lines.join("\n")))
+        .colour(reply::GREY);
+    let m = serenity::CreateMessage::new()
+        .embed(embed)
+        .reference_message((serenity::ChannelId::new(channel), serenity::MessageId::new(message)));
+    if let Err(e) = serenity::ChannelId::new(channel).send_message(&data.http, m).await {
+        tracing::warn!(error = %e, "could not post a series summary");
+    }
+}
+
+fn is_missing_permission(e: &serenity::Error) -> bool {
+    matches!(e, serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) if r.status_code.as_u16() == 403)
+}
+
+/// Tells the uploader once, by DM, that the bot cannot post in the channel.
+pub async fn report_cannot_post(data: &Data, user: serenity::UserId, channel: serenity::ChannelId, e: &serenity::Error) {
+    if !is_missing_permission(e) {
+        tracing::warn!(error = %e, "could not post in a channel");
+        return;
+    }
+    tracing::info!(channel = %channel, "missing permission to post; telling the uploader");
+    let text = format!(
+        "I can't post in <#{channel}> (missing permission). Ask a server admin to let me send messages and attach files there, or send me the replay in a DM."
+    );
+    if let Ok(dm) = user.create_dm_channel(&*data.http).await {
+        let _ = dm.id.send_message(&data.http, serenity::CreateMessage::new().content(text)).await;
+    }
+}

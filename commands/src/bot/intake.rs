@@ -1,0 +1,169 @@
+//! Replay drops: `.replay` attachments in DMs and in channels where an admin turned auto-analyze
+//! on. Each file gets a status message at once, which is edited as the job moves and finally
+//! replaced by the result (see `delivery`).
+
+use poise::serenity_prelude as serenity;
+use rlcoach::jobs::IntakeError;
+use rlcoach::storage::{NewUpload, SubmitOutcome};
+
+use super::{Data, Error, limits};
+
+pub fn is_replay_name(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".replay")
+}
+
+/// Snowflakes fit in i64 (Discord ids are < 2^63).
+pub fn sid(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+pub async fn on_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Message) -> Result<(), Error> {
+    if msg.author.bot {
+        return Ok(());
+    }
+    let replays: Vec<&serenity::Attachment> = msg.attachments.iter().filter(|a| is_replay_name(&a.filename)).collect();
+    if replays.is_empty() {
+        return Ok(());
+    }
+    if let Some(g) = msg.guild_id
+        && !data.store.is_auto_analyze(sid(g.get()), sid(msg.channel_id.get())).await?
+    {
+        return Ok(());
+    }
+    if let Err(wait) = data.limits.check(msg.author.id.get(), msg.guild_id.map(|g| g.get())) {
+        let _ = msg.reply(ctx, limits::wait_message(wait)).await;
+        return Ok(());
+    }
+    if replays.len() > 1 {
+        data.batches.start(msg.id.get(), msg.channel_id.get(), replays.len());
+    }
+    for a in replays {
+        let status = serenity::CreateMessage::new()
+            .content(format!("📥 `{}` received — checking it…", a.filename))
+            .reference_message(msg)
+            .allowed_mentions(serenity::CreateAllowedMentions::new());
+        let status = match msg.channel_id.send_message(&data.http, status).await {
+            Ok(m) => m,
+            Err(e) => {
+                super::delivery::report_cannot_post(data, msg.author.id, msg.channel_id, &e).await;
+                return Ok(());
+            }
+        };
+        let target = StatusTarget::Message { channel: msg.channel_id, message: status.id };
+        let upload = NewUpload {
+            user_id: sid(msg.author.id.get()),
+            guild_id: msg.guild_id.map(|g| sid(g.get())),
+            channel_id: Some(sid(msg.channel_id.get())),
+            message_id: Some(sid(msg.id.get())),
+            reply_message_id: Some(sid(status.id.get())),
+            file_name: Some(a.filename.clone()),
+            ..NewUpload::default()
+        };
+        accept(data, a, upload, &target).await;
+    }
+    Ok(())
+}
+
+/// Where the status of an upload is shown.
+pub enum StatusTarget {
+    Message { channel: serenity::ChannelId, message: serenity::MessageId },
+    Interaction { token: String },
+}
+
+impl StatusTarget {
+    pub async fn set(&self, data: &Data, text: String) {
+        let r = match self {
+            StatusTarget::Message { channel, message } => channel
+                .edit_message(&data.http, *message, serenity::EditMessage::new().content(text))
+                .await
+                .map(|_| ()),
+            StatusTarget::Interaction { token } => {
+                use serenity::Builder as _;
+                serenity::EditInteractionResponse::new().content(text).execute(&*data.http, token).await.map(|_| ())
+            }
+        };
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not update a status message");
+        }
+    }
+
+    fn lock_key(&self) -> Option<u64> {
+        match self {
+            StatusTarget::Message { message, .. } => Some(message.get()),
+            StatusTarget::Interaction { .. } => None,
+        }
+    }
+}
+
+/// Downloads, validates and queues one attachment, and says where it stands. Never fails: every
+/// problem ends up in the status message.
+pub async fn accept(data: &Data, a: &serenity::Attachment, upload: NewUpload, status: &StatusTarget) {
+    let name = a.filename.clone();
+    let max = data.settings.max_replay_bytes;
+    if a.size as usize > max {
+        status
+            .set(data, format!("❌ `{name}` is too large ({:.1} MB; the limit is {} MB). Rocket League replays are usually 1–5 MB.", f64::from(a.size) / 1048576.0, max / 1048576))
+            .await;
+        return;
+    }
+    let bytes = match download(data, &a.url, max).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(file = %name, error = %e, "attachment download failed");
+            status.set(data, format!("❌ I couldn't download `{name}` from Discord. Please try again.")).await;
+            return;
+        }
+    };
+    // Hold the status message while we write "queued", so a fast result is never overwritten.
+    let lock = status.lock_key().map(|k| data.batches.lock_for(k));
+    let _guard = match &lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    };
+    match data.intake.submit(bytes, upload).await {
+        Ok(SubmitOutcome::Analyzed { upload_id, .. }) => {
+            drop(_guard);
+            super::delivery::deliver_upload(data, &upload_id).await;
+        }
+        Ok(SubmitOutcome::Failed { upload_id, message, .. }) => {
+            if data.store.mark_delivered(&upload_id).await.unwrap_or(false) {
+                status.set(data, format!("❌ `{name}`: {message}")).await;
+            }
+        }
+        Ok(SubmitOutcome::Pending { position, .. }) => {
+            let text = if position <= 0 {
+                format!("⚙️ Analyzing `{name}`…")
+            } else {
+                format!("⏳ `{name}` is queued (position {position}). I'll update this message when it's ready.")
+            };
+            status.set(data, text).await;
+        }
+        Ok(SubmitOutcome::Busy { queued }) => {
+            status
+                .set(data, format!("🚦 I'm busy right now ({queued} replays waiting). Please send `{name}` again in a few minutes."))
+                .await;
+        }
+        Err(IntakeError::Replay(e)) => status.set(data, format!("❌ `{name}`: {}", e.user_message())).await,
+        Err(e @ IntakeError::Storage(_)) => {
+            tracing::error!(file = %name, error = %e, "intake failed");
+            status.set(data, format!("❌ `{name}`: {}", e.user_message())).await;
+        }
+    }
+}
+
+/// Fetches an attachment from the URL Discord gave, whatever host it names, refusing to read
+/// more than `max` bytes.
+async fn download(data: &Data, url: &str, max: usize) -> anyhow::Result<Vec<u8>> {
+    let mut resp = data.download.get(url).send().await?.error_for_status()?;
+    if resp.content_length().is_some_and(|n| n as usize > max) {
+        anyhow::bail!("attachment larger than the limit");
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        out.extend_from_slice(&chunk);
+        if out.len() > max {
+            anyhow::bail!("attachment larger than the limit");
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,228 @@
+//! The Discord bot: wiring of serenity + poise to the core's intake, worker pool, storage and
+//! cards. Handlers stay thin: parse, call the core, format.
+//!
+//! Start-up: config → store (migrations) → worker pool → token check (`GET /users/@me`) →
+//! gateway. `DISCORD_API_BASE` redirects every REST call (and so the gateway URL lookup) to
+//! another server, e.g. the offline fake used by the end-to-end tests.
+
+mod components;
+mod delivery;
+pub mod intake;
+mod limits;
+pub mod reply;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use poise::serenity_prelude as serenity;
+use rlcoach::jobs::{Intake, WorkerPool};
+use rlcoach::storage::Store;
+
+pub use intake::sid;
+pub use limits::{RateLimits, wait_message};
+
+pub type Error = anyhow::Error;
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// A problem the user caused or can fix; shown to them as is (ephemeral where possible).
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+pub fn user_error(msg: impl Into<String>) -> Error {
+    UserError(msg.into()).into()
+}
+
+/// Shared state: poise's user data and the delivery task's context. Cheap to clone.
+#[derive(Clone)]
+pub struct Data {
+    pub store: Store,
+    pub intake: Intake,
+    pub http: Arc<serenity::Http>,
+    pub download: reqwest::Client,
+    pub limits: Arc<RateLimits>,
+    pub settings: Arc<BotSettings>,
+    pub batches: Arc<delivery::Batches>,
+}
+
+/// Bot settings from the environment (see README).
+#[derive(Clone)]
+pub struct BotSettings {
+    pub token: String,
+    pub api_base: Option<String>,
+    pub dev_guild: Option<u64>,
+    pub web_base: Option<String>,
+    pub max_replay_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for BotSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotSettings")
+            .field("token", &"***")
+            .field("api_base", &self.api_base)
+            .field("dev_guild", &self.dev_guild)
+            .field("web_base", &self.web_base)
+            .finish()
+    }
+}
+
+impl BotSettings {
+    pub fn from_env() -> anyhow::Result<BotSettings> {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+        let token = var("DISCORD_TOKEN").ok_or_else(|| {
+            anyhow::anyhow!("DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications and export its token (see README).")
+        })?;
+        let api_base = var("DISCORD_API_BASE")
+            .map(|b| b.trim_end_matches('/').to_string())
+            .filter(|b| b != "https://discord.com");
+        let dev_guild = match var("DEV_GUILD_ID") {
+            Some(g) => Some(g.trim().parse().with_context(|| format!("DEV_GUILD_ID={g:?} is not a guild id"))?),
+            None => None,
+        };
+        Ok(BotSettings {
+            token: token.trim().to_string(),
+            api_base,
+            dev_guild,
+            web_base: var("RLCOACH_WEB_BASE"),
+            max_replay_bytes: crate::config::pool()?.limits.max_bytes,
+            shutdown_grace: Duration::from_secs(20),
+        })
+    }
+}
+
+/// Runs the bot until SIGTERM / Ctrl-C.
+pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
+    let store = crate::config::open_store().await?;
+    let pool = WorkerPool::start(store.clone(), crate::config::pool()?);
+
+    let http = Arc::new(build_http(&settings));
+    let me = http.get_current_user().await.map_err(|e| match &e {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) if r.status_code.as_u16() == 401 => {
+            anyhow::anyhow!("DISCORD_TOKEN was rejected by Discord (401 Unauthorized); check the token in the developer portal")
+        }
+        _ => anyhow::anyhow!("cannot reach Discord to check the token: {e}"),
+    })?;
+    tracing::info!(bot = %me.name, id = %me.id, "token accepted");
+
+    let data = Data {
+        store: store.clone(),
+        intake: pool.intake(),
+        http: http.clone(),
+        download: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        limits: Arc::new(RateLimits::from_env()),
+        settings: Arc::new(settings.clone()),
+        batches: Arc::default(),
+    };
+    let events = std::sync::Mutex::new(Some(pool.subscribe()));
+    let deliveries: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
+    let delivery_slot = deliveries.clone();
+
+    let framework_data = data.clone();
+    let framework = poise::Framework::builder()
+        .options(poise::FrameworkOptions {
+            commands: crate::slash::all(),
+            on_error: |e| Box::pin(reply::on_error(e)),
+            event_handler: |fw, event| Box::pin(event_handler(fw, event)),
+            initialize_owners: false,
+            ..Default::default()
+        })
+        .setup(move |ctx, ready, framework| {
+            Box::pin(async move {
+                let cmds = &framework.options().commands;
+                match framework_data.settings.dev_guild {
+                    Some(g) => poise::builtins::register_in_guild(ctx, cmds, serenity::GuildId::new(g)).await?,
+                    None => poise::builtins::register_globally(ctx, cmds).await?,
+                }
+                tracing::info!(guilds = ready.guilds.len(), "ready; slash commands registered");
+                // Interaction edits need the application id; deliveries start once it is known
+                // (results finished while the bot was down go out now).
+                framework_data.http.set_application_id(ready.application.id);
+                if let Some(rx) = events.lock().ok().and_then(|mut e| e.take()) {
+                    let task = tokio::spawn(delivery::run(framework_data.clone(), rx));
+                    if let Ok(mut slot) = delivery_slot.lock() {
+                        *slot = Some(task);
+                    }
+                }
+                Ok(framework_data)
+            })
+        })
+        .build();
+
+    let intents = serenity::GatewayIntents::GUILDS
+        | serenity::GatewayIntents::GUILD_MESSAGES
+        | serenity::GatewayIntents::DIRECT_MESSAGES
+        | serenity::GatewayIntents::MESSAGE_CONTENT;
+    let mut client = serenity::ClientBuilder::new_with_http(build_http(&settings), intents)
+        .framework(framework)
+        .await
+        .context("cannot build the Discord client")?;
+    let shards = client.shard_manager.clone();
+
+    let outcome = tokio::select! {
+        r = client.start() => r.context("Discord gateway connection failed"),
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down: finishing or requeueing running analyses");
+            Ok(())
+        }
+    };
+    shards.shutdown_all().await;
+    pool.shutdown(settings.shutdown_grace).await;
+    if let Some(task) = deliveries.lock().ok().and_then(|mut d| d.take()) {
+        task.abort();
+    }
+    store.close().await;
+    outcome
+}
+
+/// A REST client; with `DISCORD_API_BASE` every route goes to that server instead. The proxy is
+/// only honoured with serenity's rate limiter off (the fake server does not rate limit); against
+/// the real Discord the rate limiter stays on.
+fn build_http(settings: &BotSettings) -> serenity::Http {
+    let mut http = serenity::HttpBuilder::new(&settings.token);
+    if let Some(base) = &settings.api_base {
+        http = http.proxy(base.clone()).ratelimiter_disabled(true);
+    }
+    http.build()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn event_handler(fw: poise::FrameworkContext<'_, Data, Error>, event: &serenity::FullEvent) -> Result<(), Error> {
+    let data = fw.user_data;
+    match event {
+        serenity::FullEvent::Message { new_message } => intake::on_message(fw.serenity_context, data, new_message).await,
+        serenity::FullEvent::InteractionCreate { interaction } => {
+            if let serenity::Interaction::Component(c) = interaction {
+                components::on_component(fw.serenity_context, data, c).await?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

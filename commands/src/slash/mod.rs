@@ -1,0 +1,107 @@
+//! Slash commands, one module each, registered in [`all`]. Handlers parse, call the core and
+//! format; errors a user can cause are `UserError`s shown ephemerally by `bot::reply::on_error`.
+
+mod analyze;
+mod compare;
+mod help;
+mod leaderboard;
+mod link;
+mod privacy;
+mod replays;
+mod sessions;
+mod setup;
+mod stats;
+mod trends;
+
+use poise::serenity_prelude as serenity;
+use rlcoach::storage::queries::Viewer;
+
+use crate::bot::{Context, Data, Error, user_error};
+
+pub fn all() -> Vec<poise::Command<Data, Error>> {
+    vec![
+        analyze::analyze(),
+        link::link(),
+        stats::stats(),
+        trends::trends(),
+        sessions::sessions(),
+        compare::compare(),
+        replays::replays(),
+        leaderboard::leaderboard(),
+        setup::setup(),
+        privacy::privacy(),
+        help::help(),
+    ]
+}
+
+pub fn viewer(ctx: &Context<'_>) -> Viewer {
+    Viewer {
+        user_id: crate::bot::sid(ctx.author().id.get()),
+        guild_id: ctx.guild_id().map(|g| crate::bot::sid(g.get())),
+    }
+}
+
+/// The user a stats command is about, checking they have linked an in-game identity.
+pub async fn target(ctx: &Context<'_>, user: Option<&serenity::User>) -> Result<i64, Error> {
+    let me = ctx.author().id;
+    let target = user.map_or(me, |u| u.id);
+    let id = crate::bot::sid(target.get());
+    if ctx.data().store.identities(id).await?.is_empty() {
+        return Err(user_error(if target == me {
+            "You haven't linked your in-game player yet: drop a replay and press **This is me**, or use `/link`."
+        } else {
+            "That user hasn't linked an in-game player yet."
+        }));
+    }
+    Ok(id)
+}
+
+/// Rank benchmark choices.
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+pub enum Rank {
+    C2,
+    C3,
+    GC1,
+    GC2,
+    GC3,
+    SSL,
+}
+
+impl Rank {
+    pub fn key(self) -> &'static str {
+        match self {
+            Rank::C2 => "C2",
+            Rank::C3 => "C3",
+            Rank::GC1 => "GC1",
+            Rank::GC2 => "GC2",
+            Rank::GC3 => "GC3",
+            Rank::SSL => "SSL",
+        }
+    }
+}
+
+/// Autocomplete over the benchmarked stats (label shown, key sent).
+pub async fn autocomplete_stat<'a>(_ctx: Context<'_>, partial: &'a str) -> serenity::CreateAutocompleteResponse {
+    let p = partial.to_lowercase();
+    let choices = rlcoach::benchmarks::METRICS
+        .iter()
+        .filter(|m| m.label.to_lowercase().contains(&p) || m.key.contains(&p))
+        .take(25)
+        .map(|m| serenity::AutocompleteChoice::new(m.label, m.key))
+        .collect();
+    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+}
+
+pub fn stat_label(key: &str) -> Result<&'static str, Error> {
+    rlcoach::benchmarks::Metric::by_key(key)
+        .map(|m| m.label)
+        .ok_or_else(|| user_error(format!("I don't know the stat `{key}`; pick one from the list.")))
+}
+
+pub fn games_arg(games: Option<u32>, default: u32) -> Result<i64, Error> {
+    match games.unwrap_or(default) {
+        0 => Err(user_error("`games` must be at least 1.")),
+        n if n > 500 => Err(user_error("`games` can be at most 500.")),
+        n => Ok(i64::from(n)),
+    }
+}
