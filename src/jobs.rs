@@ -285,7 +285,9 @@ impl Worker {
                 return Ok(());
             }
         };
-        let _ = self.events.send(JobEvent::Started { replay_id: job.replay_id.clone() });
+        let _ = self.events.send(JobEvent::Started {
+            replay_id: job.replay_id.clone(),
+        });
         let mut limits = self.config.limits.clone();
         limits.max_duration = self.config.job_timeout;
         let analysis = tokio::task::spawn_blocking(move || analysis::analyze(&bytes, &limits));
@@ -334,7 +336,9 @@ impl Worker {
 
     fn announce(&self, replay_id: String, error: Option<String>) {
         // No receiver is fine: deliveries are also found in the database.
-        let _ = self.events.send(JobEvent::Finished(Completion { replay_id, error }));
+        let _ = self
+            .events
+            .send(JobEvent::Finished(Completion { replay_id, error }));
     }
 }
 

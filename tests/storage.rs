@@ -33,13 +33,14 @@ fn replay() -> Vec<u8> {
 }
 
 async fn wait_for(
-    rx: &mut tokio::sync::broadcast::Receiver<Completion>,
+    rx: &mut tokio::sync::broadcast::Receiver<JobEvent>,
     replay_id: &str,
 ) -> Completion {
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            let c = rx.recv().await.expect("pool alive");
-            if c.replay_id == replay_id {
+            if let JobEvent::Finished(c) = rx.recv().await.expect("pool alive")
+                && c.replay_id == replay_id
+            {
                 return c;
             }
         }

@@ -35,7 +35,8 @@ pub fn storage() -> anyhow::Result<StorageConfig> {
 }
 
 /// Worker pool settings: `RLCOACH_WORKERS` (default: cores), `RLCOACH_MAX_QUEUE` (200),
-/// `RLCOACH_ANALYSIS_TIMEOUT_SECS` (30), `RLCOACH_MAX_REPLAY_BYTES` (25 MiB).
+/// `RLCOACH_ANALYSIS_TIMEOUT_SECS` (30), `RLCOACH_MAX_REPLAY_BYTES` (25 MiB),
+/// `RLCOACH_JOB_LEASE_SECS` (60: how long a crashed worker's job waits before it runs again).
 pub fn pool() -> anyhow::Result<PoolConfig> {
     let mut c = PoolConfig::default();
     c.workers = parsed("RLCOACH_WORKERS", c.workers)?.max(1);
@@ -43,6 +44,7 @@ pub fn pool() -> anyhow::Result<PoolConfig> {
     c.job_timeout = Duration::from_secs(parsed("RLCOACH_ANALYSIS_TIMEOUT_SECS", 30u64)?.max(1));
     c.limits.max_bytes = parsed("RLCOACH_MAX_REPLAY_BYTES", c.limits.max_bytes)?;
     c.limits.max_duration = c.job_timeout;
+    c.lease = Duration::from_secs(parsed("RLCOACH_JOB_LEASE_SECS", 60u64)?.max(1));
     Ok(c)
 }
 

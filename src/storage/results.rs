@@ -102,10 +102,12 @@ impl Store {
                     u.application_id, u.created_at
              FROM uploads u JOIN jobs j ON j.replay_id = u.replay_id AND j.kind = 'analyze'
              WHERE u.delivered_at IS NULL AND j.state IN ('done', 'failed')
+               AND (u.delivering_until IS NULL OR u.delivering_until < $2)
                AND ($1 IS NULL OR u.replay_id = $1)
              ORDER BY u.created_at, u.upload_id",
         )
         .bind(replay_id)
+        .bind(now_ms())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -137,7 +139,10 @@ impl Store {
 
     /// Uploads of a replay that have not been answered yet, whatever the job's state (for
     /// "analyzing…" updates).
-    pub async fn waiting_uploads(&self, replay_id: &str) -> Result<Vec<(String, Option<i64>, Option<i64>, Option<String>)>> {
+    pub async fn waiting_uploads(
+        &self,
+        replay_id: &str,
+    ) -> Result<Vec<(String, Option<i64>, Option<i64>, Option<String>)>> {
         let rows = sqlx::query(
             "SELECT upload_id, channel_id, reply_message_id, file_name FROM uploads
              WHERE replay_id = $1 AND delivered_at IS NULL ORDER BY created_at, upload_id",
@@ -145,19 +150,28 @@ impl Store {
         .bind(replay_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
     }
 
     /// One upload's delivery record, if it is still owed an answer and its job has finished.
     pub async fn pending_delivery(&self, upload_id: &str) -> Result<Option<Delivery>> {
-        let replay: Option<String> = sqlx::query("SELECT replay_id FROM uploads WHERE upload_id = $1")
-            .bind(upload_id)
-            .fetch_optional(&self.pool)
+        let replay: Option<String> =
+            sqlx::query("SELECT replay_id FROM uploads WHERE upload_id = $1")
+                .bind(upload_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        let Some(replay) = replay else {
+            return Ok(None);
+        };
+        Ok(self
+            .pending_deliveries(Some(&replay))
             .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-        let Some(replay) = replay else { return Ok(None) };
-        Ok(self.pending_deliveries(Some(&replay)).await?.into_iter().find(|d| d.upload_id == upload_id))
+            .into_iter()
+            .find(|d| d.upload_id == upload_id))
     }
 
     /// Marks an upload answered. Returns false when it already was (someone else delivered it),
@@ -173,9 +187,30 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Gives an upload back to the delivery queue (sending the answer failed).
-    pub async fn unmark_delivered(&self, upload_id: &str) -> Result<()> {
-        sqlx::query("UPDATE uploads SET delivered_at = NULL WHERE upload_id = $1")
+    /// Claims an upload's answer for `lease` before sending it. False when it was delivered or
+    /// someone else is sending it. A sender that crashes loses the claim when the lease ends and
+    /// the answer is sent again: answers are edits of one message, so a repeat is harmless.
+    pub async fn claim_delivery(
+        &self,
+        upload_id: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE uploads SET delivering_until = $1
+             WHERE upload_id = $2 AND delivered_at IS NULL AND (delivering_until IS NULL OR delivering_until < $3)",
+        )
+        .bind(now + lease.as_millis() as i64)
+        .bind(upload_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Gives a claimed upload back at once (sending the answer failed; retried later).
+    pub async fn release_delivery(&self, upload_id: &str) -> Result<()> {
+        sqlx::query("UPDATE uploads SET delivering_until = NULL WHERE upload_id = $1")
             .bind(upload_id)
             .execute(&self.pool)
             .await?;

@@ -7,15 +7,26 @@ use rlcoach::report::PlayerId;
 
 use super::{Data, Error, reply};
 
-pub async fn on_component(ctx: &serenity::Context, data: &Data, c: &serenity::ComponentInteraction) -> Result<(), Error> {
+pub async fn on_component(
+    ctx: &serenity::Context,
+    data: &Data,
+    c: &serenity::ComponentInteraction,
+) -> Result<(), Error> {
     let id = c.data.custom_id.as_str();
     let mut parts = id.splitn(3, ':');
-    let (kind, replay, arg) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (kind, replay, arg) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
     match kind {
         "card" | "chart" => {
-            c.create_response(ctx, serenity::CreateInteractionResponse::Defer(
-                serenity::CreateInteractionResponseMessage::new().ephemeral(true),
-            ))
+            c.create_response(
+                ctx,
+                serenity::CreateInteractionResponse::Defer(
+                    serenity::CreateInteractionResponseMessage::new().ephemeral(true),
+                ),
+            )
             .await?;
             let result = image(data, c.user.id.get(), replay, kind, arg).await;
             let edit = match result {
@@ -34,7 +45,10 @@ pub async fn on_component(ctx: &serenity::Context, data: &Data, c: &serenity::Co
                 .iter()
                 .take(25)
                 .map(|p| {
-                    serenity::CreateSelectMenuOption::new(reply::truncate(&p.name, 90), format!("{}:{}", p.id.platform, p.id.id))
+                    serenity::CreateSelectMenuOption::new(
+                        reply::truncate(&p.name, 90),
+                        format!("{}:{}", p.id.platform, p.id.id),
+                    )
                 })
                 .collect();
             let menu = serenity::CreateSelectMenu::new(
@@ -55,15 +69,25 @@ pub async fn on_component(ctx: &serenity::Context, data: &Data, c: &serenity::Co
         }
         "link" => {
             let picked = match &c.data.kind {
-                serenity::ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
+                serenity::ComponentInteractionDataKind::StringSelect { values } => {
+                    values.first().cloned()
+                }
                 _ => None,
             };
             let Some((platform, pid)) = picked.as_deref().and_then(|v| v.split_once(':')) else {
                 return respond(ctx, c, "Please pick a player.").await;
             };
-            let player = PlayerId { platform: platform.to_string(), id: pid.to_string() };
-            let msg = match data.store.link_identity(super::intake::sid(c.user.id.get()), &player).await {
-                Ok(()) => "✅ Linked. `/stats`, `/trends` and `/sessions` now use this player.".to_string(),
+            let player = PlayerId {
+                platform: platform.to_string(),
+                id: pid.to_string(),
+            };
+            let msg = match data
+                .store
+                .link_identity(super::intake::sid(c.user.id.get()), &player)
+                .await
+            {
+                Ok(()) => "✅ Linked. `/stats`, `/trends` and `/sessions` now use this player."
+                    .to_string(),
                 Err(e) => e.user_message(),
             };
             respond(ctx, c, &msg).await?;
@@ -73,11 +97,17 @@ pub async fn on_component(ctx: &serenity::Context, data: &Data, c: &serenity::Co
     Ok(())
 }
 
-async fn respond(ctx: &serenity::Context, c: &serenity::ComponentInteraction, text: &str) -> Result<(), Error> {
+async fn respond(
+    ctx: &serenity::Context,
+    c: &serenity::ComponentInteraction,
+    text: &str,
+) -> Result<(), Error> {
     c.create_response(
         ctx,
         serenity::CreateInteractionResponse::Message(
-            serenity::CreateInteractionResponseMessage::new().content(text).ephemeral(true),
+            serenity::CreateInteractionResponseMessage::new()
+                .content(text)
+                .ephemeral(true),
         ),
     )
     .await?;
@@ -85,29 +115,52 @@ async fn respond(ctx: &serenity::Context, c: &serenity::ComponentInteraction, te
 }
 
 /// Renders a player card or a chart; Err is the message for the user.
-pub async fn image(data: &Data, user: u64, replay: &str, kind: &str, arg: &str) -> Result<(String, Vec<u8>), String> {
+pub async fn image(
+    data: &Data,
+    user: u64,
+    replay: &str,
+    kind: &str,
+    arg: &str,
+) -> Result<(String, Vec<u8>), String> {
     let report = match data.store.report(replay).await {
         Ok(Some(r)) => r,
         Ok(None) => return Err("That replay is no longer stored.".into()),
         Err(e) => return Err(e.user_message()),
     };
-    let highlight = data.store.identities(super::intake::sid(user)).await.ok().and_then(|ids| {
-        report.players.iter().find(|p| ids.contains(&p.id)).map(|p| p.id.clone())
-    });
-    let opts = CardOptions { highlight, rank: None };
+    let highlight = data
+        .store
+        .identities(super::intake::sid(user))
+        .await
+        .ok()
+        .and_then(|ids| {
+            report
+                .players
+                .iter()
+                .find(|p| ids.contains(&p.id))
+                .map(|p| p.id.clone())
+        });
+    let opts = CardOptions {
+        highlight,
+        rank: None,
+    };
     let kind = kind.to_string();
     let arg = arg.to_string();
     let rendered = tokio::task::spawn_blocking(move || match kind.as_str() {
         "card" => {
-            let i: usize = arg.parse().map_err(|_| cards::CardError::NoSuchPlayer(usize::MAX))?;
+            let i: usize = arg
+                .parse()
+                .map_err(|_| cards::CardError::NoSuchPlayer(usize::MAX))?;
             cards::render_player_card(&report, i, &opts, ImageFormat::Png)
         }
         _ => {
-            let chart = Chart::from_slug(&arg).ok_or(cards::CardError::Unavailable("That chart"))?;
+            let chart =
+                Chart::from_slug(&arg).ok_or(cards::CardError::Unavailable("That chart"))?;
             cards::render_chart(&report, chart, &opts, ImageFormat::Png)
         }
     })
     .await
     .map_err(|_| "Something went wrong drawing this card.".to_string())?;
-    rendered.map(|img| (img.name, img.bytes)).map_err(|e| e.user_message())
+    rendered
+        .map(|img| (img.name, img.bytes))
+        .map_err(|e| e.user_message())
 }

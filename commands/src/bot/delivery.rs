@@ -16,6 +16,9 @@ use tokio::sync::broadcast;
 
 use super::{Data, reply};
 
+/// How long a claimed answer waits before another attempt may send it.
+const DELIVERY_LEASE: Duration = Duration::from_secs(15);
+
 /// Interaction tokens last 15 minutes; leave a margin.
 const TOKEN_TTL_MS: i64 = 14 * 60 * 1000;
 
@@ -43,7 +46,14 @@ impl Batches {
 
     pub fn start(&self, message: u64, channel: u64, expected: usize) {
         let mut b = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        b.insert(message, Batch { channel, expected, replays: Vec::new() });
+        b.insert(
+            message,
+            Batch {
+                channel,
+                expected,
+                replays: Vec::new(),
+            },
+        );
     }
 
     /// Records a delivered replay of a batch; returns the batch once all have been delivered.
@@ -99,14 +109,22 @@ async fn deliver_all_pending(data: &Data, replay_id: Option<&str>) {
 }
 
 async fn mark_analyzing(data: &Data, replay_id: &str) {
-    let Ok(waiting) = data.store.waiting_uploads(replay_id).await else { return };
+    let Ok(waiting) = data.store.waiting_uploads(replay_id).await else {
+        return;
+    };
     for (_, channel, message, file) in waiting {
-        let (Some(channel), Some(message)) = (channel, message) else { continue };
+        let (Some(channel), Some(message)) = (channel, message) else {
+            continue;
+        };
         let lock = data.batches.lock_for(message as u64);
         let _g = lock.lock().await;
         let text = format!("⚙️ Analyzing `{}`…", file.as_deref().unwrap_or("replay"));
         let _ = serenity::ChannelId::new(channel as u64)
-            .edit_message(&data.http, serenity::MessageId::new(message as u64), serenity::EditMessage::new().content(text))
+            .edit_message(
+                &data.http,
+                serenity::MessageId::new(message as u64),
+                serenity::EditMessage::new().content(text),
+            )
             .await;
     }
 }
@@ -126,31 +144,61 @@ async fn deliver(data: &Data, d: Delivery) {
         Some(l) => Some(l.lock().await),
         None => None,
     };
-    match data.store.mark_delivered(&d.upload_id).await {
+    // Build first (rendering takes a while), then claim, send, and mark: a crash between claim
+    // and mark re-sends the same edit after the lease, it never loses the answer.
+    let a = match answer(data, &d).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(replay = %d.replay_id, error = %format!("{e:#}"), "cannot build the answer");
+            Answer {
+                content: "❌ Something went wrong on our side while preparing this result. It has been logged.".into(),
+                embed: None,
+                card: None,
+                buttons: Vec::new(),
+            }
+        }
+    };
+    match data
+        .store
+        .claim_delivery(&d.upload_id, DELIVERY_LEASE)
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {
-            tracing::error!(error = %e, "cannot mark a delivery");
+            tracing::error!(error = %e, "cannot claim a delivery");
             return;
         }
     }
-    match send(data, &d).await {
+    match send(data, &d, a).await {
         Ok(()) => {
+            if let Err(e) = data.store.mark_delivered(&d.upload_id).await {
+                tracing::error!(error = %e, "cannot mark a delivery; it will be re-sent");
+            }
             tracing::info!(upload = %d.upload_id, replay = %d.replay_id, "result delivered");
             if let Some(m) = d.message_id
-                && let Some((channel, replays)) = data.batches.record(m as u64, d.error.is_none().then_some(d.replay_id.as_str()))
+                && let Some((channel, replays)) = data
+                    .batches
+                    .record(m as u64, d.error.is_none().then_some(d.replay_id.as_str()))
             {
                 series_summary(data, channel, m as u64, &replays).await;
             }
         }
         Err(e) if is_missing_permission(&e) => {
+            let _ = data.store.mark_delivered(&d.upload_id).await;
             let channel = serenity::ChannelId::new(d.channel_id.unwrap_or_default().max(1) as u64);
-            report_cannot_post(data, serenity::UserId::new(d.user_id.max(1) as u64), channel, &e).await;
+            report_cannot_post(
+                data,
+                serenity::UserId::new(d.user_id.max(1) as u64),
+                channel,
+                &e,
+            )
+            .await;
         }
         Err(e) => {
             tracing::warn!(upload = %d.upload_id, error = %e, "delivery failed; will retry");
             // Given back; the periodic rescan in `run` tries again.
-            let _ = data.store.unmark_delivered(&d.upload_id).await;
+            let _ = data.store.release_delivery(&d.upload_id).await;
         }
     }
 }
@@ -166,15 +214,36 @@ struct Answer {
 async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
     let file = d.file_name.as_deref().unwrap_or("replay");
     if let Some(err) = &d.error {
-        return Ok(Answer { content: format!("❌ `{file}`: {err}"), embed: None, card: None, buttons: Vec::new() });
+        return Ok(Answer {
+            content: format!("❌ `{file}`: {err}"),
+            embed: None,
+            card: None,
+            buttons: Vec::new(),
+        });
     }
-    let report = data.store.report(&d.replay_id).await?.ok_or_else(|| anyhow::anyhow!("report missing"))?;
+    let report = data
+        .store
+        .report(&d.replay_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("report missing"))?;
     let highlight = data.store.identities(d.user_id).await.ok().and_then(|ids| {
-        report.players.iter().find(|p| ids.contains(&p.id)).map(|p| p.id.clone())
+        report
+            .players
+            .iter()
+            .find(|p| ids.contains(&p.id))
+            .map(|p| p.id.clone())
     });
     let r2 = report.clone();
     let png = tokio::task::spawn_blocking(move || {
-        cards::render_chart(&r2, Chart::Match, &CardOptions { highlight, rank: None }, ImageFormat::Png)
+        cards::render_chart(
+            &r2,
+            Chart::Match,
+            &CardOptions {
+                highlight,
+                rank: None,
+            },
+            ImageFormat::Png,
+        )
     })
     .await??;
     Ok(Answer {
@@ -185,23 +254,16 @@ async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
     })
 }
 
-async fn send(data: &Data, d: &Delivery) -> Result<(), serenity::Error> {
-    let a = match answer(data, d).await {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(replay = %d.replay_id, error = %format!("{e:#}"), "cannot build the answer");
-            Answer {
-                content: "❌ Something went wrong on our side while preparing this result. It has been logged.".into(),
-                embed: None,
-                card: None,
-                buttons: Vec::new(),
-            }
-        }
-    };
-    let fresh_token = d.interaction_token.as_ref().filter(|_| rlcoach::storage::now_ms() - d.created_at < TOKEN_TTL_MS);
+async fn send(data: &Data, d: &Delivery, a: Answer) -> Result<(), serenity::Error> {
+    let fresh_token = d
+        .interaction_token
+        .as_ref()
+        .filter(|_| rlcoach::storage::now_ms() - d.created_at < TOKEN_TTL_MS);
     if let Some(token) = fresh_token {
         use serenity::Builder as _;
-        let mut b = serenity::EditInteractionResponse::new().content(a.content).components(a.buttons);
+        let mut b = serenity::EditInteractionResponse::new()
+            .content(a.content)
+            .components(a.buttons);
         if let Some(e) = a.embed {
             b = b.embed(e);
         }
@@ -211,10 +273,17 @@ async fn send(data: &Data, d: &Delivery) -> Result<(), serenity::Error> {
         b.execute(&*data.http, token).await?;
         return Ok(());
     }
-    let Some(channel) = d.channel_id.map(|c| serenity::ChannelId::new(c.max(1) as u64)) else {
+    let Some(channel) = d
+        .channel_id
+        .map(|c| serenity::ChannelId::new(c.max(1) as u64))
+    else {
         // No channel recorded: DM the uploader.
-        let dm = serenity::UserId::new(d.user_id.max(1) as u64).create_dm_channel(&*data.http).await?;
-        let mut m = serenity::CreateMessage::new().content(a.content).components(a.buttons);
+        let dm = serenity::UserId::new(d.user_id.max(1) as u64)
+            .create_dm_channel(&*data.http)
+            .await?;
+        let mut m = serenity::CreateMessage::new()
+            .content(a.content)
+            .components(a.buttons);
         if let Some(e) = a.embed {
             m = m.embed(e);
         }
@@ -225,16 +294,22 @@ async fn send(data: &Data, d: &Delivery) -> Result<(), serenity::Error> {
         return Ok(());
     };
     if let Some(msg) = d.reply_message_id {
-        let mut e = serenity::EditMessage::new().content(a.content).components(a.buttons);
+        let mut e = serenity::EditMessage::new()
+            .content(a.content)
+            .components(a.buttons);
         if let Some(em) = a.embed {
             e = e.embed(em);
         }
         if let Some(png) = a.card {
             e = e.new_attachment(serenity::CreateAttachment::bytes(png, "match.png"));
         }
-        channel.edit_message(&data.http, serenity::MessageId::new(msg.max(1) as u64), e).await?;
+        channel
+            .edit_message(&data.http, serenity::MessageId::new(msg.max(1) as u64), e)
+            .await?;
     } else {
-        let mut m = serenity::CreateMessage::new().content(a.content).components(a.buttons);
+        let mut m = serenity::CreateMessage::new()
+            .content(a.content)
+            .components(a.buttons);
         if let Some(em) = a.embed {
             m = m.embed(em);
         }
@@ -252,7 +327,9 @@ async fn series_summary(data: &Data, channel: u64, message: u64, replays: &[Stri
     let mut totals: HashMap<String, (u32, u32, u32, u32)> = HashMap::new();
     let mut games = 0;
     for id in replays {
-        let Ok(Some(r)) = data.store.report(id).await else { continue };
+        let Ok(Some(r)) = data.store.report(id).await else {
+            continue;
+        };
         games += 1;
         match r.metadata.score[0].cmp(&r.metadata.score[1]) {
             std::cmp::Ordering::Greater => wins[0] += 1,
@@ -272,20 +349,41 @@ async fn series_summary(data: &Data, channel: u64, message: u64, replays: &[Stri
     }
     let mut rows: Vec<_> = totals.into_iter().collect();
     rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
-    let best = rows.first().map(|(n, t)| format!("**{}** ({} pts)", reply::escape(n), t.0)).unwrap_or_default();
+    let best = rows
+        .first()
+        .map(|(n, t)| format!("**{}** ({} pts)", reply::escape(n), t.0))
+        .unwrap_or_default();
     let lines: Vec<String> = rows
         .iter()
         .take(8)
-        .map(|(n, t)| format!("{} — {} pts · {}G {}A {}Sv", reply::escape(n), t.0, t.1, t.3, t.2))
+        .map(|(n, t)| {
+            format!(
+                "{} — {} pts · {}G {}A {}Sv",
+                reply::escape(n),
+                t.0,
+                t.1,
+                t.3,
+                t.2
+            )
+        })
         .collect();
     let embed = serenity::CreateEmbed::new()
-        .title(format!("Series: {games} games · Blue {} – {} Orange", wins[0], wins[1]))
+        .title(format!(
+            "Series: {games} games · Blue {} – {} Orange",
+            wins[0], wins[1]
+        ))
         .description(format!("Best player: {best}\n\n{}", lines.join("\n")))
         .colour(reply::GREY);
     let m = serenity::CreateMessage::new()
         .embed(embed)
-        .reference_message((serenity::ChannelId::new(channel), serenity::MessageId::new(message)));
-    if let Err(e) = serenity::ChannelId::new(channel).send_message(&data.http, m).await {
+        .reference_message((
+            serenity::ChannelId::new(channel),
+            serenity::MessageId::new(message),
+        ));
+    if let Err(e) = serenity::ChannelId::new(channel)
+        .send_message(&data.http, m)
+        .await
+    {
         tracing::warn!(error = %e, "could not post a series summary");
     }
 }
@@ -295,7 +393,12 @@ fn is_missing_permission(e: &serenity::Error) -> bool {
 }
 
 /// Tells the uploader once, by DM, that the bot cannot post in the channel.
-pub async fn report_cannot_post(data: &Data, user: serenity::UserId, channel: serenity::ChannelId, e: &serenity::Error) {
+pub async fn report_cannot_post(
+    data: &Data,
+    user: serenity::UserId,
+    channel: serenity::ChannelId,
+    e: &serenity::Error,
+) {
     if !is_missing_permission(e) {
         tracing::warn!(error = %e, "could not post in a channel");
         return;
@@ -305,6 +408,9 @@ pub async fn report_cannot_post(data: &Data, user: serenity::UserId, channel: se
         "I can't post in <#{channel}> (missing permission). Ask a server admin to let me send messages and attach files there, or send me the replay in a DM."
     );
     if let Ok(dm) = user.create_dm_channel(&*data.http).await {
-        let _ = dm.id.send_message(&data.http, serenity::CreateMessage::new().content(text)).await;
+        let _ = dm
+            .id
+            .send_message(&data.http, serenity::CreateMessage::new().content(text))
+            .await;
     }
 }

@@ -17,25 +17,40 @@ pub fn sid(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
 }
 
-pub async fn on_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Message) -> Result<(), Error> {
+pub async fn on_message(
+    ctx: &serenity::Context,
+    data: &Data,
+    msg: &serenity::Message,
+) -> Result<(), Error> {
     if msg.author.bot {
         return Ok(());
     }
-    let replays: Vec<&serenity::Attachment> = msg.attachments.iter().filter(|a| is_replay_name(&a.filename)).collect();
+    let replays: Vec<&serenity::Attachment> = msg
+        .attachments
+        .iter()
+        .filter(|a| is_replay_name(&a.filename))
+        .collect();
     if replays.is_empty() {
         return Ok(());
     }
     if let Some(g) = msg.guild_id
-        && !data.store.is_auto_analyze(sid(g.get()), sid(msg.channel_id.get())).await?
+        && !data
+            .store
+            .is_auto_analyze(sid(g.get()), sid(msg.channel_id.get()))
+            .await?
     {
         return Ok(());
     }
-    if let Err(wait) = data.limits.check(msg.author.id.get(), msg.guild_id.map(|g| g.get())) {
+    if let Err(wait) = data
+        .limits
+        .check(msg.author.id.get(), msg.guild_id.map(|g| g.get()))
+    {
         let _ = msg.reply(ctx, limits::wait_message(wait)).await;
         return Ok(());
     }
     if replays.len() > 1 {
-        data.batches.start(msg.id.get(), msg.channel_id.get(), replays.len());
+        data.batches
+            .start(msg.id.get(), msg.channel_id.get(), replays.len());
     }
     for a in replays {
         let status = serenity::CreateMessage::new()
@@ -49,7 +64,10 @@ pub async fn on_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Me
                 return Ok(());
             }
         };
-        let target = StatusTarget::Message { channel: msg.channel_id, message: status.id };
+        let target = StatusTarget::Message {
+            channel: msg.channel_id,
+            message: status.id,
+        };
         let upload = NewUpload {
             user_id: sid(msg.author.id.get()),
             guild_id: msg.guild_id.map(|g| sid(g.get())),
@@ -66,20 +84,33 @@ pub async fn on_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Me
 
 /// Where the status of an upload is shown.
 pub enum StatusTarget {
-    Message { channel: serenity::ChannelId, message: serenity::MessageId },
-    Interaction { token: String },
+    Message {
+        channel: serenity::ChannelId,
+        message: serenity::MessageId,
+    },
+    Interaction {
+        token: String,
+    },
 }
 
 impl StatusTarget {
     pub async fn set(&self, data: &Data, text: String) {
         let r = match self {
             StatusTarget::Message { channel, message } => channel
-                .edit_message(&data.http, *message, serenity::EditMessage::new().content(text))
+                .edit_message(
+                    &data.http,
+                    *message,
+                    serenity::EditMessage::new().content(text),
+                )
                 .await
                 .map(|_| ()),
             StatusTarget::Interaction { token } => {
                 use serenity::Builder as _;
-                serenity::EditInteractionResponse::new().content(text).execute(&*data.http, token).await.map(|_| ())
+                serenity::EditInteractionResponse::new()
+                    .content(text)
+                    .execute(&*data.http, token)
+                    .await
+                    .map(|_| ())
             }
         };
         if let Err(e) = r {
@@ -97,7 +128,12 @@ impl StatusTarget {
 
 /// Downloads, validates and queues one attachment, and says where it stands. Never fails: every
 /// problem ends up in the status message.
-pub async fn accept(data: &Data, a: &serenity::Attachment, upload: NewUpload, status: &StatusTarget) {
+pub async fn accept(
+    data: &Data,
+    a: &serenity::Attachment,
+    upload: NewUpload,
+    status: &StatusTarget,
+) {
     let name = a.filename.clone();
     let max = data.settings.max_replay_bytes;
     if a.size as usize > max {
@@ -110,7 +146,12 @@ pub async fn accept(data: &Data, a: &serenity::Attachment, upload: NewUpload, st
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(file = %name, error = %e, "attachment download failed");
-            status.set(data, format!("❌ I couldn't download `{name}` from Discord. Please try again.")).await;
+            status
+                .set(
+                    data,
+                    format!("❌ I couldn't download `{name}` from Discord. Please try again."),
+                )
+                .await;
             return;
         }
     };
@@ -125,16 +166,26 @@ pub async fn accept(data: &Data, a: &serenity::Attachment, upload: NewUpload, st
             drop(_guard);
             super::delivery::deliver_upload(data, &upload_id).await;
         }
-        Ok(SubmitOutcome::Failed { upload_id, message, .. }) => {
-            if data.store.mark_delivered(&upload_id).await.unwrap_or(false) {
+        Ok(SubmitOutcome::Failed {
+            upload_id, message, ..
+        }) => {
+            if data
+                .store
+                .claim_delivery(&upload_id, std::time::Duration::from_secs(15))
+                .await
+                .unwrap_or(false)
+            {
                 status.set(data, format!("❌ `{name}`: {message}")).await;
+                let _ = data.store.mark_delivered(&upload_id).await;
             }
         }
         Ok(SubmitOutcome::Pending { position, .. }) => {
             let text = if position <= 0 {
                 format!("⚙️ Analyzing `{name}`…")
             } else {
-                format!("⏳ `{name}` is queued (position {position}). I'll update this message when it's ready.")
+                format!(
+                    "⏳ `{name}` is queued (position {position}). I'll update this message when it's ready."
+                )
             };
             status.set(data, text).await;
         }
@@ -143,10 +194,16 @@ pub async fn accept(data: &Data, a: &serenity::Attachment, upload: NewUpload, st
                 .set(data, format!("🚦 I'm busy right now ({queued} replays waiting). Please send `{name}` again in a few minutes."))
                 .await;
         }
-        Err(IntakeError::Replay(e)) => status.set(data, format!("❌ `{name}`: {}", e.user_message())).await,
+        Err(IntakeError::Replay(e)) => {
+            status
+                .set(data, format!("❌ `{name}`: {}", e.user_message()))
+                .await
+        }
         Err(e @ IntakeError::Storage(_)) => {
             tracing::error!(file = %name, error = %e, "intake failed");
-            status.set(data, format!("❌ `{name}`: {}", e.user_message())).await;
+            status
+                .set(data, format!("❌ `{name}`: {}", e.user_message()))
+                .await;
         }
     }
 }

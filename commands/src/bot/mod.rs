@@ -85,7 +85,11 @@ impl BotSettings {
             .map(|b| b.trim_end_matches('/').to_string())
             .filter(|b| b != "https://discord.com");
         let dev_guild = match var("DEV_GUILD_ID") {
-            Some(g) => Some(g.trim().parse().with_context(|| format!("DEV_GUILD_ID={g:?} is not a guild id"))?),
+            Some(g) => Some(
+                g.trim()
+                    .parse()
+                    .with_context(|| format!("DEV_GUILD_ID={g:?} is not a guild id"))?,
+            ),
             None => None,
         };
         Ok(BotSettings {
@@ -117,7 +121,9 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
         store: store.clone(),
         intake: pool.intake(),
         http: http.clone(),
-        download: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        download: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
         limits: Arc::new(RateLimits::from_env()),
         settings: Arc::new(settings.clone()),
         batches: Arc::default(),
@@ -139,10 +145,16 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
             Box::pin(async move {
                 let cmds = &framework.options().commands;
                 match framework_data.settings.dev_guild {
-                    Some(g) => poise::builtins::register_in_guild(ctx, cmds, serenity::GuildId::new(g)).await?,
+                    Some(g) => {
+                        poise::builtins::register_in_guild(ctx, cmds, serenity::GuildId::new(g))
+                            .await?
+                    }
                     None => poise::builtins::register_globally(ctx, cmds).await?,
                 }
-                tracing::info!(guilds = ready.guilds.len(), "ready; slash commands registered");
+                tracing::info!(
+                    guilds = ready.guilds.len(),
+                    "ready; slash commands registered"
+                );
                 // Interaction edits need the application id; deliveries start once it is known
                 // (results finished while the bot was down go out now).
                 framework_data.http.set_application_id(ready.application.id);
@@ -198,10 +210,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -213,10 +226,15 @@ async fn shutdown_signal() {
     }
 }
 
-async fn event_handler(fw: poise::FrameworkContext<'_, Data, Error>, event: &serenity::FullEvent) -> Result<(), Error> {
+async fn event_handler(
+    fw: poise::FrameworkContext<'_, Data, Error>,
+    event: &serenity::FullEvent,
+) -> Result<(), Error> {
     let data = fw.user_data;
     match event {
-        serenity::FullEvent::Message { new_message } => intake::on_message(fw.serenity_context, data, new_message).await,
+        serenity::FullEvent::Message { new_message } => {
+            intake::on_message(fw.serenity_context, data, new_message).await
+        }
         serenity::FullEvent::InteractionCreate { interaction } => {
             if let serenity::Interaction::Component(c) = interaction {
                 components::on_component(fw.serenity_context, data, c).await?;

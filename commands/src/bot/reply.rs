@@ -14,7 +14,10 @@ pub const GREY: u32 = 0x5b6572;
 /// The result embed: score, map, mode, MVP and each team's key numbers.
 pub fn result_embed(r: &Report, file_name: Option<&str>) -> serenity::CreateEmbed {
     let m = &r.metadata;
-    let map = m.map.as_deref().map_or_else(|| "Unknown map".to_string(), names::map_name);
+    let map = m
+        .map
+        .as_deref()
+        .map_or_else(|| "Unknown map".to_string(), names::map_name);
     let mut title = format!("Blue {} – {} Orange", m.score[0], m.score[1]);
     if m.overtime {
         title.push_str(" (OT)");
@@ -45,7 +48,7 @@ pub fn result_embed(r: &Report, file_name: Option<&str>) -> serenity::CreateEmbe
     for team in 0..2u8 {
         let mut lines = Vec::new();
         let mut players: Vec<_> = r.players.iter().filter(|p| p.team == team).collect();
-        players.sort_by(|a, b| b.core.score.cmp(&a.core.score));
+        players.sort_by_key(|p| std::cmp::Reverse(p.core.score));
         for p in players {
             let c = &p.core;
             let mut line = format!(
@@ -62,8 +65,16 @@ pub fn result_embed(r: &Report, file_name: Option<&str>) -> serenity::CreateEmbe
             }
             lines.push(line);
         }
-        let name = if team == 0 { "🔵 Blue" } else { "🟠 Orange" };
-        let body = if lines.is_empty() { "—".to_string() } else { lines.join("\n") };
+        let name = if team == 0 {
+            "🔵 Blue"
+        } else {
+            "🟠 Orange"
+        };
+        let body = if lines.is_empty() {
+            "—".to_string()
+        } else {
+            lines.join("\n")
+        };
         e = e.field(name, truncate(&body, 1000), false);
     }
     let footer = match file_name {
@@ -74,7 +85,11 @@ pub fn result_embed(r: &Report, file_name: Option<&str>) -> serenity::CreateEmbe
 }
 
 /// Buttons under a result: per-player cards, charts, "this is me", and the web link.
-pub fn result_buttons(r: &Report, replay_id: &str, web_base: Option<&str>) -> Vec<serenity::CreateActionRow> {
+pub fn result_buttons(
+    r: &Report,
+    replay_id: &str,
+    web_base: Option<&str>,
+) -> Vec<serenity::CreateActionRow> {
     let mut rows = Vec::new();
     let players: Vec<serenity::CreateButton> = r
         .players
@@ -92,7 +107,11 @@ pub fn result_buttons(r: &Report, replay_id: &str, web_base: Option<&str>) -> Ve
     }
     let mut charts = Vec::new();
     if r.quality.network_parsed {
-        for (slug, label) in [("boost", "Boost"), ("heatmap", "Heatmap"), ("timeline", "Timeline")] {
+        for (slug, label) in [
+            ("boost", "Boost"),
+            ("heatmap", "Heatmap"),
+            ("timeline", "Timeline"),
+        ] {
             charts.push(
                 serenity::CreateButton::new(format!("chart:{replay_id}:{slug}"))
                     .label(label)
@@ -106,7 +125,13 @@ pub fn result_buttons(r: &Report, replay_id: &str, web_base: Option<&str>) -> Ve
             .style(serenity::ButtonStyle::Success),
     );
     if let Some(web) = web_base {
-        charts.push(serenity::CreateButton::new_link(format!("{}/replays/{replay_id}", web.trim_end_matches('/'))).label("Open on the web"));
+        charts.push(
+            serenity::CreateButton::new_link(format!(
+                "{}/replays/{replay_id}",
+                web.trim_end_matches('/')
+            ))
+            .label("Open on the web"),
+        );
     }
     rows.push(serenity::CreateActionRow::Buttons(charts));
     rows.truncate(5);
@@ -154,7 +179,9 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         }
         poise::FrameworkError::ArgumentParse { error, ctx, .. } => {
             let reply = poise::CreateReply::default()
-                .content(format!("I couldn't read that option: {error}. See `/help`."))
+                .content(format!(
+                    "I couldn't read that option: {error}. See `/help`."
+                ))
                 .ephemeral(true);
             let _ = ctx.send(reply).await;
         }

@@ -11,7 +11,8 @@ use crate::bot::{Context, Error, sid, user_error};
 #[poise::command(slash_command)]
 pub async fn analyze(
     ctx: Context<'_>,
-    #[description = "The .replay file (Documents/My Games/Rocket League/TAGame/Demos)"] replay: serenity::Attachment,
+    #[description = "The .replay file (Documents/My Games/Rocket League/TAGame/Demos)"]
+    replay: serenity::Attachment,
 ) -> Result<(), Error> {
     if !intake::is_replay_name(&replay.filename) {
         return Err(user_error(format!(
@@ -20,14 +21,21 @@ pub async fn analyze(
         )));
     }
     let data = ctx.data();
-    if let Err(wait) = data.limits.check(ctx.author().id.get(), ctx.guild_id().map(|g| g.get())) {
+    if let Err(wait) = data
+        .limits
+        .check(ctx.author().id.get(), ctx.guild_id().map(|g| g.get()))
+    {
         return Err(user_error(crate::bot::wait_message(wait)));
     }
     let private = match ctx.guild_id() {
         Some(g) => data.store.guild_settings(sid(g.get())).await?.reply_mode == "private",
         None => false,
     };
-    if private { ctx.defer_ephemeral().await? } else { ctx.defer().await? };
+    if private {
+        ctx.defer_ephemeral().await?
+    } else {
+        ctx.defer().await?
+    };
     let poise::Context::Application(app) = ctx else {
         return Err(user_error("Use this as a slash command."));
     };

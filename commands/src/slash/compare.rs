@@ -12,7 +12,9 @@ use crate::bot::{Context, Error, sid, user_error};
 pub async fn compare(
     ctx: Context<'_>,
     #[description = "Compare with this rank's benchmark"] rank: Option<Rank>,
-    #[description = "Compare with this player (their profile must be public)"] user: Option<serenity::User>,
+    #[description = "Compare with this player (their profile must be public)"] user: Option<
+        serenity::User,
+    >,
     #[description = "Recent games to average (default 20)"] games: Option<u32>,
 ) -> Result<(), Error> {
     let n = games_arg(games, 20)?;
@@ -21,14 +23,20 @@ pub async fn compare(
     let v = viewer(&ctx);
     let (title, rows) = match (rank, user) {
         (Some(_), Some(_)) => return Err(user_error("Pick either a rank or a player, not both.")),
-        (Some(r), None) => (format!("You vs {} (median)", r.key()), store.compare_with_rank(&v, me, r.key(), n).await?),
+        (Some(r), None) => (
+            format!("You vs {} (median)", r.key()),
+            store.compare_with_rank(&v, me, r.key(), n).await?,
+        ),
         (None, Some(u)) => {
             let other = target(&ctx, Some(&u)).await?;
             let mine = store.playlist_summaries(&v, me, n).await?;
             let theirs = store.playlist_summaries(&v, other, n).await?;
             (format!("You vs {}", u.name), versus(&mine, &theirs))
         }
-        (None, None) => ("Your last 10 games vs the 10 before".to_string(), store.compare_with_self(&v, me, 10).await?),
+        (None, None) => (
+            "Your last 10 games vs the 10 before".to_string(),
+            store.compare_with_self(&v, me, 10).await?,
+        ),
     };
     if rows.is_empty() {
         return Err(user_error("Not enough games to compare yet."));
@@ -41,7 +49,10 @@ pub async fn compare(
                 Some(false) => "🔴",
                 None => "⚪",
             };
-            format!("{mark} **{}**: {:.1} vs {:.1}", c.label, c.value, c.reference)
+            format!(
+                "{mark} **{}**: {:.1} vs {:.1}",
+                c.label, c.value, c.reference
+            )
         })
         .collect();
     let _ = sid;
@@ -61,7 +72,12 @@ fn versus(
     let avg = |s: &[rlcoach::storage::queries::PlaylistSummary], key: &str| {
         let (sum, n) = s
             .iter()
-            .filter_map(|p| p.averages.iter().find(|(k, _)| k == key).map(|(_, v)| (v * p.games as f64, p.games)))
+            .filter_map(|p| {
+                p.averages
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| (v * p.games as f64, p.games))
+            })
             .fold((0.0, 0usize), |(a, b), (v, g)| (a + v, b + g));
         (n > 0).then(|| sum / n as f64)
     };
@@ -69,13 +85,24 @@ fn versus(
         .iter()
         .filter_map(|m| {
             let (a, b) = (avg(mine, m.key)?, avg(theirs, m.key)?);
-            let dir = rlcoach::benchmarks::table().iter().find(|x| x.metric == m.key).map(|x| x.better);
+            let dir = rlcoach::benchmarks::table()
+                .iter()
+                .find(|x| x.metric == m.key)
+                .map(|x| x.better);
             let better = match dir {
                 Some(rlcoach::benchmarks::Better::Up) if (a - b).abs() > 1e-9 => Some(a > b),
                 Some(rlcoach::benchmarks::Better::Down) if (a - b).abs() > 1e-9 => Some(a < b),
                 _ => None,
             };
-            Some(Comparison { metric: m.key.into(), label: m.label.into(), value: a, reference: b, p25: None, p75: None, better })
+            Some(Comparison {
+                metric: m.key.into(),
+                label: m.label.into(),
+                value: a,
+                reference: b,
+                p25: None,
+                p75: None,
+                better,
+            })
         })
         .collect()
 }

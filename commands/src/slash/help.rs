@@ -20,6 +20,7 @@ Press **This is me** under a result (or `/link`) so your games follow you:
 • `/leaderboard` — this server's best (public profiles only)
 • `/privacy` — export or delete your data, make your profile public or private
 Admins: `/setup`.";
-    ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await?;
+    ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
+        .await?;
     Ok(())
 }

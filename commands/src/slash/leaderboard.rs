@@ -15,8 +15,14 @@ pub async fn leaderboard(
 ) -> Result<(), Error> {
     let stat = stat.unwrap_or_else(|| "bcpm".into());
     let label = stat_label(&stat)?;
-    let guild = ctx.guild_id().ok_or_else(|| user_error("Leaderboards are per server."))?;
-    let rows = ctx.data().store.leaderboard(&viewer(&ctx), sid(guild.get()), &stat, 3, 10).await?;
+    let guild = ctx
+        .guild_id()
+        .ok_or_else(|| user_error("Leaderboards are per server."))?;
+    let rows = ctx
+        .data()
+        .store
+        .leaderboard(&viewer(&ctx), sid(guild.get()), &stat, 3, 10)
+        .await?;
     if rows.is_empty() {
         return Err(user_error(
             "Nobody qualifies yet: players need 3+ games uploaded here and a public profile (`/privacy visibility public:true`).",
@@ -25,13 +31,25 @@ pub async fn leaderboard(
     let lines: Vec<String> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| format!("{}. <@{}> — **{:.1}** ({} games)", i + 1, r.user_id, r.value, r.games))
+        .map(|(i, r)| {
+            format!(
+                "{}. <@{}> — **{:.1}** ({} games)",
+                i + 1,
+                r.user_id,
+                r.value,
+                r.games
+            )
+        })
         .collect();
     let embed = serenity::CreateEmbed::new()
         .title(format!("Leaderboard — {label}"))
         .description(lines.join("\n"))
         .colour(crate::bot::reply::ORANGE);
-    ctx.send(poise::CreateReply::default().embed(embed).allowed_mentions(serenity::CreateAllowedMentions::new()))
-        .await?;
+    ctx.send(
+        poise::CreateReply::default()
+            .embed(embed)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+    .await?;
     Ok(())
 }

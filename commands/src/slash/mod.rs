@@ -56,8 +56,12 @@ pub async fn target(ctx: &Context<'_>, user: Option<&serenity::User>) -> Result<
     Ok(id)
 }
 
-/// Rank benchmark choices.
+/// Rank benchmark choices (shown as the game's rank abbreviations).
 #[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+#[expect(
+    clippy::upper_case_acronyms,
+    reason = "rank names as players write them"
+)]
 pub enum Rank {
     C2,
     C3,
@@ -81,7 +85,10 @@ impl Rank {
 }
 
 /// Autocomplete over the benchmarked stats (label shown, key sent).
-pub async fn autocomplete_stat<'a>(_ctx: Context<'_>, partial: &'a str) -> serenity::CreateAutocompleteResponse {
+pub async fn autocomplete_stat(
+    _ctx: Context<'_>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
     let p = partial.to_lowercase();
     let choices = rlcoach::benchmarks::METRICS
         .iter()
@@ -95,7 +102,11 @@ pub async fn autocomplete_stat<'a>(_ctx: Context<'_>, partial: &'a str) -> seren
 pub fn stat_label(key: &str) -> Result<&'static str, Error> {
     rlcoach::benchmarks::Metric::by_key(key)
         .map(|m| m.label)
-        .ok_or_else(|| user_error(format!("I don't know the stat `{key}`; pick one from the list.")))
+        .ok_or_else(|| {
+            user_error(format!(
+                "I don't know the stat `{key}`; pick one from the list."
+            ))
+        })
 }
 
 pub fn games_arg(games: Option<u32>, default: u32) -> Result<i64, Error> {

@@ -5,7 +5,10 @@ use poise::serenity_prelude as serenity;
 use crate::bot::{Context, Error, sid, user_error};
 
 /// Your data: export, delete, visibility.
-#[poise::command(slash_command, subcommands("export", "delete", "visibility", "leaderboard"))]
+#[poise::command(
+    slash_command,
+    subcommands("export", "delete", "visibility", "leaderboard")
+)]
 pub async fn privacy(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
@@ -13,12 +16,19 @@ pub async fn privacy(_ctx: Context<'_>) -> Result<(), Error> {
 /// Download everything stored about you (JSON).
 #[poise::command(slash_command)]
 pub async fn export(ctx: Context<'_>) -> Result<(), Error> {
-    let data = ctx.data().store.export_user(sid(ctx.author().id.get())).await?;
+    let data = ctx
+        .data()
+        .store
+        .export_user(sid(ctx.author().id.get()))
+        .await?;
     let json = serde_json::to_vec_pretty(&data)?;
     ctx.send(
         poise::CreateReply::default()
             .content("Here is everything rlcoach stores about you.")
-            .attachment(serenity::CreateAttachment::bytes(json, "rlcoach-export.json"))
+            .attachment(serenity::CreateAttachment::bytes(
+                json,
+                "rlcoach-export.json",
+            ))
             .ephemeral(true),
     )
     .await?;
@@ -32,28 +42,62 @@ pub async fn delete(
     #[description = "Type true to confirm: this cannot be undone"] confirm: bool,
 ) -> Result<(), Error> {
     if !confirm {
-        return Err(user_error("Nothing deleted. Run `/privacy delete confirm:true` to delete your data."));
+        return Err(user_error(
+            "Nothing deleted. Run `/privacy delete confirm:true` to delete your data.",
+        ));
     }
-    let n = ctx.data().store.delete_user(sid(ctx.author().id.get())).await?;
-    ctx.send(poise::CreateReply::default().content(format!("Deleted your data ({n} replays only you had uploaded were removed).")).ephemeral(true))
+    let n = ctx
+        .data()
+        .store
+        .delete_user(sid(ctx.author().id.get()))
         .await?;
+    ctx.send(
+        poise::CreateReply::default()
+            .content(format!(
+                "Deleted your data ({n} replays only you had uploaded were removed)."
+            ))
+            .ephemeral(true),
+    )
+    .await?;
     Ok(())
 }
 
 /// Let others see your stats (/stats @you, /compare, leaderboards) or keep them private.
 #[poise::command(slash_command)]
-pub async fn visibility(ctx: Context<'_>, #[description = "Make your stats public"] public: bool) -> Result<(), Error> {
-    ctx.data().store.set_public_profile(sid(ctx.author().id.get()), public).await?;
-    let text = if public { "Your stats are now public." } else { "Your stats are now private." };
-    ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await?;
+pub async fn visibility(
+    ctx: Context<'_>,
+    #[description = "Make your stats public"] public: bool,
+) -> Result<(), Error> {
+    ctx.data()
+        .store
+        .set_public_profile(sid(ctx.author().id.get()), public)
+        .await?;
+    let text = if public {
+        "Your stats are now public."
+    } else {
+        "Your stats are now private."
+    };
+    ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
+        .await?;
     Ok(())
 }
 
 /// Appear on server leaderboards or not.
 #[poise::command(slash_command)]
-pub async fn leaderboard(ctx: Context<'_>, #[description = "Show me on leaderboards"] include: bool) -> Result<(), Error> {
-    ctx.data().store.set_leaderboard_opt_out(sid(ctx.author().id.get()), !include).await?;
-    let text = if include { "You'll appear on leaderboards (when your profile is public)." } else { "You won't appear on leaderboards." };
-    ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await?;
+pub async fn leaderboard(
+    ctx: Context<'_>,
+    #[description = "Show me on leaderboards"] include: bool,
+) -> Result<(), Error> {
+    ctx.data()
+        .store
+        .set_leaderboard_opt_out(sid(ctx.author().id.get()), !include)
+        .await?;
+    let text = if include {
+        "You'll appear on leaderboards (when your profile is public)."
+    } else {
+        "You won't appear on leaderboards."
+    };
+    ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
+        .await?;
     Ok(())
 }

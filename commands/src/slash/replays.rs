@@ -16,11 +16,24 @@ pub async fn replays(ctx: Context<'_>) -> Result<(), Error> {
     let mut buttons = Vec::new();
     for (i, (replay, file, at)) in list.iter().enumerate() {
         let score = match ctx.data().store.report(replay).await? {
-            Some(r) => format!("{}–{} on {}", r.metadata.score[0], r.metadata.score[1], rlcoach::names::map_name(r.metadata.map.as_deref().unwrap_or("?"))),
+            Some(r) => format!(
+                "{}–{} on {}",
+                r.metadata.score[0],
+                r.metadata.score[1],
+                rlcoach::names::map_name(r.metadata.map.as_deref().unwrap_or("?"))
+            ),
             None => "not analyzed (yet)".to_string(),
         };
-        lines.push(format!("{}. `{}` · {score} · <t:{}:R>", i + 1, file.as_deref().unwrap_or("replay"), at / 1000));
-        buttons.push(serenity::CreateButton::new(format!("chart:{replay}:match")).label(format!("Card {}", i + 1)));
+        lines.push(format!(
+            "{}. `{}` · {score} · <t:{}:R>",
+            i + 1,
+            file.as_deref().unwrap_or("replay"),
+            at / 1000
+        ));
+        buttons.push(
+            serenity::CreateButton::new(format!("chart:{replay}:match"))
+                .label(format!("Card {}", i + 1)),
+        );
     }
     ctx.send(
         poise::CreateReply::default()

@@ -18,7 +18,9 @@ pub async fn setup(_ctx: Context<'_>) -> Result<(), Error> {
 /// Discord hides the command from others, but the check is ours too: the interaction carries
 /// the member's permissions.
 async fn require_manage_guild(ctx: &Context<'_>) -> Result<i64, Error> {
-    let guild = ctx.guild_id().ok_or_else(|| user_error("Run this in a server."))?;
+    let guild = ctx
+        .guild_id()
+        .ok_or_else(|| user_error("Run this in a server."))?;
     let allowed = match ctx {
         poise::Context::Application(app) => app
             .interaction
@@ -29,7 +31,9 @@ async fn require_manage_guild(ctx: &Context<'_>) -> Result<i64, Error> {
         poise::Context::Prefix(_) => false,
     };
     if !allowed {
-        return Err(user_error("You need the **Manage Server** permission to change rlcoach's settings."));
+        return Err(user_error(
+            "You need the **Manage Server** permission to change rlcoach's settings.",
+        ));
     }
     Ok(sid(guild.get()))
 }
@@ -45,13 +49,17 @@ pub async fn channel(
 ) -> Result<(), Error> {
     let guild = require_manage_guild(&ctx).await?;
     let channel_id = channel.map_or(ctx.channel_id(), |c| c.id);
-    ctx.data().store.set_auto_analyze(guild, sid(channel_id.get()), enabled).await?;
+    ctx.data()
+        .store
+        .set_auto_analyze(guild, sid(channel_id.get()), enabled)
+        .await?;
     let text = if enabled {
         format!("✅ Replays dropped in <#{channel_id}> will be analyzed automatically.")
     } else {
         format!("Auto-analyze is off in <#{channel_id}>. `/analyze` still works.")
     };
-    ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await?;
+    ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
+        .await?;
     Ok(())
 }
 
@@ -63,8 +71,13 @@ pub async fn replies(
 ) -> Result<(), Error> {
     let guild = require_manage_guild(&ctx).await?;
     ctx.data().store.set_reply_mode(guild, private).await?;
-    let text = if private { "/analyze results are now private to the uploader." } else { "/analyze results are now public." };
-    ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await?;
+    let text = if private {
+        "/analyze results are now private to the uploader."
+    } else {
+        "/analyze results are now public."
+    };
+    ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
+        .await?;
     Ok(())
 }
 
@@ -76,9 +89,17 @@ pub async fn show(ctx: Context<'_>) -> Result<(), Error> {
     let channels = if s.auto_analyze_channels.is_empty() {
         "none (replays are analyzed in DMs and with /analyze)".to_string()
     } else {
-        s.auto_analyze_channels.iter().map(|c| format!("<#{c}>")).collect::<Vec<_>>().join(", ")
+        s.auto_analyze_channels
+            .iter()
+            .map(|c| format!("<#{c}>"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let text = format!("Auto-analyze channels: {channels}\nReplies: {}", s.reply_mode);
-    ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await?;
+    let text = format!(
+        "Auto-analyze channels: {channels}\nReplies: {}",
+        s.reply_mode
+    );
+    ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
+        .await?;
     Ok(())
 }

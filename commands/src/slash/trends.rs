@@ -18,7 +18,10 @@ pub async fn trends(
     stat_label(&stat)?;
     let n = games_arg(games, 20)?;
     let data = ctx.data();
-    if let Err(wait) = data.limits.check(ctx.author().id.get(), ctx.guild_id().map(|g| g.get())) {
+    if let Err(wait) = data
+        .limits
+        .check(ctx.author().id.get(), ctx.guild_id().map(|g| g.get()))
+    {
         return Err(user_error(crate::bot::wait_message(wait)));
     }
     let who = target(&ctx, None).await?;
@@ -27,11 +30,29 @@ pub async fn trends(
     if points.is_empty() {
         return Err(user_error("No games with that stat yet."));
     }
-    let name = data.store.recent_games(&viewer(&ctx), who, 1, None).await?.first().map(|g| g.name.clone()).unwrap_or_default();
-    let labelled: Vec<(String, f64)> = points.iter().enumerate().map(|(i, (_, v))| (format!("{}", i + 1), *v)).collect();
-    let spec = TrendChartSpec::new(&name, &stat, labelled, Some(rank.unwrap_or(Rank::GC1).key()));
-    let img = tokio::task::spawn_blocking(move || cards::render_trend(&spec, ImageFormat::Png)).await??;
-    ctx.send(poise::CreateReply::default().attachment(poise::serenity_prelude::CreateAttachment::bytes(img.bytes, img.name)))
-        .await?;
+    let name = data
+        .store
+        .recent_games(&viewer(&ctx), who, 1, None)
+        .await?
+        .first()
+        .map(|g| g.name.clone())
+        .unwrap_or_default();
+    let labelled: Vec<(String, f64)> = points
+        .iter()
+        .enumerate()
+        .map(|(i, (_, v))| (format!("{}", i + 1), *v))
+        .collect();
+    let spec = TrendChartSpec::new(
+        &name,
+        &stat,
+        labelled,
+        Some(rank.unwrap_or(Rank::GC1).key()),
+    );
+    let img =
+        tokio::task::spawn_blocking(move || cards::render_trend(&spec, ImageFormat::Png)).await??;
+    ctx.send(poise::CreateReply::default().attachment(
+        poise::serenity_prelude::CreateAttachment::bytes(img.bytes, img.name),
+    ))
+    .await?;
     Ok(())
 }

@@ -1,0 +1,468 @@
+//! A fake Discord on 127.0.0.1 that speaks the real wire protocol: the REST routes the bot uses
+//! (JSON and multipart bodies, recorded for assertions), attachment downloads from its own URLs,
+//! and a websocket gateway (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, then whatever
+//! events a test pushes). The real `rlcoach` binary is pointed at it with `DISCORD_API_BASE`.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, broadcast};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub const BOT_ID: u64 = 900_000_000_000_000_001;
+pub const APP_ID: u64 = 900_000_000_000_000_001;
+pub const GUILD_ID: u64 = 800_000_000_000_000_001;
+pub const OWNER_ID: u64 = 700_000_000_000_000_001;
+
+/// One REST request the bot made.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub json: Value,
+    /// (file name, bytes) of multipart uploads.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// What the fake answered (JSON routes), e.g. the id of a created message.
+    pub response: Value,
+}
+
+impl Call {
+    pub fn file(&self, name: &str) -> Option<&[u8]> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
+    }
+    pub fn content(&self) -> &str {
+        self.json
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+pub struct Shared {
+    calls: Mutex<Vec<Call>>,
+    files: Mutex<HashMap<String, Vec<u8>>>,
+    forbidden_channels: Mutex<HashSet<u64>>,
+    ids: AtomicU64,
+    changed: Notify,
+    identifies: AtomicU64,
+    gateway_port: AtomicU64,
+    http_port: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct FakeDiscord {
+    shared: Arc<Shared>,
+    events: broadcast::Sender<Value>,
+    pub base: String,
+}
+
+impl FakeDiscord {
+    pub async fn start() -> FakeDiscord {
+        let shared = Arc::new(Shared {
+            ids: AtomicU64::new(100_000_000_000_000_000),
+            ..Shared::default()
+        });
+        let (events, _) = broadcast::channel(4096);
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_port = http.local_addr().unwrap().port();
+        shared
+            .http_port
+            .store(u64::from(http_port), Ordering::SeqCst);
+        shared
+            .gateway_port
+            .store(u64::from(gw.local_addr().unwrap().port()), Ordering::SeqCst);
+        let app = Router::new()
+            .route("/files/{name}", get(serve_file))
+            .route("/api/v10/{*rest}", any(rest))
+            .with_state(shared.clone());
+        tokio::spawn(async move { axum::serve(http, app).await.unwrap() });
+        tokio::spawn(gateway(gw, shared.clone(), events.clone()));
+        FakeDiscord {
+            shared,
+            events,
+            base: format!("http://127.0.0.1:{http_port}"),
+        }
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.shared.ids.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Serves `bytes` at a URL of this server; returns the attachment object for events.
+    pub fn attachment(&self, name: &str, bytes: Vec<u8>) -> Value {
+        let id = self.next_id();
+        let key = format!("{id}-{name}");
+        let url = format!("{}/files/{key}", self.base);
+        let size = bytes.len();
+        self.shared.files.lock().unwrap().insert(key, bytes);
+        json!({"id": id.to_string(), "filename": name, "size": size, "url": url, "proxy_url": url,
+               "content_type": "application/octet-stream"})
+    }
+
+    pub fn forbid_channel(&self, channel: u64) {
+        self.shared
+            .forbidden_channels
+            .lock()
+            .unwrap()
+            .insert(channel);
+    }
+
+    /// Sends a gateway dispatch to every connected bot.
+    pub fn dispatch(&self, t: &str, d: Value) {
+        let _ = self.events.send(json!({"t": t, "d": d}));
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.calls.lock().unwrap().clone()
+    }
+
+    pub fn identifies(&self) -> u64 {
+        self.shared.identifies.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `pred` holds over the recorded calls (checked after each request).
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&[Call]) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.changed.notified();
+            if let Some(t) = pred(&self.shared.calls.lock().unwrap()) {
+                return t;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let calls = self.calls();
+                let tail: Vec<String> = calls
+                    .iter()
+                    .rev()
+                    .take(15)
+                    .map(|c| format!("{} {} {}", c.method, c.path, c.content()))
+                    .collect();
+                panic!("timed out waiting for {what}; last calls: {tail:#?}");
+            }
+        }
+    }
+
+    /// A MESSAGE_CREATE from `user` in `channel` (guild None = DM) with attachments.
+    pub fn message_with(
+        &self,
+        user: u64,
+        channel: u64,
+        guild: Option<u64>,
+        attachments: Vec<Value>,
+    ) -> u64 {
+        let id = self.next_id();
+        let mut d = json!({
+            "id": id.to_string(), "channel_id": channel.to_string(), "author": user_json(user, false),
+            "content": "", "timestamp": "2026-11-23T12:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": attachments, "embeds": [], "pinned": false, "type": 0
+        });
+        if let Some(g) = guild {
+            d["guild_id"] = json!(g.to_string());
+            d["member"] = json!({"roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0});
+        }
+        self.dispatch("MESSAGE_CREATE", d);
+        id
+    }
+
+    /// An INTERACTION_CREATE for a slash command; returns the interaction token.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per field of the payload"
+    )]
+    pub fn slash(
+        &self,
+        user: u64,
+        channel: u64,
+        guild: Option<u64>,
+        permissions: &str,
+        name: &str,
+        options: Value,
+        resolved: Value,
+    ) -> String {
+        let id = self.next_id();
+        let token = format!("tok{id}");
+        let mut d = json!({
+            "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2, "token": token,
+            "version": 1, "locale": "en-US", "channel_id": channel.to_string(),
+            "channel": {"id": channel.to_string(), "type": if guild.is_some() { 0 } else { 1 }},
+            "data": {"id": "600000000000000001", "name": name, "type": 1, "options": options, "resolved": resolved},
+            "entitlements": [], "app_permissions": "2251799813685247", "authorizing_integration_owners": {},
+            "context": if guild.is_some() { 0 } else { 1 }, "attachment_size_limit": 26214400
+        });
+        if resolved.is_null() {
+            d["data"].as_object_mut().unwrap().remove("resolved");
+        }
+        match guild {
+            Some(g) => {
+                d["guild_id"] = json!(g.to_string());
+                d["guild_locale"] = json!("en-US");
+                d["member"] = json!({"user": user_json(user, false), "roles": [], "permissions": permissions,
+                    "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0});
+            }
+            None => d["user"] = user_json(user, false),
+        }
+        self.dispatch("INTERACTION_CREATE", d);
+        token
+    }
+}
+
+pub fn user_json(id: u64, bot: bool) -> Value {
+    json!({"id": id.to_string(), "username": format!("user{}", id % 1000), "discriminator": "0",
+           "global_name": null, "avatar": null, "bot": bot})
+}
+
+async fn serve_file(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    match s.files.lock().unwrap().get(&name) {
+        Some(b) => b.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn message_json(
+    s: &Shared,
+    id: u64,
+    channel: &str,
+    content: &str,
+    files: &[(String, Vec<u8>)],
+) -> Value {
+    let attachments: Vec<Value> = files
+        .iter()
+        .map(|(n, b)| {
+            let aid = s.ids.fetch_add(1, Ordering::SeqCst);
+            json!({"id": aid.to_string(), "filename": n, "size": b.len(), "url": "http://127.0.0.1/x", "proxy_url": "http://127.0.0.1/x"})
+        })
+        .collect();
+    json!({"id": id.to_string(), "channel_id": channel, "author": user_json(BOT_ID, true), "content": content,
+           "timestamp": "2026-11-23T12:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
+           "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": attachments,
+           "embeds": [], "pinned": false, "type": 0, "components": []})
+}
+
+async fn parse_body(headers: &HeaderMap, req: Request) -> (Value, Vec<(String, Vec<u8>)>) {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if ct.starts_with("multipart/form-data") {
+        use axum::extract::FromRequest;
+        let mut mp = match axum::extract::Multipart::from_request(req, &()).await {
+            Ok(m) => m,
+            Err(_) => return (Value::Null, Vec::new()),
+        };
+        let mut json = Value::Null;
+        let mut files = Vec::new();
+        while let Ok(Some(field)) = mp.next_field().await {
+            let name = field.name().unwrap_or("").to_string();
+            let file_name = field.file_name().map(str::to_string);
+            let data = field.bytes().await.unwrap_or_default();
+            if name == "payload_json" {
+                json = serde_json::from_slice(&data).unwrap_or(Value::Null);
+            } else {
+                files.push((file_name.unwrap_or(name), data.to_vec()));
+            }
+        }
+        (json, files)
+    } else {
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
+            .await
+            .unwrap_or_default();
+        (
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Vec::new(),
+        )
+    }
+}
+
+async fn rest(
+    State(s): State<Arc<Shared>>,
+    Path(rest): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    let (json, files) = parse_body(&headers, req).await;
+    let path = format!("/{rest}");
+    let parts: Vec<&str> = rest.split('/').collect();
+    let content = json
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let resp = match (method.as_str(), parts.as_slice()) {
+        ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]) => {
+            let port = s.gateway_port.load(Ordering::SeqCst);
+            Json(json!({"url": format!("ws://127.0.0.1:{port}"), "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}))
+        }
+        ("GET", ["users", "@me"]) => Json(user_json(BOT_ID, true)),
+        ("PUT", ["applications", _, "commands"])
+        | ("PUT", ["applications", _, "guilds", _, "commands"]) => Json(json!([])),
+        ("POST", ["interactions", _, _, "callback"]) => Status(StatusCode::NO_CONTENT),
+        ("POST", ["users", "@me", "channels"]) => {
+            let recipient = json
+                .get("recipient_id")
+                .and_then(Value::as_str)
+                .unwrap_or("1")
+                .to_string();
+            let id = s.ids.fetch_add(1, Ordering::SeqCst);
+            Json(
+                json!({"id": id.to_string(), "type": 1, "recipients": [{"id": recipient, "username": "u", "discriminator": "0", "avatar": null}]}),
+            )
+        }
+        ("POST", ["channels", c, "messages"]) => {
+            if c.parse::<u64>()
+                .is_ok_and(|c| s.forbidden_channels.lock().unwrap().contains(&c))
+            {
+                Forbidden
+            } else {
+                let id = s.ids.fetch_add(1, Ordering::SeqCst);
+                Json(message_json(&s, id, c, &content, &files))
+            }
+        }
+        ("PATCH", ["channels", c, "messages", m]) => Json(message_json(
+            &s,
+            m.parse().unwrap_or(1),
+            c,
+            &content,
+            &files,
+        )),
+        ("PATCH", ["webhooks", _, _, "messages", _])
+        | ("GET", ["webhooks", _, _, "messages", _])
+        | ("POST", ["webhooks", _, _]) => {
+            let id = s.ids.fetch_add(1, Ordering::SeqCst);
+            Json(message_json(&s, id, "1", &content, &files))
+        }
+        ("POST", ["channels", _, "typing"])
+        | ("PUT", ["channels", _, "messages", _, "reactions", ..]) => {
+            Status(StatusCode::NO_CONTENT)
+        }
+        _ => Status(StatusCode::NOT_FOUND),
+    };
+    let response = match &resp {
+        Json(v) => v.clone(),
+        _ => Value::Null,
+    };
+    let call = Call {
+        method: method.to_string(),
+        path,
+        json,
+        files,
+        response,
+    };
+    s.calls.lock().unwrap().push(call);
+    s.changed.notify_waiters();
+    match resp {
+        Json(v) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            v.to_string(),
+        )
+            .into_response(),
+        Status(code) => code.into_response(),
+        Forbidden => (
+            StatusCode::FORBIDDEN,
+            [("content-type", "application/json")],
+            json!({"message": "Missing Permissions", "code": 50013}).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+enum Reply {
+    Json(Value),
+    Status(StatusCode),
+    Forbidden,
+}
+use Reply::{Forbidden, Json, Status};
+
+fn guild_create() -> Value {
+    json!({
+        "id": GUILD_ID.to_string(), "name": "Test Server", "icon": null, "splash": null, "discovery_splash": null,
+        "owner_id": OWNER_ID.to_string(), "afk_channel_id": null, "afk_timeout": 300, "verification_level": 0,
+        "default_message_notifications": 0, "explicit_content_filter": 0,
+        "roles": [{"id": GUILD_ID.to_string(), "name": "@everyone", "color": 0, "hoist": false, "icon": null,
+                   "unicode_emoji": null, "position": 0, "permissions": "1024", "managed": false, "mentionable": false, "flags": 0}],
+        "emojis": [], "features": [], "mfa_level": 0, "application_id": null, "system_channel_id": null,
+        "system_channel_flags": 0, "rules_channel_id": null, "vanity_url_code": null, "description": null, "banner": null,
+        "premium_tier": 0, "preferred_locale": "en-US", "public_updates_channel_id": null, "nsfw_level": 0,
+        "stickers": [], "premium_progress_bar_enabled": false, "joined_at": "2026-01-01T00:00:00.000000+00:00",
+        "large": false, "unavailable": false, "member_count": 3, "members": [], "channels": [], "threads": [],
+        "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
+        "max_members": 500000, "premium_subscription_count": 0, "max_video_channel_users": 25, "nsfw": false
+    })
+}
+
+async fn gateway(listener: TcpListener, shared: Arc<Shared>, events: broadcast::Sender<Value>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        let mut rx = events.subscribe();
+        tokio::spawn(async move {
+            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
+            let (mut tx, mut incoming) = ws.split();
+            let mut seq = 0u64;
+            let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}});
+            if tx.send(WsMessage::Text(hello.to_string())).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    msg = incoming.next() => {
+                        let Some(Ok(msg)) = msg else { return };
+                        let WsMessage::Text(text) = msg else { continue };
+                        let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+                        match v["op"].as_u64() {
+                            Some(1) => { let _ = tx.send(WsMessage::Text(json!({"op": 11}).to_string())).await; }
+                            Some(2) => {
+                                shared.identifies.fetch_add(1, Ordering::SeqCst);
+                                seq += 1;
+                                let ready = json!({"op": 0, "s": seq, "t": "READY", "d": {
+                                    "v": 10, "user": user_json(BOT_ID, true), "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
+                                    "session_id": format!("session{seq}"), "resume_gateway_url": format!("ws://127.0.0.1:{}", shared.gateway_port.load(Ordering::SeqCst)),
+                                    "shard": [0, 1], "application": {"id": APP_ID.to_string(), "flags": 0}}});
+                                let _ = tx.send(WsMessage::Text(ready.to_string())).await;
+                                seq += 1;
+                                let gc = json!({"op": 0, "s": seq, "t": "GUILD_CREATE", "d": guild_create()});
+                                let _ = tx.send(WsMessage::Text(gc.to_string())).await;
+                            }
+                            _ => {}
+                        }
+                    }
+                    ev = rx.recv() => {
+                        let Ok(ev) = ev else { continue };
+                        seq += 1;
+                        let frame = json!({"op": 0, "s": seq, "t": ev["t"], "d": ev["d"]});
+                        if tx.send(WsMessage::Text(frame.to_string())).await.is_err() { return; }
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,148 @@
+//! Test support: the fake Discord and the real `rlcoach` binary started against it.
+#![allow(dead_code)]
+
+pub mod fake_discord;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fake_discord::FakeDiscord;
+
+/// The real bot binary, connected to a fake Discord, with its own data directory.
+pub struct Bot {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Bot {
+    pub async fn start(fake: &FakeDiscord, data_dir: &Path, env: &[(&str, &str)]) -> Bot {
+        let before = registrations(fake);
+        let log = data_dir.join(format!("bot-{}.log", fake.next_id()));
+        std::fs::create_dir_all(data_dir).unwrap();
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rlcoach"));
+        cmd.env("DISCORD_TOKEN", "fake-token")
+            .env("DISCORD_API_BASE", &fake.base)
+            .env("RLCOACH_DATA_DIR", data_dir)
+            .env("RUST_LOG", "info,serenity=warn")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("bot binary starts");
+        let bot = Bot {
+            child: Some(child),
+            log,
+        };
+        // Ready when the slash commands have been registered (after READY and setup).
+        let log = bot.log.clone();
+        let wait = fake.wait_for(
+            "the bot to register its commands",
+            Duration::from_secs(60),
+            |calls| {
+                (calls
+                    .iter()
+                    .filter(|c| c.method == "PUT" && c.path.ends_with("/commands"))
+                    .count()
+                    > before)
+                    .then_some(())
+            },
+        );
+        if tokio::time::timeout(Duration::from_secs(61), wait)
+            .await
+            .is_err()
+        {
+            panic!(
+                "bot not ready; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        bot
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, as a deploy or `docker stop` would, then wait for the exit.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        for _ in 0..300 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        child.wait().ok().and_then(|s| s.code())
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn registrations(fake: &FakeDiscord) -> usize {
+    fake.calls()
+        .iter()
+        .filter(|c| c.method == "PUT" && c.path.ends_with("/commands"))
+        .count()
+}
+
+pub fn replay_fixture() -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/small-doubles.replay"),
+    )
+    .unwrap()
+}
+
+/// The shared corpus, or None (with SKIPPED) when absent.
+pub fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/replays");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("SKIPPED: replay corpus not found at {}", dir.display());
+        return None;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "replay"))
+        .collect();
+    files.sort();
+    Some(
+        files
+            .into_iter()
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Decodes a whole PNG (panics if invalid) and returns its size.
+pub fn png_size(bytes: &[u8]) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("PNG data");
+    (info.width, info.height)
+}
