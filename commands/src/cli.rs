@@ -31,6 +31,8 @@ enum Command {
     Bench(BenchArgs),
     /// Apply database migrations (DATABASE_URL, or SQLite in RLCOACH_DATA_DIR) and exit.
     Migrate,
+    /// Exit 0 if the bot running on this data directory is connected to Discord (healthcheck).
+    Health,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -98,6 +100,13 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Some(Command::Analyze(a)) => analyze(a),
         Some(Command::Bench(b)) => bench(b),
+        Some(Command::Health) => match crate::config::storage() {
+            Ok(cfg) if crate::bot::health_check(&cfg.data_dir) => return ExitCode::SUCCESS,
+            _ => {
+                eprintln!("rlcoach: the bot is not connected to Discord (no fresh health mark)");
+                return ExitCode::FAILURE;
+            }
+        },
         Some(Command::Migrate) => runtime().and_then(|rt| {
             rt.block_on(async {
                 let store = crate::config::open_store().await?;

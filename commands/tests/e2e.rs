@@ -1,4 +1,3 @@
-#![recursion_limit = "256"]
 //! End to end, offline: the real `rlcoach` binary against the fake Discord (REST + gateway),
 //! through the real serenity/poise stack, SQLite in a temp dir.
 

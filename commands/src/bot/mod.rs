@@ -178,6 +178,10 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
         .await
         .context("cannot build the Discord client")?;
     let shards = client.shard_manager.clone();
+    let health = tokio::spawn(write_health(
+        shards.clone(),
+        store.data_dir().join("health"),
+    ));
 
     let outcome = tokio::select! {
         r = client.start() => r.context("Discord gateway connection failed"),
@@ -186,6 +190,7 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
             Ok(())
         }
     };
+    health.abort();
     shards.shutdown_all().await;
     pool.shutdown(settings.shutdown_grace).await;
     if let Some(task) = deliveries.lock().ok().and_then(|mut d| d.take()) {
@@ -204,6 +209,32 @@ fn build_http(settings: &BotSettings) -> serenity::Http {
         http = http.proxy(base.clone()).ratelimiter_disabled(true);
     }
     http.build()
+}
+
+/// Every 15 s, while a gateway shard is connected, touches `<data>/health` with the time; the
+/// `rlcoach health` subcommand (the Docker healthcheck) checks it is fresh.
+async fn write_health(shards: Arc<serenity::ShardManager>, path: std::path::PathBuf) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        let connected = shards
+            .runners
+            .lock()
+            .await
+            .values()
+            .any(|r| r.stage == serenity::ConnectionStage::Connected);
+        if connected {
+            let _ = tokio::fs::write(&path, rlcoach::storage::now_ms().to_string()).await;
+        }
+    }
+}
+
+/// Exit 0 when the running bot reported a connected gateway in the last 60 s.
+pub fn health_check(data_dir: &std::path::Path) -> bool {
+    std::fs::read_to_string(data_dir.join("health"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .is_some_and(|t| rlcoach::storage::now_ms() - t < 60_000)
 }
 
 async fn shutdown_signal() {

@@ -36,6 +36,7 @@ pub struct Call {
     pub files: Vec<(String, Vec<u8>)>,
     /// What the fake answered (JSON routes), e.g. the id of a created message.
     pub response: Value,
+    pub at: std::time::Instant,
 }
 
 impl Call {
@@ -74,12 +75,19 @@ pub struct FakeDiscord {
 
 impl FakeDiscord {
     pub async fn start() -> FakeDiscord {
+        Self::start_on(0).await
+    }
+
+    /// Starts on a fixed port (0: any); the gateway takes any free port.
+    pub async fn start_on(port: u16) -> FakeDiscord {
         let shared = Arc::new(Shared {
             ids: AtomicU64::new(100_000_000_000_000_000),
             ..Shared::default()
         });
         let (events, _) = broadcast::channel(4096);
-        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("port free");
         let gw = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_port = http.local_addr().unwrap().port();
         shared
@@ -318,6 +326,10 @@ async fn rest(
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}))
         }
         ("GET", ["users", "@me"]) => Json(user_json(BOT_ID, true)),
+        ("GET", ["oauth2", "applications", "@me"]) => Json(json!({
+            "id": APP_ID.to_string(), "name": "rlcoach", "icon": null, "description": "", "bot_public": true,
+            "bot_require_code_grant": false, "owner": user_json(OWNER_ID, false), "verify_key": "", "flags": 0,
+            "team": null})),
         ("PUT", ["applications", _, "commands"])
         | ("PUT", ["applications", _, "guilds", _, "commands"]) => Json(json!([])),
         ("POST", ["interactions", _, _, "callback"]) => Status(StatusCode::NO_CONTENT),
@@ -371,6 +383,7 @@ async fn rest(
         json,
         files,
         response,
+        at: std::time::Instant::now(),
     };
     s.calls.lock().unwrap().push(call);
     s.changed.notify_waiters();
@@ -399,20 +412,27 @@ enum Reply {
 use Reply::{Forbidden, Json, Status};
 
 fn guild_create() -> Value {
-    json!({
+    // Two halves: one json! literal this size exceeds the default macro recursion limit.
+    let mut g = json!({
         "id": GUILD_ID.to_string(), "name": "Test Server", "icon": null, "splash": null, "discovery_splash": null,
         "owner_id": OWNER_ID.to_string(), "afk_channel_id": null, "afk_timeout": 300, "verification_level": 0,
         "default_message_notifications": 0, "explicit_content_filter": 0,
         "roles": [{"id": GUILD_ID.to_string(), "name": "@everyone", "color": 0, "hoist": false, "icon": null,
                    "unicode_emoji": null, "position": 0, "permissions": "1024", "managed": false, "mentionable": false, "flags": 0}],
         "emojis": [], "features": [], "mfa_level": 0, "application_id": null, "system_channel_id": null,
-        "system_channel_flags": 0, "rules_channel_id": null, "vanity_url_code": null, "description": null, "banner": null,
+        "system_channel_flags": 0, "rules_channel_id": null, "vanity_url_code": null, "description": null, "banner": null
+    });
+    let rest = json!({
         "premium_tier": 0, "preferred_locale": "en-US", "public_updates_channel_id": null, "nsfw_level": 0,
         "stickers": [], "premium_progress_bar_enabled": false, "joined_at": "2026-01-01T00:00:00.000000+00:00",
         "large": false, "unavailable": false, "member_count": 3, "members": [], "channels": [], "threads": [],
         "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
         "max_members": 500000, "premium_subscription_count": 0, "max_video_channel_users": 25, "nsfw": false
-    })
+    });
+    if let (Some(a), Value::Object(b)) = (g.as_object_mut(), rest) {
+        a.extend(b);
+    }
+    g
 }
 
 async fn gateway(listener: TcpListener, shared: Arc<Shared>, events: broadcast::Sender<Value>) {
