@@ -456,3 +456,254 @@ async fn startup_fails_clearly_without_a_token_or_with_a_rejected_one() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("DISCORD_TOKEN is not set"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats_and_trends() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let (user, channel) = (555u64, 5501u64);
+    let msg = fake.message_with(
+        user,
+        channel,
+        None,
+        vec![fake.attachment("game.replay", replay_fixture())],
+    );
+    let result = fake
+        .wait_for("the result", T, |calls| {
+            let status = status_for(calls, channel, msg)?;
+            final_edit(calls, channel, &status)
+                .first()
+                .map(|c| (*c).clone())
+        })
+        .await;
+    let ids: Vec<String> = result.json["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["components"].as_array().unwrap().clone())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_string))
+        .collect();
+    let find = |prefix: &str, suffix: &str| {
+        ids.iter()
+            .find(|i| i.starts_with(prefix) && i.ends_with(suffix))
+            .unwrap()
+            .clone()
+    };
+
+    // A player's card and a chart, each as an ephemeral image.
+    for (custom, file) in [
+        (find("card:", ":0"), "player-1.png"),
+        (find("chart:", ":heatmap"), "heatmap.png"),
+    ] {
+        let token = fake.component(user, channel, &custom, None);
+        let edit = fake
+            .wait_for(file, T, |calls| {
+                calls
+                    .iter()
+                    .find(|c| c.path.contains(&token) && c.file(file).is_some())
+                    .cloned()
+            })
+            .await;
+        assert_eq!(png_size(edit.file(file).unwrap()), (1200, 675));
+        let deferred = fake
+            .calls()
+            .into_iter()
+            .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
+            .unwrap();
+        assert_eq!(
+            (
+                deferred.json["type"].as_u64(),
+                deferred.json["data"]["flags"].as_u64()
+            ),
+            (Some(5), Some(64))
+        );
+    }
+
+    // Before linking, /stats says how to link.
+    let token = fake.slash(user, channel, None, "0", "stats", json!([]), Value::Null);
+    let unlinked = fake
+        .wait_for("the unlinked answer", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
+                .cloned()
+        })
+        .await;
+    assert!(
+        unlinked.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("This is me")
+    );
+
+    // "This is me" → a select menu of the replay's players → pick one → linked.
+    let token = fake.component(user, channel, &find("me:", ""), None);
+    let menu = fake
+        .wait_for("the player menu", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
+                .cloned()
+        })
+        .await;
+    let options = menu.json["data"]["components"][0]["components"][0]["options"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(options.len(), 4);
+    let (name, value) = (
+        options[0]["label"].as_str().unwrap().to_string(),
+        options[0]["value"].as_str().unwrap().to_string(),
+    );
+    let select = format!("link:{}", find("me:", "").trim_start_matches("me:"));
+    let token = fake.component(user, channel, &select, Some(vec![value]));
+    let linked = fake
+        .wait_for("the link confirmation", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
+                .cloned()
+        })
+        .await;
+    assert!(
+        linked.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ Linked"),
+        "{:?}",
+        linked.json
+    );
+
+    // Now /stats and /trends use that player.
+    let token = fake.slash(user, channel, None, "0", "stats", json!([]), Value::Null);
+    let stats = fake
+        .wait_for("the stats", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
+                .cloned()
+        })
+        .await;
+    let title = stats.json["data"]["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        title.starts_with(&name) && title.contains("last 1 games"),
+        "{title}"
+    );
+    let token = fake.slash(
+        user,
+        channel,
+        None,
+        "0",
+        "trends",
+        json!([{"name": "stat", "type": 3, "value": "bcpm"}]),
+        Value::Null,
+    );
+    let chart = fake
+        .wait_for("the trend chart", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.file("trend.png").is_some())
+                .cloned()
+        })
+        .await;
+    assert_eq!(png_size(chart.file("trend.png").unwrap()), (1200, 675));
+    // An unknown stat is refused with a clear message.
+    let token = fake.slash(
+        user,
+        channel,
+        None,
+        "0",
+        "trends",
+        json!([{"name": "stat", "type": 3, "value": "nonsense"}]),
+        Value::Null,
+    );
+    let refused = fake
+        .wait_for("the refusal", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
+                .cloned()
+        })
+        .await;
+    assert!(
+        refused.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("don't know the stat")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summary() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let (locked, open) = (9101u64, 9102u64);
+    for ch in [locked, open] {
+        let token = fake.slash(700, ch, Some(GUILD_ID), "32", "setup", json!([{"name": "channel", "type": 1, "options": [{"name": "enabled", "type": 5, "value": true}]}]), Value::Null);
+        fake.wait_for("setup", T, |calls| {
+            calls.iter().find(|c| c.path.contains(&token)).map(|_| ())
+        })
+        .await;
+    }
+    fake.forbid_channel(locked);
+    fake.message_with(
+        701,
+        locked,
+        Some(GUILD_ID),
+        vec![fake.attachment("a.replay", replay_fixture())],
+    );
+    let dm = fake
+        .wait_for("the DM about permissions", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.content().contains("I can't post in"))
+                .cloned()
+        })
+        .await;
+    assert!(dm.content().contains(&format!("<#{locked}>")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tries = fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == format!("/channels/{locked}/messages"))
+        .count();
+    assert_eq!(tries, 1, "retried a channel it cannot post in");
+
+    // Two replays in one message: each answered, then one series summary.
+    let second = support::corpus()
+        .and_then(|c| c.into_iter().next())
+        .map_or_else(replay_fixture, |(_, b)| b);
+    let msg = fake.message_with(
+        702,
+        open,
+        Some(GUILD_ID),
+        vec![
+            fake.attachment("one.replay", replay_fixture()),
+            fake.attachment("two.replay", second),
+        ],
+    );
+    let summary = fake
+        .wait_for("the series summary", T, |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.json["message_reference"]["message_id"].as_str() == Some(&msg.to_string())
+                        && c.json["embeds"][0]["title"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with("Series: 2 games"))
+                })
+                .cloned()
+        })
+        .await;
+    assert!(
+        summary.json["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Best player")
+    );
+}

@@ -236,6 +236,35 @@ impl FakeDiscord {
     }
 }
 
+impl FakeDiscord {
+    /// An INTERACTION_CREATE for a button (or, with `values`, a string select) on a bot message
+    /// in a DM; returns the interaction token.
+    pub fn component(
+        &self,
+        user: u64,
+        channel: u64,
+        custom_id: &str,
+        values: Option<Vec<String>>,
+    ) -> String {
+        let id = self.next_id();
+        let token = format!("tok{id}");
+        let message = message_json(&self.shared, self.next_id(), &channel.to_string(), "", &[]);
+        let data = match values {
+            Some(v) => json!({"custom_id": custom_id, "component_type": 3, "values": v}),
+            None => json!({"custom_id": custom_id, "component_type": 2}),
+        };
+        let d = json!({
+            "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 3, "token": token,
+            "version": 1, "locale": "en-US", "channel_id": channel.to_string(),
+            "channel": {"id": channel.to_string(), "type": 1}, "user": user_json(user, false),
+            "message": message, "data": data, "entitlements": [], "app_permissions": "2251799813685247",
+            "authorizing_integration_owners": {}, "context": 1, "attachment_size_limit": 26214400
+        });
+        self.dispatch("INTERACTION_CREATE", d);
+        token
+    }
+}
+
 pub fn user_json(id: u64, bot: bool) -> Value {
     json!({"id": id.to_string(), "username": format!("user{}", id % 1000), "discriminator": "0",
            "global_name": null, "avatar": null, "bot": bot})
