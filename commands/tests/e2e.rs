@@ -455,6 +455,26 @@ async fn startup_fails_clearly_without_a_token_or_with_a_rejected_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("DISCORD_TOKEN is not set"), "{err}");
+
+    let fake = FakeDiscord::start().await;
+    let base = fake.base.clone();
+    let data = tempfile::tempdir().unwrap();
+    let data_path = data.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rlcoach"))
+            .env("DISCORD_TOKEN", "rejected-token")
+            .env("DISCORD_API_BASE", base)
+            .env("RLCOACH_DATA_DIR", data_path)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("rejected by Discord (401"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,6 +340,8 @@ async fn rest(
     headers: HeaderMap,
     req: Request,
 ) -> Response {
+    let rejected =
+        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bot rejected-token");
     let (json, files) = parse_body(&headers, req).await;
     let path = format!("/{rest}");
     let parts: Vec<&str> = rest.split('/').collect();
@@ -349,6 +351,7 @@ async fn rest(
         .unwrap_or("")
         .to_string();
     let resp = match (method.as_str(), parts.as_slice()) {
+        _ if rejected => Unauthorized,
         ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]) => {
             let port = s.gateway_port.load(Ordering::SeqCst);
             Json(json!({"url": format!("ws://127.0.0.1:{port}"), "shards": 1,
@@ -424,6 +427,12 @@ async fn rest(
         )
             .into_response(),
         Status(code) => code.into_response(),
+        Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            [("content-type", "application/json")],
+            json!({"message": "401: Unauthorized", "code": 0}).to_string(),
+        )
+            .into_response(),
         Forbidden => (
             StatusCode::FORBIDDEN,
             [("content-type", "application/json")],
@@ -437,8 +446,9 @@ enum Reply {
     Json(Value),
     Status(StatusCode),
     Forbidden,
+    Unauthorized,
 }
-use Reply::{Forbidden, Json, Status};
+use Reply::{Forbidden, Json, Status, Unauthorized};
 
 fn guild_create() -> Value {
     // Two halves: one json! literal this size exceeds the default macro recursion limit.
