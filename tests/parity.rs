@@ -261,10 +261,17 @@ fn compare(replay: &str, truth: &str) -> Option<(usize, usize, usize, usize)> {
                 continue;
             }
             let tv: f64 = tv.parse().unwrap();
-            let good = mine
+            let mv = mine
                 .and_then(|m| m.get(col))
-                .and_then(|v| v.parse::<f64>().ok())
-                .is_some_and(|mv| within(mv, tv, col));
+                .and_then(|v| v.parse::<f64>().ok());
+            let good = mv.is_some_and(|mv| within(mv, tv, col));
+            if !good && std::env::var_os("PARITY_DETAIL").is_some() {
+                // PARITY_DETAIL=1 cargo nextest run --test parity --no-capture: every miss.
+                println!(
+                    "    miss {:<14} {col:<40} ours {mv:?} truth {tv}",
+                    t["player name"]
+                );
+            }
             let g = groups.entry(group_of(col)).or_default();
             g.1 += 1;
             g.0 += usize::from(good);
