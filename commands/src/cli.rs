@@ -312,17 +312,22 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     files.sort();
     let runs = args.runs.max(1);
     println!(
-        "{:<48} {:>7} {:>10} {:>10} {:>6} {:>10} {:>10}",
-        "replay", "frames", "parse ms", "analyze ms", "ratio", "parse MB", "peak MB"
+        "{:<48} {:>7} {:>10} {:>10} {:>10} {:>6} {:>10} {:>10}",
+        "replay", "frames", "header ms", "parse ms", "analyze ms", "ratio", "parse MB", "peak MB"
     );
     let (mut total_parse, mut total_full) = (Duration::ZERO, Duration::ZERO);
     for f in &files {
         let bytes = std::fs::read(f)?;
         let mut parse = Vec::new();
         let mut full = Vec::new();
+        let mut header = Vec::new();
         let mut frames = 0;
         let (mut parse_peak, mut full_peak) = (0, 0);
         for _ in 0..runs {
+            // The header-only parse that intake and the analyzer do first.
+            let t = Instant::now();
+            let _ = rlcoach::analysis::parse_header(&bytes);
+            header.push(t.elapsed());
             alloc_meter::reset_peak();
             let t = Instant::now();
             let r = boxcars::ParserBuilder::new(&bytes)
@@ -347,11 +352,12 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         total_parse += p;
         total_full += a;
         println!(
-            "{:<48} {:>7} {:>10.2} {:>10.2} {:>6.2} {:>10.1} {:>10.1}",
+            "{:<48} {:>7} {:>10.2} {:>10.2} {:>10.2} {:>6.2} {:>10.1} {:>10.1}",
             f.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             frames,
+            median(header).as_secs_f64() * 1e3,
             p.as_secs_f64() * 1e3,
             a.as_secs_f64() * 1e3,
             a.as_secs_f64() / p.as_secs_f64().max(1e-9),
