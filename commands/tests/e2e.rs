@@ -294,6 +294,17 @@ async fn setup_is_for_admins_and_auto_analyze_works_only_in_that_channel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_analysis_still_answers_every_drop_exactly_once() {
+    restart_mid_analysis(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_analysis_exits_cleanly_and_the_next_start_finishes_the_work() {
+    restart_mid_analysis(false).await;
+}
+
+/// Drops every corpus replay in one message to a bot with one worker, stops it once all are
+/// accepted (SIGKILL when `crash`, else SIGTERM), starts it again: each gets one answer.
+async fn restart_mid_analysis(crash: bool) {
     let Some(corpus) = support::corpus() else {
         return;
     };
@@ -333,7 +344,11 @@ async fn a_restart_mid_analysis_still_answers_every_drop_exactly_once() {
             (ids.len() == n && accepted == n).then_some(ids)
         })
         .await;
-    bot.kill();
+    if crash {
+        bot.kill();
+    } else {
+        assert_eq!(bot.terminate(), Some(0), "graceful shutdown exits 0");
+    }
     let answered_before = statuses
         .iter()
         .filter(|s| !final_edit(&fake.calls(), channel, s).is_empty())
