@@ -190,7 +190,8 @@ pub struct Positioning {
     pub percent_behind_ball: f64,
     pub time_infront_ball: f64,
     pub percent_infront_ball: f64,
-    /// None for a team of one (no teammate to compare with).
+    /// Time as the team's rearmost player; a lone player is always it (ballchasing counts it so).
+    /// Kept optional for older stored reports, which left it out for teams of one.
     pub time_most_back: Option<f64>,
     pub time_most_forward: Option<f64>,
     pub time_closest_to_ball: f64,

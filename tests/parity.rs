@@ -309,7 +309,7 @@ fn check(replay: &str, truth: &str, floor: f64) {
 
 #[test]
 fn parity_0925() {
-    check("0925.replay", "0925_players.csv", 0.80);
+    check("0925.replay", "0925_players.csv", 0.82);
 }
 
 #[test]
@@ -326,6 +326,6 @@ fn parity_private_duel() {
     check(
         "problematic-private-duel-2026-03-20.replay",
         "problematic-private-duel-2026-03-20.ballchasing.json",
-        0.75,
+        0.79,
     );
 }

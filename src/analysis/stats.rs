@@ -150,7 +150,7 @@ fn team_roles(view: &FrameView<'_>, team: u8) -> [Option<usize>; 4] {
             }
         }
     }
-    if members < 2 {
+    if members == 0 {
         return [None; 4];
     }
     [
@@ -285,7 +285,15 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
             acc.dist_mates.0 += mate_sum / f64::from(mates) * dt;
             acc.dist_mates.1 += dt;
         }
-        let r = &roles[usize::from(team.min(1))];
+        // Roles leave the frozen kickoff countdown out and a lone player holds them all: the duel's
+        // ground truth gives both players most back = most forward = its time minus countdowns,
+        // and 0925's role times also fall short of its thirds. (The ranked-doubles file's role
+        // times sum to its full time; that one file disagrees.)
+        let r = if view.frozen {
+            &[None; 4]
+        } else {
+            &roles[usize::from(team.min(1))]
+        };
         if r[0] == Some(i) {
             acc.most_back += dt;
         }
@@ -377,8 +385,10 @@ impl PlayerAcc {
             percent_behind_ball: pct(self.behind, side),
             time_infront_ball: self.front,
             percent_infront_ball: pct(self.front, side),
-            time_most_back: has_mates.then_some(self.most_back),
-            time_most_forward: has_mates.then_some(self.most_forward),
+            // A lone player holds every role in their team, as ballchasing counts it (its 1v1
+            // reports give most back = most forward = closest = farthest).
+            time_most_back: Some(self.most_back),
+            time_most_forward: Some(self.most_forward),
             time_closest_to_ball: self.closest,
             time_farthest_from_ball: self.farthest,
         }
