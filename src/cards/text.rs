@@ -1,7 +1,9 @@
-//! Fonts and text fitting. Fonts are compiled in from `assets/fonts` (DejaVu Sans, see its
-//! licence there) and registered with plotters once, so rendering never touches fontconfig and
-//! is identical on every machine. Characters the font lacks (emoji, CJK) are replaced, never
-//! drawn as empty boxes, and text that would overflow its box is cut with an ellipsis.
+//! Fonts and text fitting. Fonts are compiled in from `assets/fonts` (DejaVu Sans, and Droid Sans
+//! Fallback for CJK and Hangul; licences beside them) and registered with plotters once, so
+//! rendering never touches fontconfig and is identical on every machine. Text is split into runs
+//! by which font has the glyphs (plotters has no per-glyph fallback); characters neither font has
+//! (emoji) are dropped or replaced, never drawn as empty boxes, and text that would overflow its
+//! box is cut with an ellipsis.
 
 use std::sync::OnceLock;
 
@@ -11,6 +13,10 @@ use plotters::style::FontStyle;
 
 const REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+const FALLBACK: &[u8] = include_bytes!("../../assets/fonts/DroidSansFallbackFull.ttf");
+
+/// The family for characters DejaVu lacks (CJK, Hangul, kana).
+pub const FALLBACK_FAMILY: &str = "rlcoach-fallback";
 
 /// The one family name used everywhere (also plotters' default for axis labels).
 pub const FAMILY: &str = "sans-serif";
@@ -22,12 +28,69 @@ pub fn ensure_fonts() {
         // The bytes are compiled in and valid; a failure here is a build defect caught by tests.
         let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, REGULAR);
         let _ = plotters::style::register_font(FAMILY, FontStyle::Bold, BOLD);
+        let _ = plotters::style::register_font(FALLBACK_FAMILY, FontStyle::Normal, FALLBACK);
     });
 }
 
 fn font_ref() -> &'static FontRef<'static> {
     static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
     FONT.get_or_init(|| FontRef::try_from_slice(REGULAR).expect("embedded font parses"))
+}
+
+fn fallback_ref() -> &'static FontRef<'static> {
+    static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
+    FONT.get_or_init(|| FontRef::try_from_slice(FALLBACK).expect("embedded font parses"))
+}
+
+fn in_primary(c: char) -> bool {
+    c == ' ' || font_ref().glyph_id(c).0 != 0
+}
+
+fn in_any(c: char) -> bool {
+    in_primary(c) || fallback_ref().glyph_id(c).0 != 0
+}
+
+/// `font` in the fallback family, same size.
+fn fallback_of(font: &FontDesc<'_>) -> FontDesc<'static> {
+    FontDesc::new(
+        FontFamily::Name(FALLBACK_FAMILY),
+        font.get_size(),
+        FontStyle::Normal,
+    )
+}
+
+/// Whether any character of `text` is drawn with the fallback font.
+pub fn needs_fallback(text: &str) -> bool {
+    text.chars().any(|c| !in_primary(c))
+}
+
+/// Splits text into runs drawn with the primary font (false) or the fallback (true).
+pub fn runs(text: &str) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for c in text.chars() {
+        let fallback = !in_primary(c);
+        match out.last_mut() {
+            Some((s, f)) if *f == fallback || c == ' ' => s.push(c),
+            _ => out.push((c.to_string(), fallback)),
+        }
+    }
+    out
+}
+
+/// Each run with the font it is drawn in and its width.
+pub fn layout<'a>(text: &str, font: &FontDesc<'a>) -> Vec<(String, FontDesc<'a>, i32)> {
+    runs(text)
+        .into_iter()
+        .map(|(s, fallback)| {
+            let f = if fallback {
+                fallback_of(font)
+            } else {
+                font.clone()
+            };
+            let w = f.box_size(&s).map(|(w, _)| w as i32).unwrap_or(0);
+            (s, f, w)
+        })
+        .collect()
 }
 
 pub fn regular(size: f64) -> FontDesc<'static> {
@@ -55,7 +118,7 @@ pub fn clean(text: &str) -> String {
         if c.is_control() || is_emoji_part(c) && font.glyph_id(c).0 == 0 {
             continue;
         }
-        out.push(if font.glyph_id(c).0 == 0 { '?' } else { c });
+        out.push(if in_any(c) { c } else { '?' });
         last_space = false;
     }
     let trimmed = out.trim_end().to_string();
@@ -71,9 +134,9 @@ fn is_emoji_part(c: char) -> bool {
         0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE00..=0xFE0F | 0x200D | 0x20E3 | 0xE0020..=0xE007F)
 }
 
-/// Width in pixels of `text` at `font` (the same measure plotters uses to lay it out).
+/// Width in pixels of `text` at `font`, fallback runs included (plotters' own measure per run).
 pub fn width(text: &str, font: &FontDesc<'_>) -> i32 {
-    font.box_size(text).map(|(w, _)| w as i32).unwrap_or(0)
+    layout(text, font).iter().map(|(_, _, w)| w).sum()
 }
 
 /// Cleans `text` and cuts it with "…" so that it fits in `max_w` pixels.
@@ -107,9 +170,33 @@ mod tests {
         ensure_fonts();
         assert_eq!(clean("Jöhn  Doe"), "Jöhn Doe");
         assert_eq!(clean("🔥Blaze🔥"), "Blaze");
-        assert_eq!(clean("山田"), "??");
+        assert_eq!(clean("山田"), "山田", "CJK is drawn with the fallback font");
         assert_eq!(clean("👍🏽"), "?");
+        assert_eq!(
+            clean("\u{10FFFD}x"),
+            "?x",
+            "private-use characters no font has"
+        );
         assert_eq!(clean("\u{7}\n"), "?");
+    }
+
+    #[test]
+    fn text_splits_into_runs_by_font() {
+        ensure_fonts();
+        assert_eq!(
+            runs("Ace 山田 GG"),
+            vec![
+                ("Ace ".to_string(), false),
+                ("山田 ".to_string(), true),
+                ("GG".to_string(), false)
+            ]
+        );
+        let f = regular(20.0);
+        assert!(
+            width("山田", &f) > width("ab", &f),
+            "fallback runs are measured"
+        );
+        assert!(needs_fallback("山田") && !needs_fallback("Ace"));
     }
 
     #[test]
