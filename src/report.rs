@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a field changes meaning or is removed; additions keep the version.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
-/// Stored with every analysis so a newer analyzer can re-run stored replays.
-pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a1");
+/// Stored with every analysis so a newer analyzer can re-run stored replays (`rlcoach
+/// reanalyze`). Bump the suffix whenever a stat's value changes for the same file.
+/// a2: dribble detection tolerates replication lag; role times skip countdowns, lone players.
+pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a2");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {

@@ -460,3 +460,47 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    stale_analyses_are_rerun_in_place_by_a_newer_analyzer,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let mut rx = pool.subscribe();
+            let id = replay_id_of(&pool.intake().submit(replay(), upload(1)).await.unwrap());
+            wait_for(&mut rx, &id).await;
+            let owed = store.pending_deliveries(Some(&id)).await.unwrap();
+            assert!(store.mark_delivered(&owed[0].upload_id).await.unwrap());
+            let current = rlcoach::report::ANALYZER_VERSION;
+            assert_eq!(
+                store.requeue_stale_analyses(current).await.unwrap(),
+                0,
+                "nothing stale yet"
+            );
+
+            // What an upgrade leaves behind: a report stored by an older analyzer.
+            sqlx::query(
+                "UPDATE analyses SET analyzer_version = 'rlcoach-0.0.1+old' WHERE replay_id = $1",
+            )
+            .bind(&id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+            assert_eq!(store.requeue_stale_analyses(current).await.unwrap(), 1);
+            wait_for(&mut rx, &id).await;
+            let fresh = store.report(&id).await.unwrap().unwrap();
+            assert_eq!(fresh.analyzer_version, current);
+            assert_eq!(store.requeue_stale_analyses(current).await.unwrap(), 0);
+            // Nobody is answered twice for a re-analysis.
+            assert!(
+                store
+                    .pending_deliveries(Some(&id))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            pool.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+);

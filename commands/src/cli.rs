@@ -33,6 +33,8 @@ enum Command {
     Migrate,
     /// Exit 0 if the bot running on this data directory is connected to Discord (healthcheck).
     Health,
+    /// Re-run the analysis of stored replays made by an older analyzer version, then exit.
+    Reanalyze,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -107,6 +109,7 @@ pub fn run() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        Some(Command::Reanalyze) => runtime().and_then(|rt| rt.block_on(reanalyze())),
         Some(Command::Migrate) => runtime().and_then(|rt| {
             rt.block_on(async {
                 let store = crate::config::open_store().await?;
@@ -377,6 +380,35 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.ingest {
         runtime()?.block_on(crate::ingest_bench::run(&files, 3))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn reanalyze() -> anyhow::Result<ExitCode> {
+    let store = crate::config::open_store().await?;
+    let n = store
+        .requeue_stale_analyses(rlcoach::report::ANALYZER_VERSION)
+        .await?;
+    println!(
+        "rlcoach: {n} stored replays queued for re-analysis with {}",
+        rlcoach::report::ANALYZER_VERSION
+    );
+    if n > 0 {
+        let pool = rlcoach::jobs::WorkerPool::start(store.clone(), crate::config::pool()?);
+        loop {
+            let s = store.queue_stats().await?;
+            if s.queued + s.running == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        pool.shutdown(Duration::from_secs(5)).await;
+        let s = store.queue_stats().await?;
+        println!(
+            "rlcoach: done ({} analyzed in total, {} failed)",
+            s.done, s.failed
+        );
+    }
+    store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 

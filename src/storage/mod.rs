@@ -140,6 +140,12 @@ impl Store {
         Ok(())
     }
 
+    /// The connection pool, for administration and tests; application code goes through the
+    /// methods of `Store`.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -80,6 +80,24 @@ impl Store {
         Ok(true)
     }
 
+    /// Queues a fresh analysis of every replay whose stored report came from another analyzer
+    /// version; returns how many. Re-running replaces the report and the stat rows in place.
+    pub async fn requeue_stale_analyses(&self, current_version: &str) -> Result<u64> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $1, lease_token = NULL,
+                 lease_until = NULL, last_error = NULL, finished_at = NULL
+             WHERE kind = 'analyze' AND state = 'done'
+               AND replay_id IN (SELECT replay_id FROM analyses WHERE analyzer_version <> $2)",
+        )
+        .bind(now_ms())
+        .bind(current_version)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
     /// The stored report of a replay, if analyzed.
     pub async fn report(&self, replay_id: &str) -> Result<Option<Report>> {
         let row = sqlx::query("SELECT report_json FROM analyses WHERE replay_id = $1")
@@ -269,7 +287,40 @@ async fn save_player(
             avg_distance_to_ball, avg_distance_to_teammates)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
             $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)
-         ON CONFLICT (replay_id, platform, platform_id) DO NOTHING",
+         ON CONFLICT (replay_id, platform, platform_id) DO UPDATE SET
+             name = excluded.name,
+             team = excluded.team,
+             won = excluded.won,
+             playlist = excluded.playlist,
+             map = excluded.map,
+             played_at = excluded.played_at,
+             duration_s = excluded.duration_s,
+             score = excluded.score,
+             goals = excluded.goals,
+             assists = excluded.assists,
+             saves = excluded.saves,
+             shots = excluded.shots,
+             demos = excluded.demos,
+             mvp = excluded.mvp,
+             shooting_pct = excluded.shooting_pct,
+             bcpm = excluded.bcpm,
+             avg_boost_amount = excluded.avg_boost_amount,
+             pct_zero_boost = excluded.pct_zero_boost,
+             pct_full_boost = excluded.pct_full_boost,
+             big_pads = excluded.big_pads,
+             small_pads = excluded.small_pads,
+             boost_stolen = excluded.boost_stolen,
+             avg_speed_uu_s = excluded.avg_speed_uu_s,
+             pct_supersonic = excluded.pct_supersonic,
+             pct_slow_speed = excluded.pct_slow_speed,
+             pct_on_ground = excluded.pct_on_ground,
+             pct_low_air = excluded.pct_low_air,
+             pct_high_air = excluded.pct_high_air,
+             pct_offensive_third = excluded.pct_offensive_third,
+             pct_defensive_third = excluded.pct_defensive_third,
+             pct_behind_ball = excluded.pct_behind_ball,
+             avg_distance_to_ball = excluded.avg_distance_to_ball,
+             avg_distance_to_teammates = excluded.avg_distance_to_teammates",
     )
     .bind(replay_id)
     .bind(&p.id.platform)
