@@ -742,3 +742,68 @@ async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summ
             .contains("Best player")
     );
 }
+
+/// Discord rejects the whole registration if one command breaks its limits; check them offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_commands_respect_discord_limits() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let put = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "PUT" && c.path.ends_with("/commands"))
+        .unwrap();
+    let cmds = put.json.as_array().expect("a list of commands").clone();
+    let names: Vec<&str> = cmds.iter().filter_map(|c| c["name"].as_str()).collect();
+    for want in [
+        "analyze",
+        "link",
+        "stats",
+        "trends",
+        "sessions",
+        "compare",
+        "replays",
+        "leaderboard",
+        "setup",
+        "privacy",
+        "help",
+    ] {
+        assert!(names.contains(&want), "{want} not registered: {names:?}");
+    }
+    fn check(v: &Value, path: &str) {
+        let name = v["name"].as_str().unwrap_or("");
+        assert!(
+            !name.is_empty()
+                && name.len() <= 32
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'),
+            "{path}: bad name {name:?}"
+        );
+        let desc = v["description"].as_str().unwrap_or("");
+        assert!(
+            (1..=100).contains(&desc.chars().count()),
+            "{path}/{name}: description {desc:?}"
+        );
+        let opts = v["options"].as_array().cloned().unwrap_or_default();
+        assert!(opts.len() <= 25, "{path}/{name}: too many options");
+        let mut seen_optional = false;
+        for o in &opts {
+            if o["type"].as_u64().is_some_and(|t| t <= 2) {
+                check(o, &format!("{path}/{name}"));
+                continue;
+            }
+            let required = o["required"].as_bool().unwrap_or(false);
+            assert!(
+                !(required && seen_optional),
+                "{path}/{name}: required option after an optional one"
+            );
+            seen_optional |= !required;
+            check(o, &format!("{path}/{name}"));
+        }
+    }
+    for c in &cmds {
+        check(c, "");
+    }
+}
