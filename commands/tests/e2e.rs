@@ -387,8 +387,30 @@ async fn restart_mid_analysis(crash: bool) {
             final_edit(&calls, channel, s).len()
         );
     }
-    // The series summary of a multi-replay message is posted once all are answered, unless the
-    // crash lost the in-memory batch (it is best effort across restarts).
+    // The series summary is stored state, not memory: posted once even across the restart.
+    let summary_title = format!("Series: {n} games");
+    fake.wait_for("the series summary", T, |calls| {
+        calls
+            .iter()
+            .any(|c| {
+                c.json["embeds"][0]["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(&summary_title))
+            })
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let summaries = fake
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.json["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Series:"))
+        })
+        .count();
+    assert_eq!(summaries, 1);
     assert!(
         answered_before < n,
         "nothing was left to do after the crash; the test proved nothing"

@@ -22,6 +22,8 @@ pub struct NewUpload {
     /// original response (tokens last 15 minutes).
     pub interaction_token: Option<String>,
     pub application_id: Option<i64>,
+    /// How many replays the user's message carried (for the series summary).
+    pub batch_size: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,8 +139,8 @@ impl Store {
         let upload_id = new_id();
         sqlx::query(
             "INSERT INTO uploads (upload_id, replay_id, user_id, guild_id, channel_id, message_id, file_name, created_at,
-                 interaction_token, application_id, reply_message_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 interaction_token, application_id, reply_message_id, batch_size)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&upload_id)
         .bind(&canonical)
@@ -151,6 +153,7 @@ impl Store {
         .bind(upload.interaction_token.as_deref())
         .bind(upload.application_id)
         .bind(upload.reply_message_id)
+        .bind(upload.batch_size)
         .execute(&mut *tx)
         .await?;
 

@@ -226,6 +226,56 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// When every replay of a multi-replay message has been answered, returns the channel and
+    /// the replays that were analyzed — once: the first caller claims the summary.
+    pub async fn claim_batch_summary(
+        &self,
+        message_id: i64,
+    ) -> Result<Option<(Option<i64>, Vec<String>)>> {
+        let rows = sqlx::query(
+            "SELECT u.replay_id, u.channel_id, u.batch_size, u.delivered_at,
+                    (SELECT COUNT(*) FROM analyses a WHERE a.replay_id = u.replay_id)
+             FROM uploads u WHERE u.message_id = $1 ORDER BY u.created_at, u.upload_id",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let expected: i64 = rows
+            .first()
+            .map(|r| r.try_get::<Option<i64>, _>(2))
+            .transpose()?
+            .flatten()
+            .unwrap_or(0);
+        let delivered = rows
+            .iter()
+            .filter(|r| r.try_get::<Option<i64>, _>(3).ok().flatten().is_some())
+            .count() as i64;
+        if expected < 2 || delivered < expected {
+            return Ok(None);
+        }
+        let claimed = sqlx::query("INSERT INTO batch_summaries (message_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(message_id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1;
+        if !claimed {
+            return Ok(None);
+        }
+        let channel = rows
+            .first()
+            .map(|r| r.try_get::<Option<i64>, _>(1))
+            .transpose()?
+            .flatten();
+        let analyzed = rows
+            .iter()
+            .filter(|r| r.try_get::<i64, _>(4).unwrap_or(0) > 0)
+            .map(|r| r.try_get(0))
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(Some((channel, analyzed)))
+    }
+
     /// Gives a claimed upload back at once (sending the answer failed; retried later).
     pub async fn release_delivery(&self, upload_id: &str) -> Result<()> {
         sqlx::query("UPDATE uploads SET delivering_until = NULL WHERE upload_id = $1")

@@ -22,17 +22,10 @@ const DELIVERY_LEASE: Duration = Duration::from_secs(15);
 /// Interaction tokens last 15 minutes; leave a margin.
 const TOKEN_TTL_MS: i64 = 14 * 60 * 1000;
 
-/// Per-status-message locks, and multi-replay messages waiting for their series summary.
+/// Per-status-message locks, so a status edit and the result never cross.
 #[derive(Default)]
 pub struct Batches {
     locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
-    batches: Mutex<HashMap<u64, Batch>>,
-}
-
-struct Batch {
-    channel: u64,
-    expected: usize,
-    replays: Vec<String>,
 }
 
 impl Batches {
@@ -42,33 +35,6 @@ impl Batches {
             m.retain(|_, l| Arc::strong_count(l) > 1);
         }
         m.entry(key).or_default().clone()
-    }
-
-    pub fn start(&self, message: u64, channel: u64, expected: usize) {
-        let mut b = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        b.insert(
-            message,
-            Batch {
-                channel,
-                expected,
-                replays: Vec::new(),
-            },
-        );
-    }
-
-    /// Records a delivered replay of a batch; returns the batch once all have been delivered.
-    fn record(&self, message: u64, replay_id: Option<&str>) -> Option<(u64, Vec<String>)> {
-        let mut b = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        let batch = b.get_mut(&message)?;
-        batch.expected = batch.expected.saturating_sub(1);
-        if let Some(r) = replay_id {
-            batch.replays.push(r.to_string());
-        }
-        if batch.expected == 0 {
-            b.remove(&message).map(|x| (x.channel, x.replays))
-        } else {
-            None
-        }
     }
 }
 
@@ -177,11 +143,9 @@ async fn deliver(data: &Data, d: Delivery) {
             }
             tracing::info!(upload = %d.upload_id, replay = %d.replay_id, "result delivered");
             if let Some(m) = d.message_id
-                && let Some((channel, replays)) = data
-                    .batches
-                    .record(m as u64, d.error.is_none().then_some(d.replay_id.as_str()))
+                && let Ok(Some((Some(channel), replays))) = data.store.claim_batch_summary(m).await
             {
-                series_summary(data, channel, m as u64, &replays).await;
+                series_summary(data, channel as u64, m as u64, &replays).await;
             }
         }
         Err(e) if is_missing_permission(&e) => {

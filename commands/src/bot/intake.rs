@@ -48,10 +48,7 @@ pub async fn on_message(
         let _ = msg.reply(ctx, limits::wait_message(wait)).await;
         return Ok(());
     }
-    if replays.len() > 1 {
-        data.batches
-            .start(msg.id.get(), msg.channel_id.get(), replays.len());
-    }
+    let batch_size = i64::try_from(replays.len()).unwrap_or(i64::MAX);
     for a in replays {
         let status = serenity::CreateMessage::new()
             .content(format!("📥 `{}` received — checking it…", a.filename))
@@ -75,6 +72,7 @@ pub async fn on_message(
             message_id: Some(sid(msg.id.get())),
             reply_message_id: Some(sid(status.id.get())),
             file_name: Some(a.filename.clone()),
+            batch_size: Some(batch_size),
             ..NewUpload::default()
         };
         accept(data, a, upload, &target).await;
