@@ -33,6 +33,23 @@ fn status_for(calls: &[Call], channel: u64, msg: u64) -> Option<String> {
         .and_then(|c| c.response["id"].as_str().map(str::to_string))
 }
 
+/// `/analyze replay:<file>` in a guild channel (6001) by `user`; returns the interaction token.
+fn analyze_in_guild(fake: &FakeDiscord, user: u64, name: &str, bytes: Vec<u8>) -> String {
+    let att = fake.attachment(name, bytes);
+    let id = att["id"].as_str().unwrap().to_string();
+    let options = json!([{"name": "replay", "type": 11, "value": id}]);
+    let resolved = json!({"attachments": {id: att}});
+    fake.slash(
+        user,
+        6001,
+        Some(GUILD_ID),
+        "0",
+        "analyze",
+        options,
+        resolved,
+    )
+}
+
 fn embed_title(c: &Call) -> String {
     c.json["embeds"][0]["title"]
         .as_str()
@@ -93,11 +110,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let _bot = Bot::start(&fake, dir.path(), &[]).await;
-    let att = fake.attachment("game.replay", replay_fixture());
-    let att_id = att["id"].as_str().unwrap().to_string();
-    let options = json!([{"name": "replay", "type": 11, "value": att_id}]);
-    let resolved = json!({"attachments": {att_id.clone(): att}});
-    let token = fake.slash(222, 6001, Some(GUILD_ID), "0", "analyze", options, resolved);
+    let token = analyze_in_guild(&fake, 222, "game.replay", replay_fixture());
 
     // Deferred first (type 5), within Discord's 3 s.
     let deferred = fake
@@ -125,17 +138,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
     // A corrupt file: a short, specific message; the bot keeps serving.
     let mut bad = replay_fixture();
     bad.truncate(bad.len() / 3);
-    let att = fake.attachment("broken.replay", bad);
-    let att_id = att["id"].as_str().unwrap().to_string();
-    let token = fake.slash(
-        222,
-        6001,
-        Some(GUILD_ID),
-        "0",
-        "analyze",
-        json!([{"name": "replay", "type": 11, "value": att_id}]),
-        json!({"attachments": {att_id.clone(): att}}),
-    );
+    let token = analyze_in_guild(&fake, 222, "broken.replay", bad);
     let err = fake
         .wait_for("the error", T, |calls| {
             calls
@@ -152,17 +155,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
         err.content()
     );
     // Not a replay at all, by name: refused at once, ephemerally.
-    let att = fake.attachment("notes.txt", b"hello".to_vec());
-    let att_id = att["id"].as_str().unwrap().to_string();
-    let token = fake.slash(
-        222,
-        6001,
-        Some(GUILD_ID),
-        "0",
-        "analyze",
-        json!([{"name": "replay", "type": 11, "value": att_id}]),
-        json!({"attachments": {att_id.clone(): att}}),
-    );
+    let token = analyze_in_guild(&fake, 222, "notes.txt", b"hello".to_vec());
     let refusal = fake
         .wait_for("the refusal", T, |calls| {
             calls
@@ -181,17 +174,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
     );
 
     // Still serving: the same good replay again answers from storage.
-    let att = fake.attachment("again.replay", replay_fixture());
-    let att_id = att["id"].as_str().unwrap().to_string();
-    let token = fake.slash(
-        223,
-        6001,
-        Some(GUILD_ID),
-        "0",
-        "analyze",
-        json!([{"name": "replay", "type": 11, "value": att_id}]),
-        json!({"attachments": {att_id.clone(): att}}),
-    );
+    let token = analyze_in_guild(&fake, 223, "again.replay", replay_fixture());
     fake.wait_for("the duplicate's card", T, |calls| {
         calls
             .iter()

@@ -78,15 +78,7 @@ impl AnalyzeError {
 
 /// Analyzes replay bytes. Never panics; see the module invariant.
 pub fn analyze(bytes: &[u8], limits: &Limits) -> Result<Report, AnalyzeError> {
-    if bytes.is_empty() {
-        return Err(AnalyzeError::Empty);
-    }
-    if bytes.len() > limits.max_bytes {
-        return Err(AnalyzeError::TooLarge {
-            size: bytes.len(),
-            limit: limits.max_bytes,
-        });
-    }
+    check_size(bytes, limits)?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         analyze_inner(bytes, limits)
     }));
@@ -116,15 +108,7 @@ pub struct ReplayInfo {
 /// Cheap validation for intake: size limit, a header that parses with a valid CRC, the frame
 /// limit. Never panics.
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ReplayInfo, AnalyzeError> {
-    if bytes.is_empty() {
-        return Err(AnalyzeError::Empty);
-    }
-    if bytes.len() > limits.max_bytes {
-        return Err(AnalyzeError::TooLarge {
-            size: bytes.len(),
-            limit: limits.max_bytes,
-        });
-    }
+    check_size(bytes, limits)?;
     let replay = std::panic::catch_unwind(|| parse_header(bytes))
         .map_err(|_| AnalyzeError::Internal("header parser panicked".into()))??;
     let info = header::read(&replay);
@@ -142,6 +126,19 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ReplayInfo, AnalyzeError
         team_size: info.team_size,
         num_frames: info.num_frames,
     })
+}
+
+fn check_size(bytes: &[u8], limits: &Limits) -> Result<(), AnalyzeError> {
+    if bytes.is_empty() {
+        return Err(AnalyzeError::Empty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(AnalyzeError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    Ok(())
 }
 
 /// Reads only the header: quick validation before queuing and the header-only fallback.

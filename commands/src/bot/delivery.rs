@@ -225,64 +225,78 @@ async fn send(data: &Data, d: &Delivery, a: Answer) -> Result<(), serenity::Erro
         .filter(|_| rlcoach::storage::now_ms() - d.created_at < TOKEN_TTL_MS);
     if let Some(token) = fresh_token {
         use serenity::Builder as _;
-        let mut b = serenity::EditInteractionResponse::new()
-            .content(a.content)
-            .components(a.buttons);
-        if let Some(e) = a.embed {
-            b = b.embed(e);
-        }
-        if let Some(png) = a.card {
-            b = b.new_attachment(serenity::CreateAttachment::bytes(png, "match.png"));
-        }
-        b.execute(&*data.http, token).await?;
+        a.interaction_edit().execute(&*data.http, token).await?;
         return Ok(());
     }
-    let Some(channel) = d
-        .channel_id
-        .map(|c| serenity::ChannelId::new(c.max(1) as u64))
-    else {
-        // No channel recorded: DM the uploader.
-        let dm = serenity::UserId::new(d.user_id.max(1) as u64)
-            .create_dm_channel(&*data.http)
-            .await?;
-        let mut m = serenity::CreateMessage::new()
-            .content(a.content)
-            .components(a.buttons);
-        if let Some(e) = a.embed {
-            m = m.embed(e);
+    match (d.channel_id, d.reply_message_id) {
+        (Some(channel), Some(msg)) => {
+            let (channel, msg) = (
+                serenity::ChannelId::new(channel.max(1) as u64),
+                serenity::MessageId::new(msg.max(1) as u64),
+            );
+            channel.edit_message(&data.http, msg, a.edit()).await?;
         }
-        if let Some(png) = a.card {
-            m = m.add_file(serenity::CreateAttachment::bytes(png, "match.png"));
+        (Some(channel), None) => {
+            serenity::ChannelId::new(channel.max(1) as u64)
+                .send_message(&data.http, a.create())
+                .await?;
         }
-        dm.id.send_message(&data.http, m).await?;
-        return Ok(());
-    };
-    if let Some(msg) = d.reply_message_id {
-        let mut e = serenity::EditMessage::new()
-            .content(a.content)
-            .components(a.buttons);
-        if let Some(em) = a.embed {
-            e = e.embed(em);
+        (None, _) => {
+            // No channel recorded: DM the uploader.
+            let dm = serenity::UserId::new(d.user_id.max(1) as u64)
+                .create_dm_channel(&*data.http)
+                .await?;
+            dm.id.send_message(&data.http, a.create()).await?;
         }
-        if let Some(png) = a.card {
-            e = e.new_attachment(serenity::CreateAttachment::bytes(png, "match.png"));
-        }
-        channel
-            .edit_message(&data.http, serenity::MessageId::new(msg.max(1) as u64), e)
-            .await?;
-    } else {
-        let mut m = serenity::CreateMessage::new()
-            .content(a.content)
-            .components(a.buttons);
-        if let Some(em) = a.embed {
-            m = m.embed(em);
-        }
-        if let Some(png) = a.card {
-            m = m.add_file(serenity::CreateAttachment::bytes(png, "match.png"));
-        }
-        channel.send_message(&data.http, m).await?;
     }
     Ok(())
+}
+
+impl Answer {
+    fn card(&self) -> Option<serenity::CreateAttachment> {
+        self.card
+            .as_ref()
+            .map(|png| serenity::CreateAttachment::bytes(png.clone(), "match.png"))
+    }
+
+    fn create(self) -> serenity::CreateMessage {
+        let mut m = serenity::CreateMessage::new()
+            .content(self.content.clone())
+            .components(self.buttons.clone());
+        if let Some(file) = self.card() {
+            m = m.add_file(file);
+        }
+        match self.embed {
+            Some(e) => m.embed(e),
+            None => m,
+        }
+    }
+
+    fn edit(self) -> serenity::EditMessage {
+        let mut m = serenity::EditMessage::new()
+            .content(self.content.clone())
+            .components(self.buttons.clone());
+        if let Some(file) = self.card() {
+            m = m.new_attachment(file);
+        }
+        match self.embed {
+            Some(e) => m.embed(e),
+            None => m,
+        }
+    }
+
+    fn interaction_edit(self) -> serenity::EditInteractionResponse {
+        let mut m = serenity::EditInteractionResponse::new()
+            .content(self.content.clone())
+            .components(self.buttons.clone());
+        if let Some(file) = self.card() {
+            m = m.new_attachment(file);
+        }
+        match self.embed {
+            Some(e) => m.embed(e),
+            None => m,
+        }
+    }
 }
 
 /// Several replays in one message: wins per team colour, totals and the best player.
