@@ -113,14 +113,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
     let token = analyze_in_guild(&fake, 222, "game.replay", replay_fixture());
 
     // Deferred first (type 5), within Discord's 3 s.
-    let deferred = fake
-        .wait_for("the deferral", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains("/callback") && c.path.contains(&token))
-                .cloned()
-        })
-        .await;
+    let deferred = fake.callback("the deferral", &token).await;
     assert_eq!(deferred.json["type"], 5);
     let edit = fake
         .wait_for("the card in the original response", T, |calls| {
@@ -156,14 +149,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
     );
     // Not a replay at all, by name: refused at once, ephemerally.
     let token = analyze_in_guild(&fake, 222, "notes.txt", b"hello".to_vec());
-    let refusal = fake
-        .wait_for("the refusal", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.contains("/callback"))
-                .cloned()
-        })
-        .await;
+    let refusal = fake.callback("the refusal", &token).await;
     assert_eq!(refusal.json["type"], 4);
     assert_eq!(refusal.json["data"]["flags"], 64, "ephemeral");
     assert!(
@@ -197,14 +183,7 @@ async fn setup_is_for_admins_and_auto_analyze_works_only_in_that_channel() {
     };
     // No Manage Server permission: refused.
     let token = setup("0", 300);
-    let refused = fake
-        .wait_for("the refusal", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.contains("/callback"))
-                .cloned()
-        })
-        .await;
+    let refused = fake.callback("the refusal", &token).await;
     assert!(
         refused.json["data"]["content"]
             .as_str()
@@ -223,14 +202,7 @@ async fn setup_is_for_admins_and_auto_analyze_works_only_in_that_channel() {
 
     // Manage Server (0x20): accepted.
     let token = setup("32", 301);
-    let ok = fake
-        .wait_for("the confirmation", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.contains("/callback"))
-                .cloned()
-        })
-        .await;
+    let ok = fake.callback("the confirmation", &token).await;
     assert!(
         ok.json["data"]["content"]
             .as_str()
@@ -562,14 +534,7 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
 
     // Before linking, /stats says how to link.
     let token = fake.slash(user, channel, None, "0", "stats", json!([]), Value::Null);
-    let unlinked = fake
-        .wait_for("the unlinked answer", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
-                .cloned()
-        })
-        .await;
+    let unlinked = fake.callback("the unlinked answer", &token).await;
     assert!(
         unlinked.json["data"]["content"]
             .as_str()
@@ -579,14 +544,7 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
 
     // "This is me" → a select menu of the replay's players → pick one → linked.
     let token = fake.component(user, channel, &find("me:", ""), None);
-    let menu = fake
-        .wait_for("the player menu", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
-                .cloned()
-        })
-        .await;
+    let menu = fake.callback("the player menu", &token).await;
     let options = menu.json["data"]["components"][0]["components"][0]["options"]
         .as_array()
         .unwrap()
@@ -598,14 +556,7 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
     );
     let select = format!("link:{}", find("me:", "").trim_start_matches("me:"));
     let token = fake.component(user, channel, &select, Some(vec![value]));
-    let linked = fake
-        .wait_for("the link confirmation", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
-                .cloned()
-        })
-        .await;
+    let linked = fake.callback("the link confirmation", &token).await;
     assert!(
         linked.json["data"]["content"]
             .as_str()
@@ -617,14 +568,7 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
 
     // Now /stats and /trends use that player.
     let token = fake.slash(user, channel, None, "0", "stats", json!([]), Value::Null);
-    let stats = fake
-        .wait_for("the stats", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
-                .cloned()
-        })
-        .await;
+    let stats = fake.callback("the stats", &token).await;
     let title = stats.json["data"]["embeds"][0]["title"]
         .as_str()
         .unwrap()
@@ -661,14 +605,7 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
         json!([{"name": "stat", "type": 3, "value": "nonsense"}]),
         Value::Null,
     );
-    let refused = fake
-        .wait_for("the refusal", T, |calls| {
-            calls
-                .iter()
-                .find(|c| c.path.contains(&token) && c.path.ends_with("/callback"))
-                .cloned()
-        })
-        .await;
+    let refused = fake.callback("the refusal", &token).await;
     assert!(
         refused.json["data"]["content"]
             .as_str()

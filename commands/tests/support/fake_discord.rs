@@ -171,6 +171,17 @@ impl FakeDiscord {
         }
     }
 
+    /// The bot's initial response to interaction `token` (`POST …/callback`).
+    pub async fn callback(&self, what: &str, token: &str) -> Call {
+        self.wait_for(what, Duration::from_secs(90), |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(token) && c.path.ends_with("/callback"))
+                .cloned()
+        })
+        .await
+    }
+
     /// A MESSAGE_CREATE from `user` in `channel` (guild None = DM) with attachments.
     pub fn message_with(
         &self,
