@@ -3,6 +3,31 @@
 use poise::serenity_prelude as serenity;
 
 use super::{games_arg, target, viewer};
+
+/// Playlists as stored in reports.
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+pub enum Playlist {
+    Duel,
+    Doubles,
+    Standard,
+    Chaos,
+    #[name = "Private match"]
+    Private,
+    Tournament,
+}
+
+impl Playlist {
+    fn key(self) -> &'static str {
+        match self {
+            Playlist::Duel => "DUEL",
+            Playlist::Doubles => "DOUBLES",
+            Playlist::Standard => "STANDARD",
+            Playlist::Chaos => "CHAOS",
+            Playlist::Private => "PRIVATE",
+            Playlist::Tournament => "TOURNAMENT",
+        }
+    }
+}
 use crate::bot::{Context, Error, user_error};
 
 /// Your (or a public player's) averages over recent games.
@@ -10,12 +35,12 @@ use crate::bot::{Context, Error, user_error};
 pub async fn stats(
     ctx: Context<'_>,
     #[description = "Whose stats (default: you)"] user: Option<serenity::User>,
-    #[description = "Only this playlist, e.g. DOUBLES"] playlist: Option<String>,
+    #[description = "Only this playlist"] playlist: Option<Playlist>,
     #[description = "How many recent games (default 20)"] games: Option<u32>,
 ) -> Result<(), Error> {
     let n = games_arg(games, 20)?;
     let who = target(&ctx, user.as_ref()).await?;
-    let playlist = playlist.map(|p| p.trim().to_ascii_uppercase());
+    let playlist = playlist.map(|p| p.key().to_string());
     let rows = ctx
         .data()
         .store
