@@ -128,7 +128,8 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
     assert_eq!(png_size(edit.file("match.png").unwrap()), (1200, 675));
     assert!(embed_title(&edit).contains("Orange"));
 
-    // A corrupt file: a short, specific message; the bot keeps serving.
+    // A corrupt file: a short, specific message only the uploader sees (an ephemeral follow-up
+    // replaces the public "thinking"); the bot keeps serving.
     let mut bad = replay_fixture();
     bad.truncate(bad.len() / 3);
     let token = analyze_in_guild(&fake, 222, "broken.replay", bad);
@@ -137,7 +138,10 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
             calls
                 .iter()
                 .find(|c| {
-                    c.method == "PATCH" && c.path.contains(&token) && c.content().contains('❌')
+                    c.method == "POST"
+                        && c.path.starts_with("/webhooks/")
+                        && c.path.ends_with(&token)
+                        && c.content().contains('❌')
                 })
                 .cloned()
         })
@@ -147,6 +151,14 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
         "{}",
         err.content()
     );
+    assert_eq!(err.json["flags"], 64, "ephemeral");
+    fake.wait_for("the public placeholder removed", T, |calls| {
+        calls
+            .iter()
+            .any(|c| c.method == "DELETE" && c.path.contains(&token))
+            .then_some(())
+    })
+    .await;
     // Not a replay at all, by name: refused at once, ephemerally.
     let token = analyze_in_guild(&fake, 222, "notes.txt", b"hello".to_vec());
     let refusal = fake.callback("the refusal", &token).await;

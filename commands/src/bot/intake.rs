@@ -116,6 +116,29 @@ impl StatusTarget {
         }
     }
 
+    /// Reports a problem with the upload: in a channel by editing the status message; for a
+    /// slash command only to the uploader (an ephemeral follow-up replaces the public "thinking").
+    pub async fn fail(&self, data: &Data, text: String) {
+        match self {
+            StatusTarget::Message { .. } => self.set(data, text).await,
+            StatusTarget::Interaction { token } => {
+                use serenity::Builder as _;
+                let followup = serenity::CreateInteractionResponseFollowup::new()
+                    .content(text.clone())
+                    .ephemeral(true);
+                match followup.execute(&*data.http, (None, token)).await {
+                    Ok(_) => {
+                        let _ = data.http.delete_original_interaction_response(token).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ephemeral follow-up failed; editing the response instead");
+                        self.set(data, text).await;
+                    }
+                }
+            }
+        }
+    }
+
     fn lock_key(&self) -> Option<u64> {
         match self {
             StatusTarget::Message { message, .. } => Some(message.get()),
@@ -136,7 +159,7 @@ pub async fn accept(
     let max = data.settings.max_replay_bytes;
     if a.size as usize > max {
         status
-            .set(data, format!("❌ `{name}` is too large ({:.1} MB; the limit is {} MB). Rocket League replays are usually 1–5 MB.", f64::from(a.size) / 1048576.0, max / 1048576))
+            .fail(data, format!("❌ `{name}` is too large ({:.1} MB; the limit is {} MB). Rocket League replays are usually 1–5 MB.", f64::from(a.size) / 1048576.0, max / 1048576))
             .await;
         return;
     }
@@ -145,7 +168,7 @@ pub async fn accept(
         Err(e) => {
             tracing::warn!(file = %name, error = %e, "attachment download failed");
             status
-                .set(
+                .fail(
                     data,
                     format!("❌ I couldn't download `{name}` from Discord. Please try again."),
                 )
@@ -173,7 +196,7 @@ pub async fn accept(
                 .await
                 .unwrap_or(false)
             {
-                status.set(data, format!("❌ `{name}`: {message}")).await;
+                status.fail(data, format!("❌ `{name}`: {message}")).await;
                 let _ = data.store.mark_delivered(&upload_id).await;
             }
         }
@@ -194,7 +217,7 @@ pub async fn accept(
         }
         Err(IntakeError::Replay(e)) => {
             status
-                .set(data, format!("❌ `{name}`: {}", e.user_message()))
+                .fail(data, format!("❌ `{name}`: {}", e.user_message()))
                 .await
         }
         Err(e @ IntakeError::Storage(_)) => {

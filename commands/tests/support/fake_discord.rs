@@ -410,6 +410,7 @@ async fn rest(
             let id = s.ids.fetch_add(1, Ordering::SeqCst);
             Json(message_json(&s, id, "1", &content, &files))
         }
+        ("DELETE", ["webhooks", _, _, "messages", _]) => Status(StatusCode::NO_CONTENT),
         ("POST", ["channels", _, "typing"])
         | ("PUT", ["channels", _, "messages", _, "reactions", ..]) => {
             Status(StatusCode::NO_CONTENT)
