@@ -240,12 +240,25 @@ pub fn lookup(metric: &str, playlist: &str, rank: &str) -> Option<&'static Bench
 
 /// Whether `value` is better than the rank's median (None when the metric is neutral or equal).
 pub fn is_better(b: &Benchmark, value: f64) -> Option<bool> {
-    match b.better {
+    better(b.better, value, b.median)
+}
+
+/// Whether `value` beats `reference` for a metric read in `direction` (None when neutral or equal).
+pub fn better(direction: Better, value: f64, reference: f64) -> Option<bool> {
+    match direction {
         Better::Neutral => None,
-        _ if (value - b.median).abs() < 1e-9 => None,
-        Better::Up => Some(value > b.median),
-        Better::Down => Some(value < b.median),
+        _ if (value - reference).abs() < 1e-9 => None,
+        Better::Up => Some(value > reference),
+        Better::Down => Some(value < reference),
     }
+}
+
+/// Which way a metric is better (the table gives the same direction at every rank).
+pub fn direction(metric: &str) -> Better {
+    table()
+        .iter()
+        .find(|b| b.metric == metric)
+        .map_or(Better::Neutral, |b| b.better)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

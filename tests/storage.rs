@@ -355,6 +355,18 @@ both_backends!(
                 store.sessions(&bob, 1, 5).await,
                 Err(StorageError::Forbidden)
             ));
+            assert!(matches!(
+                store.compare_with_user(&bob, 2, 1, 10).await,
+                Err(StorageError::Forbidden)
+            ));
+            // Against oneself every metric is level: nothing better, nothing worse.
+            let same = store.compare_with_user(&alice, 1, 1, 10).await.unwrap();
+            assert!(
+                !same.is_empty()
+                    && same
+                        .iter()
+                        .all(|c| c.better.is_none() && c.value == c.reference)
+            );
             // Leaderboard: inside the guild only; private users only see themselves.
             assert!(matches!(
                 store

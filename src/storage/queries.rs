@@ -309,28 +309,21 @@ impl Store {
             .recent_games(viewer, target_user, (2 * window) as i64, None)
             .await?;
         let (recent, earlier) = rows.split_at(rows.len().min(window));
-        Ok(benchmarks::METRICS
-            .iter()
-            .filter_map(|m| {
-                let value = average(recent.iter().map(|g| g.metric(m.key)))?;
-                let reference = average(earlier.iter().map(|g| g.metric(m.key)))?;
-                let better = match m_direction(m.key) {
-                    Better::Neutral => None,
-                    _ if (value - reference).abs() < 1e-9 => None,
-                    Better::Up => Some(value > reference),
-                    Better::Down => Some(value < reference),
-                };
-                Some(Comparison {
-                    metric: m.key.to_string(),
-                    label: m.label.to_string(),
-                    value,
-                    reference,
-                    p25: None,
-                    p75: None,
-                    better,
-                })
-            })
-            .collect())
+        Ok(compare_games(recent, earlier))
+    }
+
+    /// The target's last `games` games against another user's (who must be visible to the
+    /// viewer: themselves, or a public profile).
+    pub async fn compare_with_user(
+        &self,
+        viewer: &Viewer,
+        target_user: i64,
+        other_user: i64,
+        games: i64,
+    ) -> Result<Vec<Comparison>> {
+        let mine = self.recent_games(viewer, target_user, games, None).await?;
+        let theirs = self.recent_games(viewer, other_user, games, None).await?;
+        Ok(compare_games(&mine, &theirs))
     }
 
     /// Best average of a metric among users with games uploaded in this guild.
@@ -347,7 +340,7 @@ impl Store {
         }
         let col = metric_column(metric)
             .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
-        let order = if m_direction(metric) == Better::Down {
+        let order = if benchmarks::direction(metric) == Better::Down {
             "ASC"
         } else {
             "DESC"
@@ -402,11 +395,24 @@ impl Store {
     }
 }
 
-fn m_direction(key: &str) -> Better {
-    benchmarks::table()
+/// Per metric, the average over `games` against the average over `reference`.
+fn compare_games(games: &[GameRow], reference: &[GameRow]) -> Vec<Comparison> {
+    benchmarks::METRICS
         .iter()
-        .find(|b| b.metric == key)
-        .map_or(Better::Neutral, |b| b.better)
+        .filter_map(|m| {
+            let value = average(games.iter().map(|g| g.metric(m.key)))?;
+            let reference = average(reference.iter().map(|g| g.metric(m.key)))?;
+            Some(Comparison {
+                metric: m.key.to_string(),
+                label: m.label.to_string(),
+                value,
+                reference,
+                p25: None,
+                p75: None,
+                better: benchmarks::better(benchmarks::direction(m.key), value, reference),
+            })
+        })
+        .collect()
 }
 
 fn average(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
