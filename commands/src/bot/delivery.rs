@@ -22,19 +22,37 @@ const DELIVERY_LEASE: Duration = Duration::from_secs(15);
 /// Interaction tokens last 15 minutes; leave a margin.
 const TOKEN_TTL_MS: i64 = 14 * 60 * 1000;
 
-/// Per-status-message locks, so a status edit and the result never cross.
+/// One lock per status message (or interaction response), so a status edit ("queued",
+/// "analyzing") and the result never cross and the result is never overwritten.
 #[derive(Default)]
-pub struct Batches {
-    locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+pub struct StatusLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-impl Batches {
-    pub fn lock_for(&self, key: u64) -> Arc<tokio::sync::Mutex<()>> {
-        let mut m = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        if m.len() > 10_000 {
-            m.retain(|_, l| Arc::strong_count(l) > 1);
-        }
-        m.entry(key).or_default().clone()
+impl StatusLocks {
+    /// Holds the lock for `key` (None: nothing to hold).
+    pub async fn hold(&self, key: Option<String>) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let lock = {
+            let mut m = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            if m.len() > 10_000 {
+                m.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            m.entry(key?).or_default().clone()
+        };
+        Some(lock.lock_owned().await)
+    }
+}
+
+/// The lock key of an upload's status: its status message, else its interaction response.
+/// Intake (`StatusTarget`) and delivery both derive it from the same two facts.
+pub fn status_key(
+    reply_message_id: Option<i64>,
+    interaction_token: Option<&str>,
+) -> Option<String> {
+    match (reply_message_id, interaction_token) {
+        (Some(m), _) => Some(format!("msg:{m}")),
+        (None, Some(t)) => Some(format!("tok:{t}")),
+        (None, None) => None,
     }
 }
 
@@ -82,8 +100,10 @@ async fn mark_analyzing(data: &Data, replay_id: &str) {
         let (Some(channel), Some(message)) = (channel, message) else {
             continue;
         };
-        let lock = data.batches.lock_for(message as u64);
-        let _g = lock.lock().await;
+        let _g = data
+            .status_locks
+            .hold(status_key(Some(message), None))
+            .await;
         let text = format!("⚙️ Analyzing `{}`…", file.as_deref().unwrap_or("replay"));
         let _ = serenity::ChannelId::new(channel as u64)
             .edit_message(
@@ -105,11 +125,13 @@ pub async fn deliver_upload(data: &Data, upload_id: &str) {
 }
 
 async fn deliver(data: &Data, d: Delivery) {
-    let lock = d.reply_message_id.map(|m| data.batches.lock_for(m as u64));
-    let _g = match &lock {
-        Some(l) => Some(l.lock().await),
-        None => None,
-    };
+    let _g = data
+        .status_locks
+        .hold(status_key(
+            d.reply_message_id,
+            d.interaction_token.as_deref(),
+        ))
+        .await;
     // Build first (rendering takes a while), then claim, send, and mark: a crash between claim
     // and mark re-sends the same edit after the lease, it never loses the answer.
     let a = match answer(data, &d).await {

@@ -139,10 +139,12 @@ impl StatusTarget {
         }
     }
 
-    fn lock_key(&self) -> Option<u64> {
+    fn lock_key(&self) -> Option<String> {
         match self {
-            StatusTarget::Message { message, .. } => Some(message.get()),
-            StatusTarget::Interaction { .. } => None,
+            StatusTarget::Message { message, .. } => {
+                super::delivery::status_key(Some(sid(message.get())), None)
+            }
+            StatusTarget::Interaction { token } => super::delivery::status_key(None, Some(token)),
         }
     }
 }
@@ -177,11 +179,7 @@ pub async fn accept(
         }
     };
     // Hold the status message while we write "queued", so a fast result is never overwritten.
-    let lock = status.lock_key().map(|k| data.batches.lock_for(k));
-    let _guard = match &lock {
-        Some(l) => Some(l.lock().await),
-        None => None,
-    };
+    let _guard = data.status_locks.hold(status.lock_key()).await;
     match data.intake.submit(bytes, upload).await {
         Ok(SubmitOutcome::Analyzed { upload_id, .. }) => {
             drop(_guard);

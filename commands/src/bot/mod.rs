@@ -50,7 +50,7 @@ pub struct Data {
     pub download: reqwest::Client,
     pub limits: Arc<RateLimits>,
     pub settings: Arc<BotSettings>,
-    pub batches: Arc<delivery::Batches>,
+    pub status_locks: Arc<delivery::StatusLocks>,
 }
 
 /// Bot settings from the environment (see README).
@@ -126,7 +126,7 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
             .build()?,
         limits: Arc::new(RateLimits::from_env()),
         settings: Arc::new(settings.clone()),
-        batches: Arc::default(),
+        status_locks: Arc::default(),
     };
     let events = std::sync::Mutex::new(Some(pool.subscribe()));
     let deliveries: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
