@@ -114,6 +114,25 @@ async fn respond(
     Ok(())
 }
 
+/// Card options for `user_id` looking at `report`: their linked player, if in it, highlighted.
+pub(super) async fn card_options(
+    data: &Data,
+    user_id: i64,
+    report: &rlcoach::Report,
+) -> CardOptions {
+    let highlight = data.store.identities(user_id).await.ok().and_then(|ids| {
+        report
+            .players
+            .iter()
+            .find(|p| ids.contains(&p.id))
+            .map(|p| p.id.clone())
+    });
+    CardOptions {
+        highlight,
+        rank: None,
+    }
+}
+
 /// Renders a player card or a chart; Err is the message for the user.
 pub async fn image(
     data: &Data,
@@ -127,22 +146,7 @@ pub async fn image(
         Ok(None) => return Err("That replay is no longer stored.".into()),
         Err(e) => return Err(e.user_message()),
     };
-    let highlight = data
-        .store
-        .identities(super::intake::sid(user))
-        .await
-        .ok()
-        .and_then(|ids| {
-            report
-                .players
-                .iter()
-                .find(|p| ids.contains(&p.id))
-                .map(|p| p.id.clone())
-        });
-    let opts = CardOptions {
-        highlight,
-        rank: None,
-    };
+    let opts = card_options(data, super::intake::sid(user), &report).await;
     let kind = kind.to_string();
     let arg = arg.to_string();
     let rendered = tokio::task::spawn_blocking(move || match kind.as_str() {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
-use rlcoach::cards::{self, CardOptions, Chart, ImageFormat};
+use rlcoach::cards::{self, Chart, ImageFormat};
 use rlcoach::jobs::JobEvent;
 use rlcoach::storage::Delivery;
 use tokio::sync::broadcast;
@@ -212,31 +212,18 @@ async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
         .report(&d.replay_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("report missing"))?;
-    let highlight = data.store.identities(d.user_id).await.ok().and_then(|ids| {
-        report
-            .players
-            .iter()
-            .find(|p| ids.contains(&p.id))
-            .map(|p| p.id.clone())
-    });
-    let r2 = report.clone();
+    let opts = super::components::card_options(data, d.user_id, &report).await;
+    let embed = reply::result_embed(&report, d.file_name.as_deref());
+    let buttons = reply::result_buttons(&report, &d.replay_id, data.settings.web_base.as_deref());
     let png = tokio::task::spawn_blocking(move || {
-        cards::render_chart(
-            &r2,
-            Chart::Match,
-            &CardOptions {
-                highlight,
-                rank: None,
-            },
-            ImageFormat::Png,
-        )
+        cards::render_chart(&report, Chart::Match, &opts, ImageFormat::Png)
     })
     .await??;
     Ok(Answer {
         content: String::new(),
-        embed: Some(reply::result_embed(&report, d.file_name.as_deref())),
+        embed: Some(embed),
         card: Some(png.bytes),
-        buttons: reply::result_buttons(&report, &d.replay_id, data.settings.web_base.as_deref()),
+        buttons,
     })
 }
 
