@@ -1,8 +1,9 @@
 //! The Discord bot: wiring of serenity + poise to the core's intake, worker pool, storage and
 //! cards. Handlers stay thin: parse, call the core, format.
 //!
-//! Start-up: config → store (migrations) → worker pool → token check (`GET /users/@me`) →
-//! gateway. `DISCORD_API_BASE` redirects every REST call (and so the gateway URL lookup) to
+//! Start-up: config → store (migrations) → worker pool → token check (`GET /users/@me`) and
+//! application id (`GET /oauth2/applications/@me`, needed to edit interaction responses) →
+//! deliveries → gateway. `DISCORD_API_BASE` redirects every REST call (and so the gateway URL lookup) to
 //! another server, e.g. the offline fake used by the end-to-end tests.
 
 mod components;
@@ -116,6 +117,12 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
         _ => anyhow::anyhow!("cannot reach Discord to check the token: {e}"),
     })?;
     tracing::info!(bot = %me.name, id = %me.id, "token accepted");
+    // Interaction edits (results of /analyze) need the application id before any delivery.
+    let app = http
+        .get_current_application_info()
+        .await
+        .context("cannot read the application's info from Discord")?;
+    http.set_application_id(app.id);
 
     let data = Data {
         store: store.clone(),
@@ -128,9 +135,8 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
         settings: Arc::new(settings.clone()),
         status_locks: Arc::default(),
     };
-    let events = std::sync::Mutex::new(Some(pool.subscribe()));
-    let deliveries: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
-    let delivery_slot = deliveries.clone();
+    // Results finished while the bot was down go out now; new ones as the pool announces them.
+    let deliveries = tokio::spawn(delivery::run(data.clone(), pool.subscribe()));
 
     let framework_data = data.clone();
     let framework = poise::Framework::builder()
@@ -155,15 +161,6 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
                     guilds = ready.guilds.len(),
                     "ready; slash commands registered"
                 );
-                // Interaction edits need the application id; deliveries start once it is known
-                // (results finished while the bot was down go out now).
-                framework_data.http.set_application_id(ready.application.id);
-                if let Some(rx) = events.lock().ok().and_then(|mut e| e.take()) {
-                    let task = tokio::spawn(delivery::run(framework_data.clone(), rx));
-                    if let Ok(mut slot) = delivery_slot.lock() {
-                        *slot = Some(task);
-                    }
-                }
                 Ok(framework_data)
             })
         })
@@ -193,9 +190,7 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
     health.abort();
     shards.shutdown_all().await;
     pool.shutdown(settings.shutdown_grace).await;
-    if let Some(task) = deliveries.lock().ok().and_then(|mut d| d.take()) {
-        task.abort();
-    }
+    deliveries.abort();
     store.close().await;
     outcome
 }
