@@ -83,7 +83,13 @@ both_backends!(
             let waiting = store.pending_deliveries(Some(&id)).await.unwrap();
             assert_eq!(waiting.len(), 1);
             assert_eq!((waiting[0].user_id, waiting[0].error.clone()), (1, None));
+            let one = store.pending_delivery(&waiting[0].upload_id).await.unwrap();
+            assert_eq!(one.as_ref(), Some(&waiting[0]));
             assert!(store.mark_delivered(&waiting[0].upload_id).await.unwrap());
+            assert_eq!(
+                store.pending_delivery(&waiting[0].upload_id).await.unwrap(),
+                None
+            );
             assert!(
                 !store.mark_delivered(&waiting[0].upload_id).await.unwrap(),
                 "delivered twice"

@@ -114,6 +114,15 @@ impl Store {
     /// Uploaders still waiting for an answer whose job has finished (done or failed), oldest
     /// first; optionally only for one replay. Used after each completion and at start-up.
     pub async fn pending_deliveries(&self, replay_id: Option<&str>) -> Result<Vec<Delivery>> {
+        self.deliveries(replay_id, None).await
+    }
+
+    /// Owed answers, optionally narrowed to one replay and/or one upload.
+    async fn deliveries(
+        &self,
+        replay_id: Option<&str>,
+        upload_id: Option<&str>,
+    ) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(
             "SELECT u.upload_id, u.replay_id, u.user_id, u.guild_id, u.channel_id, u.message_id,
                     u.reply_message_id, u.file_name, j.state, j.last_error, u.interaction_token,
@@ -122,10 +131,12 @@ impl Store {
              WHERE u.delivered_at IS NULL AND j.state IN ('done', 'failed')
                AND (u.delivering_until IS NULL OR u.delivering_until < $2)
                AND ($1 IS NULL OR u.replay_id = $1)
+               AND ($3 IS NULL OR u.upload_id = $3)
              ORDER BY u.created_at, u.upload_id",
         )
         .bind(replay_id)
         .bind(now_ms())
+        .bind(upload_id)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -175,21 +186,7 @@ impl Store {
 
     /// One upload's delivery record, if it is still owed an answer and its job has finished.
     pub async fn pending_delivery(&self, upload_id: &str) -> Result<Option<Delivery>> {
-        let replay: Option<String> =
-            sqlx::query("SELECT replay_id FROM uploads WHERE upload_id = $1")
-                .bind(upload_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-        let Some(replay) = replay else {
-            return Ok(None);
-        };
-        Ok(self
-            .pending_deliveries(Some(&replay))
-            .await?
-            .into_iter()
-            .find(|d| d.upload_id == upload_id))
+        Ok(self.deliveries(None, Some(upload_id)).await?.pop())
     }
 
     /// Marks an upload answered. Returns false when it already was (someone else delivered it),
