@@ -126,13 +126,11 @@ fn team_roles(view: &FrameView<'_>, team: u8) -> [Option<usize>; 4] {
     let mut fwd: Option<(usize, f32)> = None;
     let mut close: Option<(usize, f32)> = None;
     let mut far: Option<(usize, f32)> = None;
-    let mut members = 0usize;
     for (i, car) in view.cars.iter().enumerate() {
         let Some(car) = car else { continue };
         if car.team != team {
             continue;
         }
-        members += 1;
         let ny = field::normalized_y(car.pos.y, team);
         if back.is_none_or(|(_, y)| ny < y) {
             back = Some((i, ny));
@@ -149,9 +147,6 @@ fn team_roles(view: &FrameView<'_>, team: u8) -> [Option<usize>; 4] {
                 far = Some((i, d));
             }
         }
-    }
-    if members == 0 {
-        return [None; 4];
     }
     [
         back.map(|b| b.0),

@@ -104,22 +104,25 @@ pub fn label<DB: DrawingBackend>(
     align: HPos,
 ) -> DrawResult {
     let runs = super::text::layout(s, font);
-    if runs.len() <= 1 && !super::text::needs_fallback(s) {
+    if runs.len() <= 1 && runs.iter().all(|r| !r.fallback) {
         let style = font.color(&color).pos(Pos::new(align, VPos::Center));
         area.draw_text(s, &style, (x, y))?;
         return Ok(());
     }
     // Mixed fonts: lay the runs out left to right from the aligned start.
-    let total: i32 = runs.iter().map(|(_, _, w)| w).sum();
+    let total: i32 = runs.iter().map(|r| r.width).sum();
     let mut cx = match align {
         HPos::Left => x,
         HPos::Center => x - total / 2,
         HPos::Right => x - total,
     };
-    for (text, f, w) in runs {
-        let style = f.color(&color).pos(Pos::new(HPos::Left, VPos::Center));
-        area.draw_text(&text, &style, (cx, y))?;
-        cx += w;
+    for run in runs {
+        let style = run
+            .font
+            .color(&color)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw_text(&run.text, &style, (cx, y))?;
+        cx += run.width;
     }
     Ok(())
 }

@@ -59,11 +59,6 @@ fn fallback_of(font: &FontDesc<'_>) -> FontDesc<'static> {
     )
 }
 
-/// Whether any character of `text` is drawn with the fallback font.
-pub fn needs_fallback(text: &str) -> bool {
-    text.chars().any(|c| !in_primary(c))
-}
-
 /// Splits text into runs drawn with the primary font (false) or the fallback (true).
 pub fn runs(text: &str) -> Vec<(String, bool)> {
     let mut out: Vec<(String, bool)> = Vec::new();
@@ -77,18 +72,31 @@ pub fn runs(text: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// A run of text laid out in one font.
+pub struct Run<'a> {
+    pub text: String,
+    pub font: FontDesc<'a>,
+    pub width: i32,
+    pub fallback: bool,
+}
+
 /// Each run with the font it is drawn in and its width.
-pub fn layout<'a>(text: &str, font: &FontDesc<'a>) -> Vec<(String, FontDesc<'a>, i32)> {
+pub fn layout<'a>(text: &str, font: &FontDesc<'a>) -> Vec<Run<'a>> {
     runs(text)
         .into_iter()
-        .map(|(s, fallback)| {
-            let f = if fallback {
+        .map(|(text, fallback)| {
+            let font = if fallback {
                 fallback_of(font)
             } else {
                 font.clone()
             };
-            let w = f.box_size(&s).map(|(w, _)| w as i32).unwrap_or(0);
-            (s, f, w)
+            let width = font.box_size(&text).map(|(w, _)| w as i32).unwrap_or(0);
+            Run {
+                text,
+                font,
+                width,
+                fallback,
+            }
         })
         .collect()
 }
@@ -136,7 +144,7 @@ fn is_emoji_part(c: char) -> bool {
 
 /// Width in pixels of `text` at `font`, fallback runs included (plotters' own measure per run).
 pub fn width(text: &str, font: &FontDesc<'_>) -> i32 {
-    layout(text, font).iter().map(|(_, _, w)| w).sum()
+    layout(text, font).iter().map(|r| r.width).sum()
 }
 
 /// Cleans `text` and cuts it with "…" so that it fits in `max_w` pixels.
@@ -196,7 +204,7 @@ mod tests {
             width("山田", &f) > width("ab", &f),
             "fallback runs are measured"
         );
-        assert!(needs_fallback("山田") && !needs_fallback("Ace"));
+        assert!(runs("山田").iter().all(|r| r.1) && runs("Ace").iter().all(|r| !r.1));
     }
 
     #[test]
