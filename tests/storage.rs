@@ -49,6 +49,17 @@ async fn wait_for(
     .expect("completion within 60 s")
 }
 
+/// Polls until the replay's report is stored; false after a minute.
+async fn stored_within_a_minute(store: &rlcoach::storage::Store, replay_id: &str) -> bool {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while store.report(replay_id).await.unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
 fn replay_id_of(o: &SubmitOutcome) -> String {
     match o {
         SubmitOutcome::Analyzed { replay_id, .. }
@@ -133,13 +144,7 @@ both_backends!(
             assert_eq!(ids.len(), 1, "one replay id for all");
             let id = &ids[0];
             // Wait until the analysis is stored, then every upload is owed an answer.
-            tokio::time::timeout(Duration::from_secs(60), async {
-                while store.report(id).await.unwrap().is_none() {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
-            .await
-            .unwrap();
+            assert!(stored_within_a_minute(&store, id).await, "analysis stored");
             let stats = store.queue_stats().await.unwrap();
             assert_eq!(
                 stats.done + stats.queued + stats.running + stats.failed,
@@ -191,16 +196,10 @@ both_backends!(
                     ..config()
                 },
             );
-            let done = tokio::time::timeout(Duration::from_secs(60), async {
-                loop {
-                    if store.report(&id).await.unwrap().is_some() {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
-            .await;
-            assert!(done.is_ok(), "job re-ran after the lease expired");
+            assert!(
+                stored_within_a_minute(&store, &id).await,
+                "job re-ran after the lease expired"
+            );
             // The dead worker coming back cannot complete or fail it a second time.
             let report = store.report(&id).await.unwrap().unwrap();
             assert!(!store.complete_job(&dead, &report).await.unwrap());
