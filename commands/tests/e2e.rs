@@ -50,6 +50,20 @@ fn analyze_in_guild(fake: &FakeDiscord, user: u64, name: &str, bytes: Vec<u8>) -
     )
 }
 
+/// `/setup channel enabled:true` in `channel` by `user` holding `permissions`; returns the token.
+fn setup_auto_analyze(fake: &FakeDiscord, user: u64, channel: u64, permissions: &str) -> String {
+    let options = json!([{"name": "channel", "type": 1, "options": [{"name": "enabled", "type": 5, "value": true}]}]);
+    fake.slash(
+        user,
+        channel,
+        Some(GUILD_ID),
+        permissions,
+        "setup",
+        options,
+        Value::Null,
+    )
+}
+
 fn embed_title(c: &Call) -> String {
     c.json["embeds"][0]["title"]
         .as_str()
@@ -190,9 +204,7 @@ async fn setup_is_for_admins_and_auto_analyze_works_only_in_that_channel() {
     let dir = tempfile::tempdir().unwrap();
     let _bot = Bot::start(&fake, dir.path(), &[]).await;
     let (on, off) = (7001u64, 7002u64);
-    let setup = |perm: &str, user: u64| {
-        fake.slash(user, on, Some(GUILD_ID), perm, "setup", json!([{"name": "channel", "type": 1, "options": [{"name": "enabled", "type": 5, "value": true}]}]), Value::Null)
-    };
+    let setup = |perm: &str, user: u64| setup_auto_analyze(&fake, user, on, perm);
     // No Manage Server permission: refused.
     let token = setup("0", 300);
     let refused = fake.callback("the refusal", &token).await;
@@ -633,11 +645,8 @@ async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summ
     let _bot = Bot::start(&fake, dir.path(), &[]).await;
     let (locked, open) = (9101u64, 9102u64);
     for ch in [locked, open] {
-        let token = fake.slash(700, ch, Some(GUILD_ID), "32", "setup", json!([{"name": "channel", "type": 1, "options": [{"name": "enabled", "type": 5, "value": true}]}]), Value::Null);
-        fake.wait_for("setup", T, |calls| {
-            calls.iter().find(|c| c.path.contains(&token)).map(|_| ())
-        })
-        .await;
+        let token = setup_auto_analyze(&fake, 700, ch, "32");
+        fake.callback("setup", &token).await;
     }
     fake.forbid_channel(locked);
     fake.message_with(
