@@ -12,7 +12,7 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// Stored with every analysis so a newer analyzer can re-run stored replays (`rlcoach
 /// reanalyze`). Bump the suffix whenever a stat's value changes for the same file.
 /// a2: dribble detection tolerates replication lag; role times skip countdowns, lone players.
-pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a2");
+pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a4");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {

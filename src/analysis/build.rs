@@ -228,6 +228,9 @@ pub fn full_report(
         replay.net_version,
         goal_frames,
     );
+    // One sample per frame: sized once instead of grown by doubling.
+    tracker.ball_speed.reserve_exact(frames.len());
+    tracker.frame_t.reserve_exact(frames.len());
     for (i, frame) in frames.iter().enumerate() {
         if i % 1024 == 0 && Instant::now() > deadline {
             return Err(AnalyzeError::Timeout(budget));

@@ -16,6 +16,8 @@ const MAX_ACTOR_ID: usize = 1 << 16;
 const TOUCH_DEBOUNCE_S: f64 = 0.2;
 const DEMO_DEDUPE_S: f64 = 3.0;
 const SERIES_HZ: f64 = 2.0;
+/// How long a pickup waits for the server's new boost amount before it is taken as unknown.
+const PICKUP_AMOUNT_WAIT_S: f64 = 0.25;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -30,7 +32,7 @@ struct CarSlot {
     pri: Option<ActorId>,
     pos: Vec3,
     vel: Vec3,
-    yaw: f32,
+    rot: field::Quat,
     has_rb: bool,
     handbrake: bool,
     boost_comp: Option<ActorId>,
@@ -43,6 +45,13 @@ struct CompSlot {
     active: bool,
     boost_raw: Option<f32>,
     boost_at_frame_start: Option<f32>,
+    /// The server's last replicated amount (no drain estimate) and its value at frame start.
+    boost_replicated: Option<f32>,
+    replicated_at_frame_start: Option<f32>,
+    /// Set when the amount was replicated during the current frame.
+    replicated_this_frame: bool,
+    /// Serial number of the last replicated update (tells pickups sharing one update apart).
+    update_serial: u32,
 }
 
 #[derive(Default)]
@@ -143,6 +152,9 @@ pub struct Tracker<'a> {
     /// Σ dt per phase: countdown, kickoff waiting, active, post-goal.
     pub phase_time: [f64; 4],
     pub pickups: Vec<Pickup>,
+    /// Pickups whose new replicated amount has not arrived yet: (boost component, pickup, clock).
+    awaiting_amount: Vec<(ActorId, usize, f64)>,
+    boost_updates: u32,
     pub touches: Vec<Touch>,
     pub kickoffs: Vec<KickoffTrack>,
     pub stat_events: Vec<StatEvent>,
@@ -163,7 +175,7 @@ pub struct Tracker<'a> {
     next_sample: f64,
     inputs: Vec<Inputs>,
     car_views: Vec<Option<CarView>>,
-    yaws: Vec<f32>,
+    rots: Vec<field::Quat>,
 }
 
 fn scale(v: boxcars::Vector3f, k: f32) -> Vec3 {
@@ -245,6 +257,8 @@ impl<'a> Tracker<'a> {
             first_kickoff_clock: None,
             phase_time: [0.0; 4],
             pickups: Vec::new(),
+            awaiting_amount: Vec::new(),
+            boost_updates: 0,
             touches: Vec::new(),
             kickoffs: Vec::new(),
             stat_events: Vec::new(),
@@ -262,7 +276,7 @@ impl<'a> Tracker<'a> {
             next_sample: 0.0,
             inputs: Vec::new(),
             car_views: Vec::new(),
-            yaws: Vec::new(),
+            rots: Vec::new(),
         }
     }
 
@@ -316,7 +330,7 @@ impl<'a> Tracker<'a> {
         for i in self.inputs.iter_mut() {
             *i = Inputs::default();
         }
-        self.drain_boost(frame.delta.max(0.0));
+        self.start_boost_frame(frame.delta.max(0.0));
 
         for id in &frame.deleted_actors {
             self.delete(*id);
@@ -332,7 +346,9 @@ impl<'a> Tracker<'a> {
         self.sample(index, prev_ball_vel, delta, f64::from(next_delta.max(0.0)));
     }
 
-    fn drain_boost(&mut self, delta: f32) {
+    /// Start of a frame for every boost component: drain the estimate of a boosting car, and
+    /// remember the levels before this frame's updates (a pickup compares against them).
+    fn start_boost_frame(&mut self, delta: f32) {
         for id in &self.live_boost_comps {
             if let Some(Slot::Comp(c)) = slot_index(*id).and_then(|i| self.slots.get_mut(i)) {
                 if c.active
@@ -341,6 +357,8 @@ impl<'a> Tracker<'a> {
                     *b = (*b - field::BOOST_DRAIN_RAW_PER_S * delta).max(0.0);
                 }
                 c.boost_at_frame_start = c.boost_raw;
+                c.replicated_at_frame_start = c.boost_replicated;
+                c.replicated_this_frame = false;
             }
         }
     }
@@ -394,6 +412,10 @@ impl<'a> Tracker<'a> {
                     active: false,
                     boost_raw: None,
                     boost_at_frame_start: None,
+                    boost_replicated: None,
+                    replicated_at_frame_start: None,
+                    replicated_this_frame: false,
+                    update_serial: 0,
                 })
             }
             ActorKind::Pri => {
@@ -453,7 +475,12 @@ impl<'a> Tracker<'a> {
                     .map(|v| scale(v, vk))
                     .unwrap_or(Vec3::ZERO);
                 let q = rb.rotation;
-                car.yaw = field::yaw_of(q.x, q.y, q.z, q.w);
+                car.rot = field::Quat {
+                    x: q.x,
+                    y: q.y,
+                    z: q.z,
+                    w: q.w,
+                };
                 car.has_rb = true;
             }
             (Slot::Car(car), Attribute::ActiveActor(act)) if o == a.pawn_pri => {
@@ -496,11 +523,11 @@ impl<'a> Tracker<'a> {
                     }
                 }
             }
-            (Slot::Comp(c), Attribute::ReplicatedBoost(b)) if o == a.replicated_boost => {
-                c.boost_raw = Some(f32::from(b.boost_amount));
+            (Slot::Comp(_), Attribute::ReplicatedBoost(b)) if o == a.replicated_boost => {
+                self.replicated_boost(id, f32::from(b.boost_amount));
             }
-            (Slot::Comp(c), Attribute::Byte(b)) if o == a.replicated_boost_amount => {
-                c.boost_raw = Some(f32::from(*b));
+            (Slot::Comp(_), Attribute::Byte(b)) if o == a.replicated_boost_amount => {
+                self.replicated_boost(id, f32::from(*b));
             }
             (Slot::Pri(p), Attribute::String(name)) if o == a.pri_name => {
                 p.name = Some(name.clone());
@@ -616,6 +643,7 @@ impl<'a> Tracker<'a> {
             for id in &self.live_boost_comps {
                 if let Some(Slot::Comp(c)) = slot_index(*id).and_then(|i| self.slots.get_mut(i)) {
                     c.boost_raw = Some(field::BOOST_KICKOFF_RAW);
+                    c.boost_replicated = Some(field::BOOST_KICKOFF_RAW);
                 }
             }
             self.possession = None;
@@ -674,10 +702,18 @@ impl<'a> Tracker<'a> {
         let Some(car) = instigator else { return };
         let Slot::Car(c) = self.slot(car) else { return };
         let pos = c.pos;
-        let before = c.boost_comp.and_then(|b| match self.slot(b) {
-            Slot::Comp(comp) => comp.boost_at_frame_start,
-            _ => None,
-        });
+        let comp = c.boost_comp;
+        let (before, before_replicated, after) = match comp.map(|b| self.slot(b)) {
+            Some(Slot::Comp(bc)) => (
+                bc.boost_at_frame_start,
+                bc.replicated_at_frame_start,
+                // The server's new amount may already have arrived in this frame.
+                bc.replicated_this_frame
+                    .then_some(bc.boost_replicated.map(|v| (v, bc.update_serial)))
+                    .flatten(),
+            ),
+            _ => (None, None, None),
+        };
         let Some(player) = self.car_player(car) else {
             return;
         };
@@ -685,32 +721,60 @@ impl<'a> Tracker<'a> {
             return;
         };
         let Some(team) = track.team else { return };
-        // Pads driven through before the kickoff touch are not counted by ballchasing (SA reports
-        // them apart as "collected while inactive"); checked on all three ground-truth replays.
-        if matches!(self.phase, Phase::KickoffWaiting | Phase::Countdown) {
-            return;
-        }
         let before = before.unwrap_or(track.last_boost);
         self.pickups.push(Pickup {
             player,
             team,
             pad_object,
             boost_before_raw: before,
+            replicated_before_raw: before_replicated.unwrap_or(before),
+            replicated_after: after,
             car_pos: pos,
         });
-        // The server replicates the new amount only later: credit the pad now (provisional size
-        // from the nearest pad) so the boost level between updates stays right.
+        // When the server's new amount has not arrived yet, the pickup waits for it, and the pad
+        // is credited now (provisional size from the nearest pad) so the estimate stays right
+        // meanwhile. When it already arrived in this frame, that amount stands.
+        if after.is_some() {
+            return;
+        }
+        let Some(comp) = comp else { return };
+        self.awaiting_amount
+            .push((comp, self.pickups.len() - 1, self.clock));
         let gain = match field::nearest_pad(pos).map(|i| field::soccar_pads()[i].size) {
             Some(field::PadSize::Big) => field::BIG_PAD_RAW,
             Some(field::PadSize::Small) => field::SMALL_PAD_RAW,
             None => 0.0,
         };
-        if let Slot::Car(c) = self.slot(car)
-            && let Some(comp) = c.boost_comp
-            && let Some(Slot::Comp(bc)) = self.slot_mut(comp)
-        {
+        if let Some(Slot::Comp(bc)) = self.slot_mut(comp) {
             bc.boost_raw = Some((before + gain).min(field::BOOST_MAX_RAW));
         }
+    }
+
+    /// A new amount from the server: it is the level from now on, and the "after" of pickups
+    /// still waiting for it (the server sends it with the pickup or a few frames later).
+    fn replicated_boost(&mut self, comp: ActorId, value: f32) {
+        self.boost_updates += 1;
+        let serial = self.boost_updates;
+        if let Some(Slot::Comp(c)) = self.slot_mut(comp) {
+            c.boost_raw = Some(value);
+            c.boost_replicated = Some(value);
+            c.replicated_this_frame = true;
+            c.update_serial = serial;
+        }
+        let clock = self.clock;
+        let pickups = &mut self.pickups;
+        self.awaiting_amount.retain(|&(c, index, since)| {
+            if clock - since > PICKUP_AMOUNT_WAIT_S {
+                return false;
+            }
+            if c != comp {
+                return true;
+            }
+            if let Some(p) = pickups.get_mut(index) {
+                p.replicated_after = Some((value, serial));
+            }
+            false
+        });
     }
 
     fn demolish(&mut self, frame: usize, attacker: Option<ActorId>, victim: ActorId) {
@@ -791,19 +855,24 @@ impl<'a> Tracker<'a> {
                     self.inputs.push(Inputs::default());
                     self.accs.push(PlayerAcc::default());
                     self.car_views.push(None);
-                    self.yaws.push(0.0);
+                    self.rots.push(field::Quat::default());
                     self.players.len() - 1
                 });
                 if let Some(Slot::Pri(p)) = self.slot_mut(pri_id) {
                     p.player = Some(player);
                 }
             }
-            let Slot::Pri(p) = self.slot(pri_id) else {
+            let Some(Slot::Pri(p)) = self.slot_mut(pri_id) else {
                 continue;
             };
-            let (Some(player), name) = (p.player, p.name.clone()) else {
+            let Some(player) = p.player else {
                 continue;
             };
+            // Done until the name or team changes again, unless the team actor is not there yet.
+            if team_actor.is_none() || team.is_some() {
+                p.dirty = false;
+            }
+            let name = p.name.clone();
             if let Some(track) = self.players.get_mut(player) {
                 if team.is_some() {
                     track.team = team;
@@ -834,27 +903,30 @@ impl<'a> Tracker<'a> {
                 continue;
             }
             let boost = car.boost_comp.and_then(|b| match self.slot(b) {
-                Slot::Comp(c) => Some((c.boost_raw, c.active)),
+                Slot::Comp(c) => Some((c.boost_raw, c.boost_replicated, c.active)),
                 _ => None,
             });
             let Some(track) = self.players.get(player) else {
                 continue;
             };
             let Some(team) = track.team else { continue };
-            let (raw, boosting) = match boost {
-                Some((Some(raw), active)) => (raw, active),
-                Some((None, active)) => (track.last_boost, active),
-                None => (track.last_boost, false),
+            let (raw, replicated, boosting) = match boost {
+                Some((raw, replicated, active)) => {
+                    let raw = raw.unwrap_or(track.last_boost);
+                    (raw, replicated.unwrap_or(raw), active)
+                }
+                None => (track.last_boost, track.last_boost, false),
             };
             let view = CarView {
                 pos: car.pos,
                 vel: car.vel,
-                boost_raw: raw,
+                boost_estimate_raw: raw,
+                boost_replicated_raw: replicated,
                 boosting,
                 handbrake: car.handbrake,
                 team,
             };
-            let yaw = car.yaw;
+            let rot = car.rot;
             if let Some(i) = slot_index(car_id) {
                 if self.last_car_player.len() <= i {
                     self.last_car_player.resize(i + 1, None);
@@ -862,7 +934,7 @@ impl<'a> Tracker<'a> {
                 self.last_car_player[i] = Some(player);
             }
             self.car_views[player] = Some(view);
-            self.yaws[player] = yaw;
+            self.rots[player] = rot;
             self.players[player].last_boost = raw;
         }
 
@@ -940,13 +1012,14 @@ impl<'a> Tracker<'a> {
             if k.players.is_empty() && k.frame == frame {
                 for (p, v) in self.car_views.iter().enumerate() {
                     if let Some(v) = v {
-                        k.players.push((p, v.pos, v.boost_raw, 0.0, false, 0.0));
+                        k.players
+                            .push((p, v.pos, v.boost_estimate_raw, 0.0, false, 0.0));
                     }
                 }
             }
             for entry in k.players.iter_mut() {
                 if let Some(v) = self.car_views.get(entry.0).copied().flatten() {
-                    entry.3 = (entry.2 - v.boost_raw).max(entry.3);
+                    entry.3 = (entry.2 - v.boost_estimate_raw).max(entry.3);
                     entry.4 |= self.inputs[entry.0].dodged;
                     entry.5 = entry.5.max(v.pos.dist(entry.1));
                 }
@@ -959,10 +1032,10 @@ impl<'a> Tracker<'a> {
             let gain = touch.filter(|(tp, _)| *tp == p).map(|(_, g)| g);
             let ball_state = ball.map(|b| (b, self.ball_vel));
             let inputs = self.inputs[p];
-            let yaw = self.yaws[p];
+            let rot = self.rots[p];
             self.players[p]
                 .mech
-                .update(t, v.pos, v.vel, yaw, v.boosting, inputs, ball_state, gain);
+                .update(t, v.pos, v.vel, rot, v.boosting, inputs, ball_state, gain);
         }
 
         // Last defender at goal frames (header frame indices are network frame indices).
@@ -1013,6 +1086,7 @@ impl<'a> Tracker<'a> {
             cars: &self.car_views,
             possession: self.possession,
             frozen: self.phase == Phase::Countdown,
+            post_goal: self.phase == Phase::PostGoal,
         };
         stats::accumulate(&mut self.accs, &view);
 
@@ -1026,12 +1100,183 @@ impl<'a> Tracker<'a> {
             }
             for p in 0..self.players.len() {
                 let (b, s) = match self.car_views[p] {
-                    Some(v) => (field::raw_to_pct(v.boost_raw) as f32, v.vel.len()),
+                    Some(v) => (field::raw_to_pct(v.boost_estimate_raw) as f32, v.vel.len()),
                     None => (-1.0, -1.0),
                 };
                 self.series_boost[p].push(b);
                 self.series_speed[p].push(s);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use boxcars::{
+        ActiveActor, NewActor, PickupNew, Quaternion, ReplicatedBoost, RigidBody, StreamId,
+        Trajectory, UpdatedAttribute, Vector3f,
+    };
+
+    const NAMES: [&str; 13] = [
+        "Archetypes.Car.Car_Default",
+        "Archetypes.CarComponents.CarComponent_Boost",
+        "TAGame.Default__PRI_TA",
+        "Archetypes.Teams.Team0",
+        "Stadium_P.TheWorld:PersistentLevel.VehiclePickup_Boost_TA_1",
+        "TAGame.RBActor_TA:ReplicatedRBState",
+        "TAGame.CarComponent_Boost_TA:ReplicatedBoost",
+        "TAGame.CarComponent_TA:Vehicle",
+        "Engine.Pawn:PlayerReplicationInfo",
+        "Engine.PlayerReplicationInfo:UniqueId",
+        "Engine.PlayerReplicationInfo:Team",
+        "TAGame.VehiclePickup_TA:NewReplicatedPickupData",
+        "Engine.PlayerReplicationInfo:PlayerName",
+    ];
+    const CAR: i32 = 10;
+    const COMP: i32 = 11;
+    const PRI: i32 = 12;
+    const TEAM: i32 = 13;
+    const PAD: i32 = 14;
+
+    fn upd(actor: i32, object: i32, attribute: Attribute) -> UpdatedAttribute {
+        UpdatedAttribute {
+            actor_id: ActorId(actor),
+            stream_id: StreamId(0),
+            object_id: ObjectId(object),
+            attribute,
+        }
+    }
+    fn link(actor: i32) -> ActiveActor {
+        ActiveActor {
+            active: true,
+            actor: ActorId(actor),
+        }
+    }
+    fn boost(amount: u8) -> UpdatedAttribute {
+        upd(
+            COMP,
+            6,
+            Attribute::ReplicatedBoost(ReplicatedBoost {
+                grant_count: 0,
+                boost_amount: amount,
+                unused1: 0,
+                unused2: 0,
+            }),
+        )
+    }
+    fn pickup(seq: u8) -> UpdatedAttribute {
+        upd(
+            PAD,
+            11,
+            Attribute::PickupNew(PickupNew {
+                instigator: Some(ActorId(CAR)),
+                picked_up: seq,
+            }),
+        )
+    }
+    fn frame(updated: Vec<UpdatedAttribute>) -> Frame {
+        Frame {
+            time: 0.0,
+            delta: 1.0 / 30.0,
+            new_actors: Vec::new(),
+            deleted_actors: Vec::new(),
+            updated_actors: updated,
+        }
+    }
+
+    /// A car standing on the small pad at (0, −1024) that the server's boost updates reach
+    /// in the same frame as a pickup (before or after it), a few frames later, or never.
+    #[test]
+    fn pickups_pair_with_the_next_replicated_amount() {
+        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let spawn = |actor: i32, object: i32| NewActor {
+            actor_id: ActorId(actor),
+            name_id: None,
+            object_id: ObjectId(object),
+            initial_trajectory: Trajectory {
+                location: None,
+                rotation: None,
+            },
+        };
+        let mut first = frame(vec![
+            upd(
+                PRI,
+                9,
+                Attribute::UniqueId(Box::new(UniqueId {
+                    system_id: 1,
+                    remote_id: RemoteId::Steam(7),
+                    local_id: 0,
+                })),
+            ),
+            upd(PRI, 12, Attribute::String("p".into())),
+            upd(PRI, 10, Attribute::ActiveActor(link(TEAM))),
+            upd(CAR, 8, Attribute::ActiveActor(link(PRI))),
+            upd(COMP, 7, Attribute::ActiveActor(link(CAR))),
+            upd(
+                CAR,
+                5,
+                Attribute::RigidBody(RigidBody {
+                    sleeping: false,
+                    location: Vector3f {
+                        x: 0.0,
+                        y: -1024.0,
+                        z: 17.0,
+                    },
+                    rotation: Quaternion {
+                        x: 0.0,
+                        y: 0.0,
+                        z: 0.0,
+                        w: 1.0,
+                    },
+                    linear_velocity: None,
+                    angular_velocity: None,
+                }),
+            ),
+            boost(100),
+        ]);
+        first.new_actors = vec![
+            spawn(CAR, 0),
+            spawn(COMP, 1),
+            spawn(PRI, 2),
+            spawn(TEAM, 3),
+            spawn(PAD, 4),
+        ];
+        let mut frames = vec![first];
+        frames.push(frame(vec![pickup(1), boost(131)])); // update after the pickup
+        frames.push(frame(vec![boost(161), pickup(3)])); // update before it, same frame
+        frames.push(frame(vec![pickup(5)]));
+        frames.push(frame(Vec::new()));
+        frames.push(frame(vec![boost(190)])); // two frames later
+        frames.push(frame(vec![pickup(7)])); // no update follows
+        frames.extend((0..20).map(|_| frame(Vec::new())));
+        frames.push(frame(vec![boost(200)])); // too late for the last pickup
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f, 1.0 / 30.0);
+        }
+
+        let got: Vec<(f32, Option<f32>)> = tracker
+            .pickups
+            .iter()
+            .map(|p| (p.replicated_before_raw, p.replicated_after.map(|a| a.0)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (100.0, Some(131.0)),
+                (131.0, Some(161.0)),
+                (161.0, Some(190.0)),
+                (190.0, None),
+            ]
+        );
+        // Each pickup was paired with a distinct update.
+        let serials: Vec<u32> = tracker
+            .pickups
+            .iter()
+            .filter_map(|p| p.replicated_after.map(|a| a.1))
+            .collect();
+        assert!(serials.windows(2).all(|w| w[0] < w[1]), "{serials:?}");
     }
 }

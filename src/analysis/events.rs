@@ -11,7 +11,12 @@ pub struct Pickup {
     pub team: u8,
     /// Index of the pad's object in the replay's object table (stable across actor re-creation).
     pub pad_object: usize,
+    /// Our estimate of the level just before the pickup (drained between replicated updates).
     pub boost_before_raw: f32,
+    /// The server's last replicated amount before the pickup, and its next one after it with
+    /// the update's serial number (None when it never came).
+    pub replicated_before_raw: f32,
+    pub replicated_after: Option<(f32, u32)>,
     pub car_pos: Vec3,
 }
 
@@ -45,10 +50,22 @@ pub struct PickupTotals {
 }
 
 /// Sums pickups per player (index = player). Amounts in raw units (0–255 scale).
+///
+/// ballchasing's accounting, checked value by value against `groundtruth/`: a pad counts when the
+/// server's replicated amount rises across it — from the last replicated value to the next one,
+/// with no drain estimate in between — and adds that rise, capped at the pad's nominal amount.
+/// A pad taken while boosting, whose new replicated value is not above the last one, is not
+/// counted (nor is it stolen); that holds in every phase, kickoff included. Big-pad amounts and
+/// stolen small-pad counts and amounts then agree with ballchasing on nine or ten of the ten
+/// players. Overfill is what a pad offered beyond a full tank: nominal − collected when the tank
+/// ends full. Without a replicated update (never seen on the corpus) the pad counts its nominal
+/// amount capped by our drained estimate.
 pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
     let pads = resolve_pads(pickups);
     let table = field::soccar_pads();
     let mut out = vec![PickupTotals::default(); players];
+    // Per player: (update serial, amount so far) of pickups sharing one replicated update.
+    let mut shared: Vec<Option<(u32, f32)>> = vec![None; players];
     for p in pickups {
         let Some(&pad_idx) = pads.get(&p.pad_object) else {
             continue;
@@ -58,14 +75,32 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
             PadSize::Big => (field::BIG_PAD_RAW, 0),
             PadSize::Small => (field::SMALL_PAD_RAW, 1),
         };
-        let before = p.boost_before_raw.clamp(0.0, 255.0);
-        let collected = f64::from(nominal.min(255.0 - before));
-        let overfill = f64::from(nominal) - collected;
-        // Stolen: the pad lies in the opponent half (normalized y > 128, so centre pads never count).
-        let stolen = field::normalized_y(pad.y, p.team) > 128.0;
         let Some(t) = out.get_mut(p.player) else {
             continue;
         };
+        let estimate = p.boost_before_raw.clamp(0.0, field::BOOST_MAX_RAW);
+        let (collected, overfill) = match p.replicated_after {
+            Some((after, serial)) if after > p.replicated_before_raw => {
+                // Two pads taken before one update share its rise.
+                let slot = &mut shared[p.player];
+                let taken = match *slot {
+                    Some((s, taken)) if s == serial => taken,
+                    _ => 0.0,
+                };
+                let collected = (after - p.replicated_before_raw - taken).clamp(0.0, nominal);
+                *slot = Some((serial, taken + collected));
+                let full = after >= field::BOOST_MAX_RAW;
+                (collected, if full { nominal - collected } else { 0.0 })
+            }
+            Some(_) => continue,
+            None => {
+                let collected = nominal.min(field::BOOST_MAX_RAW - estimate);
+                (collected, nominal - collected)
+            }
+        };
+        let (collected, overfill) = (f64::from(collected), f64::from(overfill));
+        // Stolen: the pad lies in the opponent half (normalized y > 128, so centre pads never count).
+        let stolen = field::normalized_y(pad.y, p.team) > 128.0;
         t.collected[k] += collected;
         t.count[k] += 1;
         t.overfill += overfill;
@@ -276,31 +311,72 @@ mod tests {
         assert_eq!((c[0].neutral, c[1].neutral, c[1].wins), (1, 1, 0));
     }
 
+    fn pickup(
+        pad_object: usize,
+        pos: Vec3,
+        estimate: f32,
+        before: f32,
+        after: Option<(f32, u32)>,
+    ) -> Pickup {
+        Pickup {
+            player: 0,
+            team: 0,
+            pad_object,
+            boost_before_raw: estimate,
+            replicated_before_raw: before,
+            replicated_after: after,
+            car_pos: pos,
+        }
+    }
+
     #[test]
-    fn pickup_amounts_cap_at_full_tank_and_count_stolen() {
-        let pickups = [
-            // Big pad at (3072, 4096): orange half, so stolen for blue; blue had 200 raw.
-            Pickup {
-                player: 0,
-                team: 0,
-                pad_object: 7,
-                boost_before_raw: 200.0,
-                car_pos: Vec3::new(3050.0, 4100.0, 17.0),
-            },
-            // Small pad at (0, -1024) on blue's own half, from empty.
-            Pickup {
-                player: 0,
-                team: 0,
-                pad_object: 9,
-                boost_before_raw: 0.0,
-                car_pos: Vec3::new(10.0, -1000.0, 17.0),
-            },
-        ];
-        let t = &pickup_totals(&pickups, 1)[0];
-        assert!((t.collected[0] - 55.0).abs() < 1e-3, "big: 255 − 200");
+    fn pickup_amounts_follow_the_replicated_rise_and_count_stolen() {
+        let big_orange = Vec3::new(3050.0, 4100.0, 17.0); // (3072, 4096): orange half
+        let small_blue = Vec3::new(10.0, -1000.0, 17.0); // (0, -1024): blue half
+        // Big pad, last replicated 200 (our drained estimate 150), tank ends full: the rise from
+        // the replicated value counts, the rest of the pad is overfill.
+        let t = &pickup_totals(&[pickup(7, big_orange, 150.0, 200.0, Some((255.0, 1)))], 1)[0];
+        assert!(
+            (t.collected[0] - 55.0).abs() < 1e-3,
+            "big: 255 − 200, not 255 − 150"
+        );
         assert!((t.overfill - 200.0).abs() < 1e-3);
-        assert!((t.collected[1] - 30.6).abs() < 1e-3, "small: 12 % of 255");
         assert_eq!(t.stolen_count, [1, 0]);
         assert!((t.overfill_stolen - 200.0).abs() < 1e-3);
+
+        // Small pad from 100 to 131: 31 raw, capped at the pad's 30.6; no overfill below full.
+        let t = &pickup_totals(&[pickup(9, small_blue, 100.0, 100.0, Some((131.0, 1)))], 1)[0];
+        assert!((t.collected[1] - 30.6).abs() < 1e-3);
+        assert_eq!((t.overfill, t.stolen_count), (0.0, [0, 0]));
+
+        // Boosting hid the rise (replicated 180 → 150): ballchasing does not count the pad.
+        let t = &pickup_totals(&[pickup(9, small_blue, 120.0, 180.0, Some((150.0, 1)))], 1)[0];
+        assert_eq!((t.count, t.collected[1], t.overfill), ([0, 0], 0.0, 0.0));
+
+        // Two small pads before one update (230 → 255) share its rise of 25.
+        let t = &pickup_totals(
+            &[
+                pickup(9, small_blue, 230.0, 230.0, Some((255.0, 7))),
+                pickup(9, small_blue, 240.0, 230.0, Some((255.0, 7))),
+            ],
+            1,
+        )[0];
+        assert!((t.collected[1] - 25.0).abs() < 1e-3);
+        assert!((t.overfill - (2.0 * 30.6 - 25.0)).abs() < 1e-3);
+
+        // Two pickups from empty with equal values are still two updates.
+        let t = &pickup_totals(
+            &[
+                pickup(7, big_orange, 0.0, 0.0, Some((255.0, 3))),
+                pickup(7, big_orange, 0.0, 0.0, Some((255.0, 4))),
+            ],
+            1,
+        )[0];
+        assert!((t.collected[0] - 510.0).abs() < 1e-3);
+
+        // The update never came: nominal capped by the estimate, the rest overfill.
+        let t = &pickup_totals(&[pickup(9, small_blue, 240.0, 240.0, None)], 1)[0];
+        assert!((t.collected[1] - 15.0).abs() < 1e-3);
+        assert!((t.overfill - 15.6).abs() < 1e-3);
     }
 }

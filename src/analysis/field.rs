@@ -145,6 +145,27 @@ pub fn nearest_pad(pos: Vec3) -> Option<usize> {
 }
 
 /// Yaw (radians) of a unit quaternion.
+/// A car's rotation as replicated; the yaw (an `atan2`) is computed only when a mechanic asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Quat {
+    pub x: f32,
+    pub y: f32,
+    pub z: f32,
+    pub w: f32,
+}
+
+impl Quat {
+    pub const IDENTITY: Quat = Quat {
+        x: 0.0,
+        y: 0.0,
+        z: 0.0,
+        w: 1.0,
+    };
+    pub fn yaw(self) -> f32 {
+        yaw_of(self.x, self.y, self.z, self.w)
+    }
+}
+
 pub fn yaw_of(qx: f32, qy: f32, qz: f32, qw: f32) -> f32 {
     (2.0 * (qw * qz + qx * qy)).atan2(1.0 - 2.0 * (qy * qy + qz * qz))
 }

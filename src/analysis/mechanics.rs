@@ -1,7 +1,7 @@
 //! Mechanics counters (STATS.md §10), driven per frame from the car state and the replicated
 //! component signals (jump, double jump, dodge, dodges-refreshed counter).
 
-use super::field::{CEILING_Z, Vec3, angle_diff};
+use super::field::{CEILING_Z, Quat, Vec3, angle_diff};
 use crate::report::Mechanics;
 
 /// Component activations seen for one player in one frame.
@@ -51,7 +51,7 @@ impl MechState {
         t: f64,
         pos: Vec3,
         vel: Vec3,
-        yaw: f32,
+        rot: Quat,
         boosting: bool,
         inputs: Inputs,
         ball: Option<(Vec3, Vec3)>,
@@ -72,6 +72,7 @@ impl MechState {
         if inputs.dodged {
             c.flips += 1;
             self.last_dodge_t = t;
+            let yaw = rot.yaw();
             let fwd = Vec3::new(yaw.cos(), yaw.sin(), 0.0);
             let along = vel.x * fwd.x + vel.y * fwd.y;
             self.dodge = Some(DodgeTrack {
@@ -97,7 +98,7 @@ impl MechState {
                 // Half-flip: a backward dodge whose heading turns around within 1 s.
                 if !d.half_flip_done
                     && d.backward
-                    && angle_diff(yaw, d.start_yaw).abs() > 2.5
+                    && angle_diff(rot.yaw(), d.start_yaw).abs() > 2.5
                     && since <= 1.0
                 {
                     d.half_flip_done = true;
@@ -138,8 +139,8 @@ impl MechState {
         // the ball must move with the car, and dropouts shorter than 0.2 s don't break a carry.
         if let Some((bpos, bvel)) = ball {
             let above = bpos.z - pos.z;
-            let speed_xy = vel.x.hypot(vel.y);
-            let rel_xy = (bvel.x - vel.x).hypot(bvel.y - vel.y);
+            let speed_xy = (vel.x * vel.x + vel.y * vel.y).sqrt();
+            let rel_xy = ((bvel.x - vel.x).powi(2) + (bvel.y - vel.y).powi(2)).sqrt();
             let carrying = pos.z < 60.0
                 && (80.0..=250.0).contains(&above)
                 && bpos.dist_xy(pos) <= 100.0 + speed_xy * 0.07
@@ -194,7 +195,7 @@ mod tests {
                 t,
                 car,
                 v,
-                0.0,
+                Quat::IDENTITY,
                 false,
                 Inputs::default(),
                 Some((ball, v)),
@@ -209,7 +210,7 @@ mod tests {
                 t,
                 car,
                 v,
-                0.0,
+                Quat::IDENTITY,
                 false,
                 Inputs::default(),
                 Some((Vec3::new(0.0, 2000.0, 500.0), v)),
@@ -238,7 +239,7 @@ mod tests {
                 t,
                 car,
                 car_v,
-                0.0,
+                Quat::IDENTITY,
                 false,
                 Inputs::default(),
                 Some((ball, ball_v)),

@@ -142,6 +142,17 @@ fn check_size(bytes: &[u8], limits: &Limits) -> Result<(), AnalyzeError> {
 }
 
 /// Reads only the header: quick validation before queuing and the header-only fallback.
+/// The `.replay` files directly inside `dir`, sorted by path (the CLI benchmark and the tests
+/// walk the shared corpus with it).
+pub fn replay_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "replay"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 pub fn parse_header(bytes: &[u8]) -> Result<boxcars::Replay, AnalyzeError> {
     boxcars::ParserBuilder::new(bytes)
         .never_parse_network_data()

@@ -14,7 +14,11 @@ use crate::report::{Heatmap, Movement, Positioning};
 pub struct CarView {
     pub pos: Vec3,
     pub vel: Vec3,
-    pub boost_raw: f32,
+    /// Boost level drained between the server's sparse updates: what the car really has.
+    pub boost_estimate_raw: f32,
+    /// The server's last replicated amount. ballchasing's levels (average, time at 0 and 100)
+    /// step with these updates rather than following the drain (checked on `groundtruth/`).
+    pub boost_replicated_raw: f32,
     pub boosting: bool,
     pub handbrake: bool,
     pub team: u8,
@@ -32,6 +36,8 @@ pub struct FrameView<'a> {
     /// Kickoff countdown: cars are frozen at their spawns. Counted in time totals (ballchasing's
     /// buckets add up to the match duration) but left out of averages.
     pub frozen: bool,
+    /// After a goal until the next kickoff countdown: ballchasing leaves it out of boost levels.
+    pub post_goal: bool,
 }
 
 pub const HEAT_COLS: usize = 24;
@@ -158,7 +164,12 @@ fn team_roles(view: &FrameView<'_>, team: u8) -> [Option<usize>; 4] {
 
 pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
     let dt = view.dt;
-    let roles = [team_roles(view, 0), team_roles(view, 1)];
+    // Roles count only outside the frozen countdown, and only frames that last.
+    let roles = if view.frozen || dt <= 0.0 {
+        [[None; 4]; 2]
+    } else {
+        [team_roles(view, 0), team_roles(view, 1)]
+    };
     for (i, car) in view.cars.iter().enumerate() {
         let Some(acc) = accs.get_mut(i) else { continue };
         let Some(car) = car else {
@@ -185,16 +196,18 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
         acc.time += dt;
 
         // Boost levels.
-        let raw = car.boost_raw.clamp(0.0, 255.0);
+        let raw = car.boost_replicated_raw.clamp(0.0, 255.0);
         if !view.frozen {
             acc.live_time += dt;
             acc.boost_integral += field::raw_to_pct(raw) * dt;
         }
-        if raw <= BOOST_ZERO_RAW_MAX {
-            acc.time_zero += dt;
-        }
-        if raw >= BOOST_FULL_RAW_MIN {
-            acc.time_full += dt;
+        if !view.post_goal {
+            if raw <= BOOST_ZERO_RAW_MAX {
+                acc.time_zero += dt;
+            }
+            if raw >= BOOST_FULL_RAW_MIN {
+                acc.time_full += dt;
+            }
         }
         let band = ((raw / 63.75) as usize).min(3);
         acc.bands[band] += dt;
@@ -213,7 +226,7 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
             2
         };
         acc.speed_time[sband] += dt;
-        if sband == 2 && car.boosting && raw > 0.0 {
+        if sband == 2 && car.boosting && car.boost_estimate_raw > 0.0 {
             acc.used_supersonic_raw += f64::from(field::BOOST_DRAIN_RAW_PER_S) * dt;
         }
         let hband = if car.pos.z <= GROUND_Z_MAX {
@@ -224,12 +237,15 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
             2
         };
         acc.height_time[hband] += dt;
+        // A press counts near the ground (SA's 40 uu); its time only while the wheels are on the
+        // ground band, where the handbrake acts (ballchasing's times match this on all ten
+        // players, 4 of them 20–35 % high with the 40 uu band).
         let sliding = car.handbrake && car.pos.z <= POWERSLIDE_Z_MAX;
-        if sliding {
+        if car.handbrake && car.pos.z <= GROUND_Z_MAX {
             acc.powerslide_time += dt;
-            if !acc.was_sliding {
-                acc.powerslide_count += 1;
-            }
+        }
+        if sliding && !acc.was_sliding {
+            acc.powerslide_count += 1;
         }
         acc.was_sliding = sliding;
 
@@ -277,18 +293,19 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
             }
         }
         if mates > 0 {
-            acc.dist_mates.0 += mate_sum / f64::from(mates) * dt;
+            let avg = if mates == 1 {
+                mate_sum
+            } else {
+                mate_sum / f64::from(mates)
+            };
+            acc.dist_mates.0 += avg * dt;
             acc.dist_mates.1 += dt;
         }
         // Roles leave the frozen kickoff countdown out and a lone player holds them all: the duel's
         // ground truth gives both players most back = most forward = its time minus countdowns,
         // and 0925's role times also fall short of its thirds. (The ranked-doubles file's role
         // times sum to its full time; that one file disagrees.)
-        let r = if view.frozen {
-            &[None; 4]
-        } else {
-            &roles[usize::from(team.min(1))]
-        };
+        let r = &roles[usize::from(team.min(1))];
         if r[0] == Some(i) {
             acc.most_back += dt;
         }
@@ -303,10 +320,10 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
         }
 
         // Heatmap.
-        let cx = (((car.pos.x + 4096.0) / 8192.0) * HEAT_COLS as f32).floor();
-        let cy = (((car.pos.y + 5120.0) / 10240.0) * HEAT_ROWS as f32).floor();
-        let cx = (cx.max(0.0) as usize).min(HEAT_COLS - 1);
-        let cy = (cy.max(0.0) as usize).min(HEAT_ROWS - 1);
+        // Truncation is the floor once negatives are clamped to 0 (and `as` maps NaN to 0).
+        let cx = (((car.pos.x + 4096.0) / 8192.0) * HEAT_COLS as f32).max(0.0) as usize;
+        let cy = (((car.pos.y + 5120.0) / 10240.0) * HEAT_ROWS as f32).max(0.0) as usize;
+        let (cx, cy) = (cx.min(HEAT_COLS - 1), cy.min(HEAT_ROWS - 1));
         acc.heat[cy * HEAT_COLS + cx] += dt as f32;
     }
 }
@@ -401,5 +418,126 @@ impl PlayerAcc {
             rows: HEAT_ROWS as u32,
             cells,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn car(pos: Vec3, speed: f32, replicated: f32, estimate: f32) -> CarView {
+        CarView {
+            pos,
+            vel: Vec3::new(0.0, speed, 0.0),
+            boost_estimate_raw: estimate,
+            boost_replicated_raw: replicated,
+            boosting: false,
+            handbrake: false,
+            team: 0,
+        }
+    }
+
+    fn run(frames: &[(f64, CarView, bool)]) -> PlayerAcc {
+        let mut accs = vec![PlayerAcc::default()];
+        for (dt, c, post_goal) in frames {
+            let cars = [Some(*c)];
+            let view = FrameView {
+                dt: *dt,
+                ball: Some(Vec3::new(0.0, 0.0, 93.0)),
+                cars: &cars,
+                possession: None,
+                frozen: false,
+                post_goal: *post_goal,
+            };
+            accumulate(&mut accs, &view);
+        }
+        accs.remove(0)
+    }
+
+    #[test]
+    fn boost_levels_step_with_replicated_updates_and_leave_post_goal_out() {
+        let p = Vec3::new(0.0, -2000.0, 17.0);
+        // 2 s full (replicated 255 while the estimate drains), 1 s empty, then 1 s empty after a goal.
+        let acc = run(&[
+            (2.0, car(p, 0.0, 255.0, 180.0), false),
+            (1.0, car(p, 0.0, 0.0, 0.0), false),
+            (1.0, car(p, 0.0, 0.0, 0.0), true),
+        ]);
+        let (zero, full, bands) = acc.boost_times();
+        assert_eq!((zero, full), (1.0, 2.0));
+        // The average runs over all non-countdown time: (2·100 + 2·0) / 4.
+        assert!((acc.avg_boost_pct() - 50.0).abs() < 1e-9);
+        assert_eq!(bands, [2.0, 0.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    fn movement_bands_and_powerslide() {
+        let ground = Vec3::new(0.0, 0.0, 17.0);
+        let low = Vec3::new(0.0, 0.0, 30.0);
+        let high = Vec3::new(0.0, 0.0, 900.0);
+        let mut slide = car(ground, 1000.0, 85.0, 85.0);
+        slide.handbrake = true;
+        let mut slide_low = slide;
+        slide_low.pos = low;
+        let acc = run(&[
+            (1.0, car(ground, 1000.0, 85.0, 85.0), false), // slow, ground
+            (1.0, car(ground, 2000.0, 85.0, 85.0), false), // boost speed
+            (1.0, car(high, 2250.0, 85.0, 85.0), false),   // supersonic, high air
+            (0.5, slide, false),                           // one press, 0.5 s on the ground
+            (0.5, slide_low, false),                       // same press, wheels just off: no time
+            (0.5, car(ground, 1000.0, 85.0, 85.0), false),
+            (0.5, slide_low, false), // a second press near the ground: counted, no time
+        ]);
+        let m = acc.movement();
+        assert_eq!(
+            (
+                m.time_slow_speed,
+                m.time_boost_speed,
+                m.time_supersonic_speed
+            ),
+            (3.0, 1.0, 1.0)
+        );
+        assert_eq!(
+            (m.time_ground, m.time_low_air, m.time_high_air),
+            (3.0, 1.0, 1.0)
+        );
+        assert_eq!((m.count_powerslide, m.time_powerslide), (2, 0.5));
+        // 1000·3 + 2000 + 2250 over 5 s.
+        assert!((m.avg_speed - 7250.0 / 5.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn positioning_halves_thirds_and_ball_side() {
+        // Blue (team 0) defends −y; the ball sits at the centre.
+        let acc = run(&[
+            (
+                1.0,
+                car(Vec3::new(0.0, -3000.0, 17.0), 0.0, 0.0, 0.0),
+                false,
+            ), // defensive third, behind
+            (2.0, car(Vec3::new(0.0, 1000.0, 17.0), 0.0, 0.0, 0.0), false), // neutral, offensive half
+            (1.0, car(Vec3::new(0.0, 4000.0, 17.0), 0.0, 0.0, 0.0), false), // offensive third, in front
+        ]);
+        let pos = acc.positioning(false);
+        assert_eq!(
+            (
+                pos.time_defensive_third,
+                pos.time_neutral_third,
+                pos.time_offensive_third
+            ),
+            (1.0, 2.0, 1.0)
+        );
+        assert_eq!(
+            (pos.time_defensive_half, pos.time_offensive_half),
+            (1.0, 3.0)
+        );
+        assert_eq!((pos.time_behind_ball, pos.time_infront_ball), (1.0, 3.0));
+        assert_eq!(
+            pos.time_most_back,
+            Some(4.0),
+            "a lone player holds every role"
+        );
+        // 3-D distances to the ball at (0, 0, 93): ≈ 3001, 1003 (twice), 4001.
+        assert!((pos.avg_distance_to_ball - (3001.0 + 2.0 * 1003.0 + 4001.0) / 4.0).abs() < 1.0);
     }
 }

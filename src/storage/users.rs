@@ -187,22 +187,29 @@ impl Store {
     }
 
     pub async fn set_public_profile(&self, user_id: i64, public: bool) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        ensure_user(&mut tx, user_id).await?;
-        sqlx::query("UPDATE users SET public_profile = $1 WHERE user_id = $2")
-            .bind(i64::from(public))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.set_user_flag(
+            user_id,
+            "UPDATE users SET public_profile = $1 WHERE user_id = $2",
+            public,
+        )
+        .await
     }
 
     pub async fn set_leaderboard_opt_out(&self, user_id: i64, out: bool) -> Result<()> {
+        self.set_user_flag(
+            user_id,
+            "UPDATE users SET leaderboard_opt_out = $1 WHERE user_id = $2",
+            out,
+        )
+        .await
+    }
+
+    /// Creates the user if needed and runs one of the fixed flag updates above.
+    async fn set_user_flag(&self, user_id: i64, update: &'static str, value: bool) -> Result<()> {
         let mut tx = self.write_tx().await?;
         ensure_user(&mut tx, user_id).await?;
-        sqlx::query("UPDATE users SET leaderboard_opt_out = $1 WHERE user_id = $2")
-            .bind(i64::from(out))
+        sqlx::query(update)
+            .bind(i64::from(value))
             .bind(user_id)
             .execute(&mut *tx)
             .await?;

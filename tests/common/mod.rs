@@ -12,18 +12,13 @@ pub fn shared_dir() -> PathBuf {
 /// Every replay in `../shared/replays`, or None (with a message) when the corpus is absent.
 pub fn corpus() -> Option<Vec<PathBuf>> {
     let dir = shared_dir().join("replays");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(files) = rlcoach::analysis::replay_files(&dir) else {
         eprintln!(
             "SKIPPED: replay corpus not found at {} (clone with ../shared beside the repo)",
             dir.display()
         );
         return None;
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "replay"))
-        .collect();
-    files.sort();
     Some(files)
 }
 

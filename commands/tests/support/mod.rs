@@ -116,15 +116,10 @@ pub fn replay_fixture() -> Vec<u8> {
 /// The shared corpus, or None (with SKIPPED) when absent.
 pub fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/replays");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(files) = rlcoach::analysis::replay_files(&dir) else {
         eprintln!("SKIPPED: replay corpus not found at {}", dir.display());
         return None;
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "replay"))
-        .collect();
-    files.sort();
     Some(
         files
             .into_iter()
