@@ -182,8 +182,9 @@ impl WorkerPool {
         self.events.subscribe()
     }
 
-    /// Stops claiming, lets running jobs finish for up to `grace`, and puts back in the queue
-    /// whatever is still running after that.
+    /// Stops claiming; running jobs are handed back to the queue at once (the next start runs
+    /// them first). Waits up to `grace` for that hand-back, then aborts what is left, whose
+    /// leases simply expire.
     pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
         let drained = tokio::time::timeout(grace, async {

@@ -187,9 +187,11 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
             Ok(())
         }
     };
+    // Workers stop first: closing the gateway can take seconds, and a job claimed in that time
+    // would be analyzed for nothing (or its answer cut off mid-send).
+    pool.shutdown(settings.shutdown_grace).await;
     health.abort();
     shards.shutdown_all().await;
-    pool.shutdown(settings.shutdown_grace).await;
     deliveries.abort();
     store.close().await;
     outcome
