@@ -6,6 +6,8 @@ WORKDIR /src
 # Dependencies first, so code changes don't rebuild them.
 COPY Cargo.toml Cargo.lock ./
 COPY commands/Cargo.toml commands/Cargo.toml
+# The patched boxcars (vendor/boxcars/PATCH.md) is a dependency too.
+COPY vendor vendor
 RUN mkdir -p src commands/src \
     && echo "" > src/lib.rs \
     && echo "fn main() {}" > commands/src/main.rs \

@@ -236,3 +236,46 @@ fn in_repo_fixture_analyzes_without_the_corpus() {
     assert_eq!(r.metadata.team_size, 2);
     assert_eq!(r.metadata.replay_id.len(), 64);
 }
+
+/// The streaming decoder (our patch to boxcars, vendor/boxcars/PATCH.md) hands out exactly the
+/// frames boxcars' own `parse` collects, and stops when asked.
+#[test]
+fn streamed_frames_equal_boxcars_collected_frames() {
+    let mut inputs = vec![(
+        "small-doubles".to_string(),
+        common::fixture("small-doubles.replay"),
+    )];
+    for path in common::corpus().unwrap_or_default() {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        inputs.push((name, std::fs::read(&path).unwrap()));
+    }
+    for (name, bytes) in inputs {
+        let collected = boxcars::ParserBuilder::new(&bytes)
+            .must_parse_network_data()
+            .parse()
+            .unwrap()
+            .network_frames
+            .unwrap()
+            .frames;
+        let mut streamed = Vec::with_capacity(collected.len());
+        boxcars::ParserBuilder::new(&bytes)
+            .for_each_frame(|f| {
+                streamed.push(f.clone());
+                true
+            })
+            .unwrap();
+        assert!(collected.len() > 1000, "{name}: {} frames", collected.len());
+        assert_eq!(streamed.len(), collected.len(), "{name}: frame count");
+        if let Some(i) = (0..collected.len()).find(|&i| streamed[i] != collected[i]) {
+            panic!("{name}: frame {i} differs");
+        }
+        let mut seen = 0;
+        boxcars::ParserBuilder::new(&bytes)
+            .for_each_frame(|_| {
+                seen += 1;
+                seen < 100
+            })
+            .unwrap();
+        assert_eq!(seen, 100, "{name}: stops when the visitor says so");
+    }
+}

@@ -1,7 +1,7 @@
 //! Assembles the [`Report`] from the header and the frame pass: merges header and network players,
 //! derives team totals, kickoffs and the timeline.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
@@ -207,19 +207,25 @@ fn header_matches(h: &HeaderPlayer, id: &PlayerId, name: &str) -> bool {
     (hid.platform == id.platform && hid.id == id.id) || (!h.name.is_empty() && h.name == name)
 }
 
+/// Why the frame pass produced no report.
+#[derive(Debug)]
+pub enum FramePassError {
+    /// A limit stopped it (too many frames, out of time).
+    Refused(AnalyzeError),
+    /// boxcars could not decode the network data; the header's scoreboard is still good.
+    Undecodable(boxcars::ParseError),
+}
+
+/// Decodes the network frames and feeds each to the tracker as it comes out of boxcars (none are
+/// kept), then assembles the report. `replay` is the header-and-body parse (no frames).
 pub fn full_report(
     bytes: &[u8],
     replay: &boxcars::Replay,
     header: &HeaderInfo,
-    deadline: Instant,
-    budget: Duration,
-) -> Result<Report, AnalyzeError> {
+    limits: &super::Limits,
+    started: Instant,
+) -> Result<Report, FramePassError> {
     let objects = ObjectTable::new(&replay.objects);
-    let frames = replay
-        .network_frames
-        .as_ref()
-        .map(|n| n.frames.as_slice())
-        .unwrap_or(&[]);
     let goal_frames: Vec<(usize, u8)> = header.goals.iter().map(|g| (g.frame, g.team)).collect();
     let mut tracker = Tracker::new(
         &objects,
@@ -228,16 +234,42 @@ pub fn full_report(
         replay.net_version,
         goal_frames,
     );
-    // One sample per frame: sized once instead of grown by doubling.
-    tracker.ball_speed.reserve_exact(frames.len());
-    tracker.frame_t.reserve_exact(frames.len());
-    for (i, frame) in frames.iter().enumerate() {
-        if i % 1024 == 0 && Instant::now() > deadline {
-            return Err(AnalyzeError::Timeout(budget));
-        }
-        let next_delta = frames.get(i + 1).map(|f| f.delta).unwrap_or(0.0);
-        tracker.process(i, frame, next_delta);
+    // One sample per frame: sized once from the header's count instead of grown by doubling.
+    let expected = header
+        .num_frames
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+        .min(limits.max_frames);
+    tracker.ball_speed.reserve_exact(expected);
+    tracker.frame_t.reserve_exact(expected);
+    let deadline = started + limits.max_duration;
+    let mut frame_count = 0usize;
+    let mut duration = 0.0f64;
+    let mut refused = None;
+    let decoded = boxcars::ParserBuilder::new(bytes)
+        .on_error_check_crc()
+        .for_each_frame(|frame| {
+            if frame_count >= limits.max_frames {
+                refused = Some(AnalyzeError::TooManyFrames {
+                    frames: frame_count + 1,
+                    limit: limits.max_frames,
+                });
+                return false;
+            }
+            if frame_count.is_multiple_of(1024) && Instant::now() > deadline {
+                refused = Some(AnalyzeError::Timeout(limits.max_duration));
+                return false;
+            }
+            tracker.process(frame_count, frame);
+            frame_count += 1;
+            duration += f64::from(frame.delta.max(0.0));
+            true
+        });
+    if let Some(e) = refused {
+        return Err(FramePassError::Refused(e));
     }
+    decoded.map_err(FramePassError::Undecodable)?;
+    tracker.finish();
 
     let mut warnings = Vec::new();
     let ball_default = objects
@@ -252,7 +284,6 @@ pub fn full_report(
                 .into(),
         );
     }
-    let duration: f64 = frames.iter().map(|f| f64::from(f.delta.max(0.0))).sum();
     // Active time (clock running or kickoff countdown): the base of boost per minute.
     let active_time = tracker.phase_time[0] + tracker.phase_time[1] + tracker.phase_time[2];
 
@@ -398,7 +429,7 @@ pub fn full_report(
     let mut meta = metadata(bytes, replay, header);
     meta.playlist = playlist_label(tracker.playlist_id, header);
     meta.duration_seconds = duration;
-    meta.total_frames = frames.len();
+    meta.total_frames = frame_count;
     meta.overtime = tracker.overtime;
     meta.overtime_seconds = tracker
         .overtime_start_t

@@ -173,6 +173,8 @@ pub struct Tracker<'a> {
     pub series_boost: Vec<Vec<f32>>,
     pub series_speed: Vec<Vec<f32>>,
     next_sample: f64,
+    /// The last frame processed has not been credited its time yet (see `process`).
+    awaiting_credit: bool,
     inputs: Vec<Inputs>,
     car_views: Vec<Option<CarView>>,
     rots: Vec<field::Quat>,
@@ -274,6 +276,7 @@ impl<'a> Tracker<'a> {
             series_boost: Vec::new(),
             series_speed: Vec::new(),
             next_sample: 0.0,
+            awaiting_credit: false,
             inputs: Vec::new(),
             car_views: Vec::new(),
             rots: Vec::new(),
@@ -322,8 +325,14 @@ impl<'a> Tracker<'a> {
         self.car_player(c.car?)
     }
 
-    pub fn process(&mut self, index: usize, frame: &Frame, next_delta: f32) {
+    /// Applies one frame. A frame's state lasts until the next frame, so its counted time is the
+    /// next frame's delta: the previous frame is credited here, before this one changes anything,
+    /// and the last one by [`Tracker::finish`]. Frames can thus be fed as they are decoded.
+    pub fn process(&mut self, index: usize, frame: &Frame) {
         let delta = f64::from(frame.delta.max(0.0));
+        if self.awaiting_credit {
+            self.credit(delta);
+        }
         self.clock += delta;
         self.ball_updated = false;
         self.hit_team_update = None;
@@ -343,7 +352,15 @@ impl<'a> Tracker<'a> {
             self.update(index, upd.actor_id, upd.object_id, &upd.attribute);
         }
         self.resolve_players();
-        self.sample(index, prev_ball_vel, delta, f64::from(next_delta.max(0.0)));
+        self.sample(index, prev_ball_vel, delta);
+        self.awaiting_credit = true;
+    }
+
+    /// Credits the last frame (nothing follows it, so it lasts no time).
+    pub fn finish(&mut self) {
+        if std::mem::take(&mut self.awaiting_credit) {
+            self.credit(0.0);
+        }
     }
 
     /// Start of a frame for every boost component: drain the estimate of a boosting car, and
@@ -886,7 +903,7 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    fn sample(&mut self, frame: usize, prev_ball_vel: Vec3, delta: f64, dt: f64) {
+    fn sample(&mut self, frame: usize, prev_ball_vel: Vec3, delta: f64) {
         // Car views per player.
         for v in self.car_views.iter_mut() {
             *v = None;
@@ -1059,6 +1076,29 @@ impl<'a> Tracker<'a> {
             self.last_defender_at.push((gf, best.map(|b| b.0)));
         }
 
+        // Chart series at SERIES_HZ.
+        if self.first_kickoff_clock.is_some() && t >= self.next_sample {
+            self.next_sample = t + 1.0 / SERIES_HZ;
+            self.series_t.push(t as f32);
+            while self.series_boost.len() < self.players.len() {
+                self.series_boost.push(vec![-1.0; self.series_t.len() - 1]);
+                self.series_speed.push(vec![-1.0; self.series_t.len() - 1]);
+            }
+            for p in 0..self.players.len() {
+                let (b, s) = match self.car_views[p] {
+                    Some(v) => (field::raw_to_pct(v.boost_estimate_raw) as f32, v.vel.len()),
+                    None => (-1.0, -1.0),
+                };
+                self.series_boost[p].push(b);
+                self.series_speed[p].push(s);
+            }
+        }
+    }
+
+    /// Counted time of the frame last sampled, `dt` long: phase, possession and ball-side time
+    /// and every per-player accumulator. Reads only what `sample` left (car views, ball, phase).
+    fn credit(&mut self, dt: f64) {
+        let ball = self.ball_pos;
         // Phase time and team ball stats.
         let phase_idx = match self.phase {
             Phase::Countdown => 0,
@@ -1089,24 +1129,6 @@ impl<'a> Tracker<'a> {
             post_goal: self.phase == Phase::PostGoal,
         };
         stats::accumulate(&mut self.accs, &view);
-
-        // Chart series at SERIES_HZ.
-        if self.first_kickoff_clock.is_some() && t >= self.next_sample {
-            self.next_sample = t + 1.0 / SERIES_HZ;
-            self.series_t.push(t as f32);
-            while self.series_boost.len() < self.players.len() {
-                self.series_boost.push(vec![-1.0; self.series_t.len() - 1]);
-                self.series_speed.push(vec![-1.0; self.series_t.len() - 1]);
-            }
-            for p in 0..self.players.len() {
-                let (b, s) = match self.car_views[p] {
-                    Some(v) => (field::raw_to_pct(v.boost_estimate_raw) as f32, v.vel.len()),
-                    None => (-1.0, -1.0),
-                };
-                self.series_boost[p].push(b);
-                self.series_speed[p].push(s);
-            }
-        }
     }
 }
 
@@ -1185,13 +1207,9 @@ mod tests {
         }
     }
 
-    /// A car standing on the small pad at (0, −1024) that the server's boost updates reach
-    /// in the same frame as a pickup (before or after it), a few frames later, or never.
-    #[test]
-    fn pickups_pair_with_the_next_replicated_amount() {
-        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+    /// The first frame of the synthetic tests: one player's car standing on the small pad at
+    /// (0, −1024) with 100/255 boost.
+    fn first_frame() -> Frame {
         let spawn = |actor: i32, object: i32| NewActor {
             actor_id: ActorId(actor),
             name_id: None,
@@ -1244,6 +1262,17 @@ mod tests {
             spawn(TEAM, 3),
             spawn(PAD, 4),
         ];
+        first
+    }
+
+    /// A car standing on the small pad at (0, −1024) that the server's boost updates reach
+    /// in the same frame as a pickup (before or after it), a few frames later, or never.
+    #[test]
+    fn pickups_pair_with_the_next_replicated_amount() {
+        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let first = first_frame();
         let mut frames = vec![first];
         frames.push(frame(vec![pickup(1), boost(131)])); // update after the pickup
         frames.push(frame(vec![boost(161), pickup(3)])); // update before it, same frame
@@ -1254,8 +1283,9 @@ mod tests {
         frames.extend((0..20).map(|_| frame(Vec::new())));
         frames.push(frame(vec![boost(200)])); // too late for the last pickup
         for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f, 1.0 / 30.0);
+            tracker.process(i, f);
         }
+        tracker.finish();
 
         let got: Vec<(f32, Option<f32>)> = tracker
             .pickups
@@ -1278,5 +1308,30 @@ mod tests {
             .filter_map(|p| p.replicated_after.map(|a| a.1))
             .collect();
         assert!(serials.windows(2).all(|w| w[0] < w[1]), "{serials:?}");
+    }
+
+    /// A frame's state lasts until the next frame: each frame is credited the next frame's
+    /// delta, the last one nothing, whatever the deltas are.
+    #[test]
+    fn each_frame_counts_the_time_until_the_next() {
+        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let deltas = [0.5, 0.25, 0.0, 0.125, 1.0];
+        let mut frames = vec![first_frame()];
+        frames.extend(deltas.iter().map(|&d| Frame {
+            delta: d,
+            ..frame(Vec::new())
+        }));
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f);
+        }
+        let before_finish = tracker.phase_time.iter().sum::<f64>();
+        tracker.finish();
+        tracker.finish();
+        let total: f64 = deltas.iter().map(|&d| f64::from(d)).sum();
+        assert_eq!(tracker.phase_time.iter().sum::<f64>(), total);
+        assert_eq!(before_finish, total, "the last frame lasts no time");
+        assert_eq!(tracker.accs[0].time, total);
     }
 }

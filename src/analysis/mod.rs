@@ -198,27 +198,10 @@ fn analyze_inner(bytes: &[u8], limits: &Limits) -> Result<Report, AnalyzeError> 
             limit: limits.max_frames,
         });
     }
-    let full = boxcars::ParserBuilder::new(bytes)
-        .must_parse_network_data()
-        .on_error_check_crc()
-        .parse();
-    match full {
-        Ok(replay) => {
-            let frames = replay
-                .network_frames
-                .as_ref()
-                .map(|n| n.frames.len())
-                .unwrap_or(0);
-            if frames > limits.max_frames {
-                return Err(AnalyzeError::TooManyFrames {
-                    frames,
-                    limit: limits.max_frames,
-                });
-            }
-            let deadline = started + limits.max_duration;
-            build::full_report(bytes, &replay, &header, deadline, limits.max_duration)
-        }
-        Err(e) => Ok(build::header_only_report(
+    match build::full_report(bytes, &header_replay, &header, limits, started) {
+        Ok(report) => Ok(report),
+        Err(build::FramePassError::Refused(e)) => Err(e),
+        Err(build::FramePassError::Undecodable(e)) => Ok(build::header_only_report(
             bytes,
             &header_replay,
             &header,
