@@ -12,7 +12,8 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// Stored with every analysis so a newer analyzer can re-run stored replays (`rlcoach
 /// reanalyze`). Bump the suffix whenever a stat's value changes for the same file.
 /// a2: dribble detection tolerates replication lag; role times skip countdowns, lone players.
-pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a4");
+/// a5: bpm is boost used per minute (was collected per minute).
+pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a5");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -122,7 +123,8 @@ pub struct Core {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Boost {
-    /// Boost collected per minute of active play.
+    /// Boost used per minute (ballchasing's BPM; not collected per minute, their BCPM): every
+    /// fall of the server's replicated amount, over countdown + waiting + live time.
     pub bpm: f64,
     pub avg_amount: f64,
     pub amount_collected: f64,

@@ -342,6 +342,7 @@ pub fn full_report(
                 &pickup_totals[i],
                 acc.avg_boost_pct(),
                 acc.boost_times(),
+                t.boost_used_raw,
                 acc.used_supersonic_raw,
                 acc.time,
                 active_time,

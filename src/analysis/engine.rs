@@ -89,6 +89,8 @@ pub struct PlayerTrack {
     pub mech: MechState,
     pub demos_taken: u32,
     pub demos_inflicted: u32,
+    /// Boost used: every fall of the server's replicated amount, in any phase (raw units).
+    pub boost_used_raw: f64,
     last_boost: f32,
     last_touch_t: f64,
 }
@@ -772,6 +774,16 @@ impl<'a> Tracker<'a> {
     fn replicated_boost(&mut self, comp: ActorId, value: f32) {
         self.boost_updates += 1;
         let serial = self.boost_updates;
+        // A fall is boost used. A new component (kickoff, respawn) starts from nothing, so the
+        // kickoff reset is not a fall.
+        if let Slot::Comp(c) = self.slot(comp)
+            && let Some(before) = c.boost_replicated
+            && value < before
+            && let Some(player) = c.car.and_then(|car| self.car_player(car))
+            && let Some(track) = self.players.get_mut(player)
+        {
+            track.boost_used_raw += f64::from(before - value);
+        }
         if let Some(Slot::Comp(c)) = self.slot_mut(comp) {
             c.boost_raw = Some(value);
             c.boost_replicated = Some(value);
@@ -866,6 +878,7 @@ impl<'a> Tracker<'a> {
                         mech: MechState::default(),
                         demos_taken: 0,
                         demos_inflicted: 0,
+                        boost_used_raw: 0.0,
                         last_boost: field::BOOST_KICKOFF_RAW,
                         last_touch_t: f64::NEG_INFINITY,
                     });
@@ -1333,5 +1346,26 @@ mod tests {
         assert_eq!(tracker.phase_time.iter().sum::<f64>(), total);
         assert_eq!(before_finish, total, "the last frame lasts no time");
         assert_eq!(tracker.accs[0].time, total);
+    }
+
+    /// Boost used is every fall of the server's amount; rises (pickups) are not use.
+    #[test]
+    fn boost_used_is_every_fall_of_the_replicated_amount() {
+        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let frames = [
+            first_frame(), // 100
+            frame(vec![boost(80)]),
+            frame(vec![boost(90)]),
+            frame(Vec::new()),
+            frame(vec![boost(50)]),
+            frame(vec![boost(50)]),
+        ];
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f);
+        }
+        tracker.finish();
+        assert_eq!(tracker.players[0].boost_used_raw, 60.0);
     }
 }

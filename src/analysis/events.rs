@@ -113,10 +113,13 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
     out
 }
 
+/// `used_raw` is the boost used (falls of the replicated amount); `active_time` is kickoff
+/// countdowns, waiting for the kickoff touch and live play: the base of boost per minute.
 pub fn boost_report(
     totals: &PickupTotals,
     avg_pct: f64,
     times: (f64, f64, [f64; 4]),
+    used_raw: f64,
     used_supersonic_raw: f64,
     counted_time: f64,
     active_time: f64,
@@ -133,7 +136,7 @@ pub fn boost_report(
     };
     Boost {
         bpm: if active_time > 0.0 {
-            collected * 60.0 / active_time
+            to_pct(used_raw) * 60.0 / active_time
         } else {
             0.0
         },
