@@ -25,16 +25,21 @@ async fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut bench = None;
     let mut out = PathBuf::from("sim-out");
+    const USAGE: &str = "usage: discord_sim [--bench N] [--out DIR] FILE.replay...";
     while let Some(flag) = args.first().filter(|a| a.starts_with("--")).cloned() {
         args.remove(0);
+        if args.is_empty() {
+            anyhow::bail!("{flag} needs a value\n{USAGE}");
+        }
+        let value = args.remove(0);
         match flag.as_str() {
-            "--bench" => bench = Some(args.remove(0).parse::<usize>()?),
-            "--out" => out = PathBuf::from(args.remove(0)),
-            other => anyhow::bail!("unknown flag {other}"),
+            "--bench" => bench = Some(value.parse::<usize>()?),
+            "--out" => out = PathBuf::from(value),
+            other => anyhow::bail!("unknown flag {other}\n{USAGE}"),
         }
     }
     if args.is_empty() {
-        anyhow::bail!("usage: discord_sim [--bench N] [--out DIR] FILE.replay...");
+        anyhow::bail!(USAGE);
     }
     let files: Vec<(String, Vec<u8>)> = args
         .iter()
