@@ -279,3 +279,42 @@ fn streamed_frames_equal_boxcars_collected_frames() {
         assert_eq!(seen, 100, "{name}: stops when the visitor says so");
     }
 }
+
+/// A replay from an arena with another field (here the fixture's header renamed to a Hoops map,
+/// same length so the layout holds, header CRC re-sealed): pad and field-position stats are left
+/// out and flagged rather than measured against the Soccar field; the rest is reported.
+#[test]
+fn other_arenas_flag_and_omit_field_stats() {
+    let mut bytes = common::fixture("small-doubles.replay");
+    let header_size = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+    let header = 8..8 + header_size;
+    let at = bytes[header.clone()]
+        .windows(15)
+        .position(|w| w == b"Wasteland_GRS_P")
+        .expect("the map name is in the header");
+    bytes[8 + at..8 + at + 15].copy_from_slice(b"HoopsStreet_GRS");
+    let crc = boxcars::crc::calc_crc(&bytes[header]);
+    bytes[4..8].copy_from_slice(&crc.to_le_bytes());
+
+    let r = rlcoach::analyze(&bytes, &rlcoach::Limits::default()).unwrap();
+    assert_eq!(r.metadata.map.as_deref(), Some("HoopsStreet_GRS"));
+    assert!(r.quality.network_parsed);
+    assert!(!r.quality.mode_supported);
+    assert!(
+        r.quality
+            .warnings
+            .iter()
+            .any(|w| w.contains("non-standard")),
+        "{:?}",
+        r.quality.warnings
+    );
+    for p in &r.players {
+        assert!(p.boost.is_none() && p.positioning.is_none() && p.heatmap.is_none());
+        assert!(
+            p.movement.is_some(),
+            "movement does not depend on the field"
+        );
+    }
+    assert_finite(&serde_json::to_value(&r).unwrap(), "hoops-renamed");
+    assert_eq!(r.players.len(), 4);
+}

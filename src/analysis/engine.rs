@@ -1368,4 +1368,65 @@ mod tests {
         tracker.finish();
         assert_eq!(tracker.players[0].boost_used_raw, 60.0);
     }
+
+    /// Replays from before the `ReplicatedBoost` struct carry the amount as a plain byte
+    /// (`ReplicatedBoostAmount`); it feeds the same levels, use and pickup pairing.
+    #[test]
+    fn the_legacy_boost_byte_counts_like_the_boost_struct() {
+        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        names.push("TAGame.CarComponent_Boost_TA:ReplicatedBoostAmount".into());
+        let legacy_boost = |v: u8| upd(COMP, 13, Attribute::Byte(v));
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let frames = [
+            first_frame(), // 100 through the struct
+            frame(vec![legacy_boost(80)]),
+            frame(vec![pickup(1), legacy_boost(120)]),
+            frame(vec![legacy_boost(70)]),
+        ];
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f);
+        }
+        tracker.finish();
+        assert_eq!(tracker.players[0].boost_used_raw, 70.0);
+        let paired: Vec<_> = tracker
+            .pickups
+            .iter()
+            .map(|p| (p.replicated_before_raw, p.replicated_after.map(|a| a.0)))
+            .collect();
+        assert_eq!(paired, [(80.0, Some(120.0))]);
+    }
+
+    /// Before net version 5 rigid bodies are sent in hundredths of uu (velocities in tenths).
+    #[test]
+    fn old_net_versions_scale_positions_and_velocities() {
+        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        let objects = ObjectTable::new(&names);
+        let place = |version: Option<i32>, location: Vector3f, velocity: Vector3f| {
+            let mut tracker = Tracker::new(&objects, &[], names.len(), version, Vec::new());
+            let mut f = first_frame();
+            for u in f.updated_actors.iter_mut() {
+                if let Attribute::RigidBody(rb) = &mut u.attribute {
+                    rb.location = location;
+                    rb.linear_velocity = Some(velocity);
+                }
+            }
+            tracker.process(0, &f);
+            let v = tracker.car_views[0].expect("the car is tracked");
+            (v.pos, v.vel)
+        };
+        let v3 = |x: f32, y: f32, z: f32| Vector3f { x, y, z };
+        let (pos, vel) = place(Some(4), v3(0.0, -10.24, 0.17), v3(0.0, 100.0, 0.0));
+        assert!(pos.dist(Vec3::new(0.0, -1024.0, 17.0)) < 0.01, "{pos:?}");
+        assert_eq!(vel.y, 1000.0);
+        let (pos, vel) = place(None, v3(0.0, -10.24, 0.17), v3(0.0, 100.0, 0.0));
+        assert!(
+            pos.dist(Vec3::new(0.0, -1024.0, 17.0)) < 0.01,
+            "no version: legacy"
+        );
+        assert_eq!(vel.y, 1000.0);
+        let (pos, vel) = place(Some(7), v3(0.0, -1024.0, 17.0), v3(0.0, 1000.0, 0.0));
+        assert!(pos.dist(Vec3::new(0.0, -1024.0, 17.0)) < 0.01, "{pos:?}");
+        assert_eq!(vel.y, 1000.0);
+    }
 }

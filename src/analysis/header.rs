@@ -182,3 +182,39 @@ pub fn playlist_from_id(id: i32) -> &'static str {
         _ => "UNKNOWN",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pad and field-position stats need the standard Soccar field: other arenas and modes are
+    /// flagged (their stats left out) rather than measured against the wrong geometry.
+    #[test]
+    fn only_standard_soccar_arenas_count_as_soccar() {
+        let soccar = "TAGame.Replay_Soccar_TA";
+        for map in [
+            "EuroStadium_Dusk_P",
+            "UtopiaStadium_P",
+            "cs_day_p",
+            "Wasteland_GRS_P",
+            "Park_Snowy_P",
+        ] {
+            assert!(is_soccar_map(map, soccar), "{map}");
+        }
+        for map in [
+            "HoopsStadium_P",
+            "Labs_Octagon_02_P",
+            "ShatterShot_P",
+            "Haunted_TrainStation_P",
+            "HoopsStreet_P",
+            "throwbackstadium_P",
+            "arc_darc_p",
+        ] {
+            assert!(!is_soccar_map(map, soccar), "{map}");
+        }
+        assert!(!is_soccar_map(
+            "EuroStadium_Dusk_P",
+            "TAGame.Replay_Basketball_TA"
+        ));
+    }
+}
