@@ -56,7 +56,7 @@ pub static METRICS: &[Metric] = &[
         key: "bcpm",
         label: "Boost / min",
         unit: "",
-        read: |p| p.boost.as_ref().map(|b| b.bpm),
+        read: |p| p.boost.as_ref().map(|b| b.bcpm),
     },
     Metric {
         key: "avg_boost_amount",

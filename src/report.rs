@@ -12,7 +12,7 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// Stored with every analysis so a newer analyzer can re-run stored replays (`rlcoach
 /// reanalyze`). Bump the suffix whenever a stat's value changes for the same file.
 /// a2: dribble detection tolerates replication lag; role times skip countdowns, lone players.
-/// a5: bpm is boost used per minute (was collected per minute).
+/// a5: bpm is boost used per minute (was collected per minute, now bcpm).
 pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a5");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -123,9 +123,13 @@ pub struct Core {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Boost {
-    /// Boost used per minute (ballchasing's BPM; not collected per minute, their BCPM): every
-    /// fall of the server's replicated amount, over countdown + waiting + live time.
+    /// Boost used per minute (ballchasing's BPM): every fall of the server's replicated amount,
+    /// over countdown + waiting + live time.
     pub bpm: f64,
+    /// Boost collected per minute over the same time (ballchasing's BCPM; the rank benchmarks'
+    /// `bcpm`). Absent from reports stored before it existed (read as 0 until re-analysed).
+    #[serde(default)]
+    pub bcpm: f64,
     pub avg_amount: f64,
     pub amount_collected: f64,
     pub amount_collected_big: f64,
@@ -318,6 +322,27 @@ pub struct Series {
 }
 
 impl Report {
+    /// Brings a report stored by an older analyzer up to today's fields where the old values
+    /// allow it exactly, until `rlcoach reanalyze` replaces it: before `+a5`, `bpm` held boost
+    /// collected per minute, which is now `bcpm`.
+    pub fn upgrade_stored(&mut self) {
+        let revision = self
+            .analyzer_version
+            .rsplit_once("+a")
+            .and_then(|(_, r)| r.parse::<u32>().ok());
+        if revision.is_some_and(|r| r < 5) {
+            let boosts = self.players.iter_mut().map(|p| &mut p.boost);
+            for b in boosts
+                .chain(self.teams.iter_mut().map(|t| &mut t.boost))
+                .flatten()
+            {
+                if b.bcpm == 0.0 {
+                    b.bcpm = b.bpm;
+                }
+            }
+        }
+    }
+
     pub fn player_index_by_name(&self, name: &str) -> Option<usize> {
         let wanted = name.trim().to_lowercase();
         self.players

@@ -318,3 +318,45 @@ fn other_arenas_flag_and_omit_field_stats() {
     assert_finite(&serde_json::to_value(&r).unwrap(), "hoops-renamed");
     assert_eq!(r.players.len(), 4);
 }
+
+/// Reports stored before `+a5` had no `bcpm` and held collected-per-minute in `bpm`: they still
+/// load, and `upgrade_stored` moves the value where today's code reads it; newer ones are left.
+#[test]
+fn reports_from_before_bcpm_load_and_upgrade() {
+    let fresh = rlcoach::analyze(
+        &common::fixture("small-doubles.replay"),
+        &rlcoach::Limits::default(),
+    )
+    .unwrap();
+    let mut old = serde_json::to_value(&fresh).unwrap();
+    old["analyzer_version"] = "rlcoach-0.1.0+a4".into();
+    for p in old["players"].as_array_mut().unwrap() {
+        p["boost"].as_object_mut().unwrap().remove("bcpm");
+    }
+    let mut old: Report = serde_json::from_value(old).unwrap();
+    assert!(
+        old.players
+            .iter()
+            .all(|p| p.boost.as_ref().unwrap().bcpm == 0.0)
+    );
+    old.upgrade_stored();
+    for p in &old.players {
+        let b = p.boost.as_ref().unwrap();
+        assert!(b.bpm > 0.0);
+        assert_eq!(b.bcpm, b.bpm, "{}", p.name);
+    }
+
+    let mut current = fresh.clone();
+    current.upgrade_stored();
+    assert_eq!(current, fresh);
+    for p in &fresh.players {
+        let b = p.boost.as_ref().unwrap();
+        assert!(
+            b.bcpm > 0.0 && b.bcpm != b.bpm,
+            "{}: {} {}",
+            p.name,
+            b.bcpm,
+            b.bpm
+        );
+    }
+}

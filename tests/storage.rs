@@ -346,7 +346,7 @@ both_backends!(
                 (games[0].name.as_str(), games[0].goals),
                 (me.name.as_str(), i64::from(me.core.goals))
             );
-            assert_eq!(games[0].metric("bcpm"), me.boost.as_ref().map(|b| b.bpm));
+            assert_eq!(games[0].metric("bcpm"), me.boost.as_ref().map(|b| b.bcpm));
             // Private by default: Bob cannot read Alice's games, trends or sessions.
             assert!(matches!(
                 store.recent_games(&bob, 1, 10, None).await,

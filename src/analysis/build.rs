@@ -743,6 +743,7 @@ fn team_reports(
                 |p| p.boost.clone(),
                 |a, b| {
                     a.bpm += b.bpm;
+                    a.bcpm += b.bcpm;
                     a.avg_amount += b.avg_amount;
                     a.amount_collected += b.amount_collected;
                     a.amount_collected_big += b.amount_collected_big;

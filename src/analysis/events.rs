@@ -127,6 +127,13 @@ pub fn boost_report(
     let to_pct = |raw: f64| raw * 100.0 / 255.0;
     let collected = to_pct(totals.collected[0] + totals.collected[1]);
     let (zero, full, bands) = times;
+    let per_minute = |v: f64| {
+        if active_time > 0.0 {
+            v * 60.0 / active_time
+        } else {
+            0.0
+        }
+    };
     let share = |v: f64| {
         if counted_time > 0.0 {
             v * 100.0 / counted_time
@@ -135,11 +142,8 @@ pub fn boost_report(
         }
     };
     Boost {
-        bpm: if active_time > 0.0 {
-            to_pct(used_raw) * 60.0 / active_time
-        } else {
-            0.0
-        },
+        bpm: per_minute(to_pct(used_raw)),
+        bcpm: per_minute(collected),
         avg_amount: avg_pct,
         amount_collected: collected,
         amount_collected_big: to_pct(totals.collected[0]),

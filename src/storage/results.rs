@@ -106,9 +106,10 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let json: String = row.try_get(0)?;
-        serde_json::from_str(&json)
-            .map(Some)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))
+        let mut report: Report =
+            serde_json::from_str(&json).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        report.upgrade_stored();
+        Ok(Some(report))
     }
 
     /// Uploaders still waiting for an answer whose job has finished (done or failed), oldest
