@@ -224,13 +224,18 @@ fn corpus_scoreboard_invariants_and_goldens() {
     }
 }
 
-#[test]
-fn in_repo_fixture_analyzes_without_the_corpus() {
-    let r = rlcoach::analyze(
+/// The report of the replay kept in the repo (`tests/fixtures`).
+fn fixture_report() -> Report {
+    rlcoach::analyze(
         &common::fixture("small-doubles.replay"),
         &rlcoach::Limits::default(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn in_repo_fixture_analyzes_without_the_corpus() {
+    let r = fixture_report();
     check_invariants("small-doubles", &r);
     assert_eq!(r.players.len(), 4);
     assert_eq!(r.metadata.team_size, 2);
@@ -323,11 +328,7 @@ fn other_arenas_flag_and_omit_field_stats() {
 /// load, and `upgrade_stored` moves the value where today's code reads it; newer ones are left.
 #[test]
 fn reports_from_before_bcpm_load_and_upgrade() {
-    let fresh = rlcoach::analyze(
-        &common::fixture("small-doubles.replay"),
-        &rlcoach::Limits::default(),
-    )
-    .unwrap();
+    let fresh = fixture_report();
     let mut old = serde_json::to_value(&fresh).unwrap();
     old["analyzer_version"] = "rlcoach-0.1.0+a4".into();
     for p in old["players"].as_array_mut().unwrap() {
