@@ -1429,4 +1429,41 @@ mod tests {
         assert!(pos.dist(Vec3::new(0.0, -1024.0, 17.0)) < 0.01, "{pos:?}");
         assert_eq!(vel.y, 1000.0);
     }
+
+    /// Older replays report pad pickups as `ReplicatedPickupData` (a picked-up flag): a pickup
+    /// is a flag set after it was clear (the pad respawned), not a repeat of a set flag.
+    #[test]
+    fn the_legacy_pickup_flag_counts_once_per_respawn() {
+        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        names.push("TAGame.VehiclePickup_TA:ReplicatedPickupData".into());
+        let flag = |picked_up: bool| {
+            upd(
+                PAD,
+                13,
+                Attribute::Pickup(boxcars::Pickup {
+                    instigator: Some(ActorId(CAR)),
+                    picked_up,
+                }),
+            )
+        };
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let frames = [
+            first_frame(), // 100
+            frame(vec![flag(true), boost(130)]),
+            frame(vec![flag(true)]),  // repeated, no new pickup
+            frame(vec![flag(false)]), // the pad respawns
+            frame(vec![flag(true), boost(160)]),
+        ];
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f);
+        }
+        tracker.finish();
+        let paired: Vec<_> = tracker
+            .pickups
+            .iter()
+            .map(|p| (p.replicated_before_raw, p.replicated_after.map(|a| a.0)))
+            .collect();
+        assert_eq!(paired, [(100.0, Some(130.0)), (130.0, Some(160.0))]);
+    }
 }
