@@ -1466,4 +1466,79 @@ mod tests {
             .collect();
         assert_eq!(paired, [(100.0, Some(130.0)), (130.0, Some(160.0))]);
     }
+
+    /// A demolition is replicated for a while after it happens: one demo per attacker and victim
+    /// within 3 s; a later one counts again; one without an attacker (clean-up) does not count.
+    #[test]
+    fn demolitions_count_once_and_need_an_attacker() {
+        const CAR2: i32 = 20;
+        const PRI2: i32 = 21;
+        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        names.push("TAGame.Car_TA:ReplicatedDemolish".into());
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let spawn = |actor: i32, object: i32| NewActor {
+            actor_id: ActorId(actor),
+            name_id: None,
+            object_id: ObjectId(object),
+            initial_trajectory: Trajectory {
+                location: None,
+                rotation: None,
+            },
+        };
+        let mut first = first_frame();
+        first.new_actors.extend([spawn(CAR2, 0), spawn(PRI2, 2)]);
+        first.updated_actors.extend([
+            upd(
+                PRI2,
+                9,
+                Attribute::UniqueId(Box::new(UniqueId {
+                    system_id: 1,
+                    remote_id: RemoteId::Steam(8),
+                    local_id: 0,
+                })),
+            ),
+            upd(PRI2, 12, Attribute::String("q".into())),
+            upd(CAR2, 8, Attribute::ActiveActor(link(PRI2))),
+        ]);
+        let demo = |attacker: Option<i32>| {
+            upd(
+                CAR2,
+                13,
+                Attribute::Demolish(Box::new(boxcars::Demolish {
+                    attacker_flag: attacker.is_some(),
+                    attacker: ActorId(attacker.unwrap_or(-1)),
+                    victim_flag: true,
+                    victim: ActorId(CAR2),
+                    attack_velocity: Vector3f {
+                        x: 0.0,
+                        y: 0.0,
+                        z: 0.0,
+                    },
+                    victim_velocity: Vector3f {
+                        x: 0.0,
+                        y: 0.0,
+                        z: 0.0,
+                    },
+                })),
+            )
+        };
+        let mut frames = vec![
+            first,
+            frame(vec![demo(Some(CAR))]),
+            frame(vec![demo(Some(CAR))]),
+        ];
+        frames.extend((0..30).map(|_| frame(vec![demo(Some(CAR))]))); // still replicated, 1 s
+        frames.extend((0..90).map(|_| frame(Vec::new()))); // 3 s later
+        frames.push(frame(vec![demo(Some(CAR))]));
+        frames.push(frame(vec![demo(None)]));
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f);
+        }
+        tracker.finish();
+        let by_name = |n: &str| tracker.players.iter().find(|p| p.name == n).unwrap();
+        assert_eq!(by_name("p").demos_inflicted, 2);
+        assert_eq!(by_name("q").demos_taken, 2);
+        assert_eq!(tracker.demos.len(), 2);
+    }
 }
