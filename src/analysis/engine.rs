@@ -1541,4 +1541,66 @@ mod tests {
         assert_eq!(by_name("q").demos_taken, 2);
         assert_eq!(tracker.demos.len(), 2);
     }
+
+    /// A touch is a ball velocity change gravity does not explain, given to the nearest car
+    /// within reach; a change far from every car is nobody's touch.
+    #[test]
+    fn touches_go_to_the_car_that_changed_the_ball() {
+        const BALL: i32 = 30;
+        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        names.push("Archetypes.Ball.Ball_Default".into());
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let v3 = |x: f32, y: f32, z: f32| Vector3f { x, y, z };
+        let ball = |at: Vector3f, vel: Vector3f| {
+            upd(
+                BALL,
+                5,
+                Attribute::RigidBody(RigidBody {
+                    sleeping: false,
+                    location: at,
+                    rotation: Quaternion {
+                        x: 0.0,
+                        y: 0.0,
+                        z: 0.0,
+                        w: 1.0,
+                    },
+                    linear_velocity: Some(vel),
+                    angular_velocity: None,
+                }),
+            )
+        };
+        let mut first = first_frame(); // the car stands at (0, −1024, 17)
+        first.new_actors.push(NewActor {
+            actor_id: ActorId(BALL),
+            name_id: None,
+            object_id: ObjectId(13),
+            initial_trajectory: Trajectory {
+                location: None,
+                rotation: None,
+            },
+        });
+        first
+            .updated_actors
+            .push(ball(v3(0.0, -880.0, 93.0), v3(0.0, 0.0, 0.0)));
+        let frames = [
+            first,
+            // Falling freely: no touch.
+            frame(vec![ball(v3(0.0, -880.0, 92.0), v3(0.0, 0.0, -21.7))]),
+            // Hit forward by the car 150 uu away.
+            frame(vec![ball(v3(0.0, -850.0, 92.0), v3(0.0, 1500.0, 0.0))]),
+            // Knocked sideways 3000 uu from any car.
+            frame(vec![ball(v3(3000.0, 3000.0, 93.0), v3(-1500.0, 0.0, 0.0))]),
+        ];
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f);
+        }
+        tracker.finish();
+        let touches: Vec<(usize, usize)> = tracker
+            .touches
+            .iter()
+            .map(|t| (t.frame, t.player))
+            .collect();
+        assert_eq!(touches, [(2, 0)]);
+    }
 }
