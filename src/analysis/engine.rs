@@ -1220,10 +1220,8 @@ mod tests {
         }
     }
 
-    /// The first frame of the synthetic tests: one player's car standing on the small pad at
-    /// (0, −1024) with 100/255 boost.
-    fn first_frame() -> Frame {
-        let spawn = |actor: i32, object: i32| NewActor {
+    fn spawn(actor: i32, object: i32) -> NewActor {
+        NewActor {
             actor_id: ActorId(actor),
             name_id: None,
             object_id: ObjectId(object),
@@ -1231,7 +1229,34 @@ mod tests {
                 location: None,
                 rotation: None,
             },
-        };
+        }
+    }
+    fn v3(x: f32, y: f32, z: f32) -> Vector3f {
+        Vector3f { x, y, z }
+    }
+    /// A rigid-body update (attribute 5) of `actor`, level, at `at` moving at `vel`.
+    fn body(actor: i32, at: Vector3f, vel: Vector3f) -> UpdatedAttribute {
+        upd(
+            actor,
+            5,
+            Attribute::RigidBody(RigidBody {
+                sleeping: false,
+                location: at,
+                rotation: Quaternion {
+                    x: 0.0,
+                    y: 0.0,
+                    z: 0.0,
+                    w: 1.0,
+                },
+                linear_velocity: Some(vel),
+                angular_velocity: None,
+            }),
+        )
+    }
+
+    /// The first frame of the synthetic tests: one player's car standing on the small pad at
+    /// (0, −1024) with 100/255 boost.
+    fn first_frame() -> Frame {
         let mut first = frame(vec![
             upd(
                 PRI,
@@ -1415,7 +1440,6 @@ mod tests {
             let v = tracker.car_views[0].expect("the car is tracked");
             (v.pos, v.vel)
         };
-        let v3 = |x: f32, y: f32, z: f32| Vector3f { x, y, z };
         let (pos, vel) = place(Some(4), v3(0.0, -10.24, 0.17), v3(0.0, 100.0, 0.0));
         assert!(pos.dist(Vec3::new(0.0, -1024.0, 17.0)) < 0.01, "{pos:?}");
         assert_eq!(vel.y, 1000.0);
@@ -1477,15 +1501,6 @@ mod tests {
         names.push("TAGame.Car_TA:ReplicatedDemolish".into());
         let objects = ObjectTable::new(&names);
         let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
-        let spawn = |actor: i32, object: i32| NewActor {
-            actor_id: ActorId(actor),
-            name_id: None,
-            object_id: ObjectId(object),
-            initial_trajectory: Trajectory {
-                location: None,
-                rotation: None,
-            },
-        };
         let mut first = first_frame();
         first.new_actors.extend([spawn(CAR2, 0), spawn(PRI2, 2)]);
         first.updated_actors.extend([
@@ -1551,35 +1566,9 @@ mod tests {
         names.push("Archetypes.Ball.Ball_Default".into());
         let objects = ObjectTable::new(&names);
         let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
-        let v3 = |x: f32, y: f32, z: f32| Vector3f { x, y, z };
-        let ball = |at: Vector3f, vel: Vector3f| {
-            upd(
-                BALL,
-                5,
-                Attribute::RigidBody(RigidBody {
-                    sleeping: false,
-                    location: at,
-                    rotation: Quaternion {
-                        x: 0.0,
-                        y: 0.0,
-                        z: 0.0,
-                        w: 1.0,
-                    },
-                    linear_velocity: Some(vel),
-                    angular_velocity: None,
-                }),
-            )
-        };
+        let ball = |at: Vector3f, vel: Vector3f| body(BALL, at, vel);
         let mut first = first_frame(); // the car stands at (0, −1024, 17)
-        first.new_actors.push(NewActor {
-            actor_id: ActorId(BALL),
-            name_id: None,
-            object_id: ObjectId(13),
-            initial_trajectory: Trajectory {
-                location: None,
-                rotation: None,
-            },
-        });
+        first.new_actors.push(spawn(BALL, 13));
         first
             .updated_actors
             .push(ball(v3(0.0, -880.0, 93.0), v3(0.0, 0.0, 0.0)));
@@ -1602,5 +1591,67 @@ mod tests {
             .map(|t| (t.frame, t.player))
             .collect();
         assert_eq!(touches, [(2, 0)]);
+    }
+
+    /// The kickoff clock: the countdown is its own phase; "GO" (state Active before the ball is
+    /// hit) opens a kickoff that records where each car stood, and waits for the first touch,
+    /// whose time is measured from GO; the server's ball-hit flag then starts live play.
+    #[test]
+    fn a_kickoff_runs_countdown_go_first_touch_then_live_play() {
+        const BALL: i32 = 30;
+        const GAME: i32 = 31;
+        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+        names.extend(
+            [
+                "Archetypes.Ball.Ball_Default",
+                "Archetypes.GameEvent.GameEvent_Soccar",
+                "TAGame.GameEvent_TA:ReplicatedStateName",
+                "TAGame.GameEvent_Soccar_TA:bBallHasBeenHit",
+            ]
+            .map(String::from),
+        );
+        let states = ["Countdown".to_string(), "Active".to_string()];
+        let objects = ObjectTable::new(&names);
+        let mut tracker = Tracker::new(&objects, &states, names.len(), Some(10), Vec::new());
+        let state = |i: i32| upd(GAME, 15, Attribute::Int(i));
+        let ball = |at: Vector3f, vel: Vector3f| body(BALL, at, vel);
+        let at_rest = v3(0.0, 0.0, 93.0);
+        let mut first = first_frame(); // the car at (0, −1024, 17)
+        first.new_actors.extend([spawn(BALL, 13), spawn(GAME, 14)]);
+        first
+            .updated_actors
+            .extend([state(0), ball(at_rest, v3(0.0, 0.0, 0.0))]);
+        let mut frames = vec![first];
+        frames.extend((0..89).map(|_| frame(Vec::new()))); // 3 s of countdown
+        frames.push(frame(vec![state(1)])); // GO at frame 90
+        frames.extend((0..59).map(|_| frame(Vec::new()))); // 2 s to reach the ball
+        frames.push(frame(vec![
+            body(CAR, v3(0.0, -150.0, 17.0), v3(0.0, 1400.0, 0.0)),
+            ball(at_rest, v3(0.0, 1200.0, 0.0)),
+        ])); // touch at frame 150
+        frames.push(frame(vec![upd(GAME, 16, Attribute::Boolean(true))]));
+        frames.extend((0..29).map(|_| frame(Vec::new()))); // 1 s of play
+        for (i, f) in frames.iter().enumerate() {
+            tracker.process(i, f);
+        }
+        tracker.finish();
+
+        assert_eq!(tracker.kickoffs.len(), 1);
+        let k = &tracker.kickoffs[0];
+        assert_eq!(k.frame, 90);
+        assert_eq!(k.players.len(), 1);
+        assert_eq!(
+            k.players[0].1,
+            Vec3::new(0.0, -1024.0, 17.0),
+            "spawn position at GO"
+        );
+        let (who, after) = k.first_touch.expect("the kickoff touch");
+        assert_eq!(who, 0);
+        assert!((after - 2.0).abs() < 1e-3, "first touch {after} s after GO");
+        let [countdown, waiting, live, post] = tracker.phase_time;
+        assert!((countdown - 3.0).abs() < 1e-3, "countdown {countdown}");
+        assert!((waiting - 61.0 / 30.0).abs() < 1e-3, "waiting {waiting}");
+        assert!((live - 29.0 / 30.0).abs() < 1e-3, "live {live}");
+        assert_eq!(post, 0.0);
     }
 }
