@@ -248,4 +248,116 @@ mod tests {
         }
         assert_eq!(m.counts.dribbles, 0);
     }
+
+    const DT: f64 = 1.0 / 30.0;
+
+    fn yawed(yaw: f32) -> Quat {
+        Quat {
+            x: 0.0,
+            y: 0.0,
+            z: (yaw / 2.0).sin(),
+            w: (yaw / 2.0).cos(),
+        }
+    }
+
+    /// One frame of a car with no ball around.
+    fn step(m: &mut MechState, i: u32, pos: Vec3, vel: Vec3, yaw: f32, boost: bool, inp: Inputs) {
+        let t = f64::from(i) * DT;
+        m.update(t, pos, vel, yawed(yaw), boost, inp, None, None);
+    }
+
+    const JUMP: Inputs = Inputs {
+        jumped: true,
+        double_jumped: false,
+        dodged: false,
+        flip_reset: false,
+    };
+    const DODGE: Inputs = Inputs {
+        jumped: false,
+        double_jumped: false,
+        dodged: true,
+        flip_reset: false,
+    };
+    const NONE: Inputs = Inputs {
+        jumped: false,
+        double_jumped: false,
+        dodged: false,
+        flip_reset: false,
+    };
+
+    /// A wavedash is a dodge just above the ground that lands within 0.2 s; the same dodge high
+    /// up is only a flip.
+    #[test]
+    fn a_dodge_that_lands_at_once_is_a_wavedash() {
+        let mut m = MechState::default();
+        let v = Vec3::new(0.0, 1000.0, 0.0);
+        step(&mut m, 0, Vec3::new(0.0, 0.0, 17.0), v, 0.0, false, JUMP);
+        step(&mut m, 1, Vec3::new(0.0, 30.0, 60.0), v, 0.0, false, DODGE);
+        step(&mut m, 2, Vec3::new(0.0, 60.0, 30.0), v, 0.0, false, NONE);
+        step(&mut m, 3, Vec3::new(0.0, 90.0, 17.0), v, 0.0, false, NONE);
+        assert_eq!((m.counts.flips, m.counts.wavedashes), (1, 1));
+
+        let mut m = MechState::default();
+        step(&mut m, 0, Vec3::new(0.0, 0.0, 400.0), v, 0.0, false, DODGE);
+        for i in 1..30 {
+            let z = 400.0 - 12.0 * i as f32;
+            step(&mut m, i, Vec3::new(0.0, 0.0, z), v, 0.0, false, NONE);
+        }
+        assert_eq!((m.counts.flips, m.counts.wavedashes), (1, 0));
+    }
+
+    /// A half-flip is a backward dodge after which the car faces the other way within 1 s.
+    #[test]
+    fn a_backward_dodge_that_turns_around_is_a_half_flip() {
+        let half_flip = |turn: f32| {
+            let mut m = MechState::default();
+            // Facing +x, rolling backwards at 500 uu/s.
+            let v = Vec3::new(-500.0, 0.0, 0.0);
+            step(&mut m, 0, Vec3::new(0.0, 0.0, 17.0), v, 0.0, false, JUMP);
+            step(&mut m, 1, Vec3::new(0.0, 0.0, 50.0), v, 0.0, false, DODGE);
+            for i in 2..20 {
+                let yaw = turn * (i - 1) as f32 / 18.0;
+                step(&mut m, i, Vec3::new(0.0, 0.0, 60.0), v, yaw, false, NONE);
+            }
+            m.counts.half_flips
+        };
+        assert_eq!(half_flip(std::f32::consts::PI), 1);
+        assert_eq!(half_flip(1.0), 0, "turned only 57 degrees");
+    }
+
+    /// An aerial leaves the ground by a jump, boosts, reaches 300 uu and stays up 0.5 s; a jump
+    /// without boost, or a boosted hop that stays low, is not one.
+    #[test]
+    fn aerials_need_a_jump_boost_height_and_time() {
+        let flight = |boost: bool, peak: f32| {
+            let mut m = MechState::default();
+            let up = Vec3::new(0.0, 0.0, 800.0);
+            step(
+                &mut m,
+                0,
+                Vec3::new(0.0, 0.0, 17.0),
+                Vec3::ZERO,
+                0.0,
+                false,
+                JUMP,
+            );
+            for i in 1..=30 {
+                let z = 17.0 + (peak - 17.0) * (i as f32 / 30.0);
+                step(&mut m, i, Vec3::new(0.0, 0.0, z), up, 0.0, boost, NONE);
+            }
+            step(
+                &mut m,
+                31,
+                Vec3::new(0.0, 0.0, 17.0),
+                Vec3::ZERO,
+                0.0,
+                false,
+                NONE,
+            );
+            m.counts.aerials
+        };
+        assert_eq!(flight(true, 600.0), 1);
+        assert_eq!(flight(false, 600.0), 0, "no boost");
+        assert_eq!(flight(true, 200.0), 0, "too low");
+    }
 }
