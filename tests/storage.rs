@@ -96,7 +96,26 @@ both_backends!(
             assert_eq!((waiting[0].user_id, waiting[0].error.clone()), (1, None));
             let one = store.pending_delivery(&waiting[0].upload_id).await.unwrap();
             assert_eq!(one.as_ref(), Some(&waiting[0]));
+            // A claim on the answer: held until its lease ends, which the bot's rescan watches.
+            assert_eq!(store.earliest_delivery_claim_end().await.unwrap(), None);
+            let before = rlcoach::storage::now_ms();
+            let lease = Duration::from_secs(15);
+            assert!(
+                store
+                    .claim_delivery(&waiting[0].upload_id, lease)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .claim_delivery(&waiting[0].upload_id, lease)
+                    .await
+                    .unwrap()
+            );
+            let end = store.earliest_delivery_claim_end().await.unwrap().unwrap();
+            assert!((before + 15_000..=rlcoach::storage::now_ms() + 15_000).contains(&end));
             assert!(store.mark_delivered(&waiting[0].upload_id).await.unwrap());
+            assert_eq!(store.earliest_delivery_claim_end().await.unwrap(), None);
             assert_eq!(
                 store.pending_delivery(&waiting[0].upload_id).await.unwrap(),
                 None

@@ -224,6 +224,19 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// When the earliest delivery claim still held ends (ms since the epoch): a sender that died
+    /// holding it left that answer owed until then.
+    pub async fn earliest_delivery_claim_end(&self) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT MIN(delivering_until) FROM uploads
+             WHERE delivered_at IS NULL AND delivering_until IS NOT NULL AND delivering_until >= $1",
+        )
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
     /// When every replay of a multi-replay message has been answered, returns the channel and
     /// the replays that were analyzed — once: the first caller claims the summary.
     pub async fn claim_batch_summary(

@@ -56,16 +56,17 @@ pub fn status_key(
     }
 }
 
-/// Listens to the pool; also delivers what finished while the bot was down.
+/// Listens to the pool; also delivers what finished while the bot was down, and rescans every
+/// 30 s, or sooner when a claim left by a crashed sender ends.
 pub async fn run(data: Data, mut events: broadcast::Receiver<JobEvent>) {
     deliver_all_pending(&data, None).await;
-    let mut rescan = tokio::time::interval(Duration::from_secs(30));
-    rescan.tick().await;
+    let mut rescan = next_rescan(&data).await;
     loop {
         let event = tokio::select! {
             e = events.recv() => e,
-            _ = rescan.tick() => {
+            _ = tokio::time::sleep_until(rescan) => {
                 deliver_all_pending(&data, None).await;
+                rescan = next_rescan(&data).await;
                 continue;
             }
         };
@@ -77,6 +78,23 @@ pub async fn run(data: Data, mut events: broadcast::Receiver<JobEvent>) {
                 deliver_all_pending(&data, None).await;
             }
             Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// 30 s from now, or just after the earliest delivery claim ends if that is sooner.
+async fn next_rescan(data: &Data) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let latest = now + Duration::from_secs(30);
+    match data.store.earliest_delivery_claim_end().await {
+        Ok(Some(end)) => {
+            let wait = u64::try_from(end - rlcoach::storage::now_ms()).unwrap_or(0) + 100;
+            latest.min(now + Duration::from_millis(wait))
+        }
+        Ok(None) => latest,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read delivery claims");
+            latest
         }
     }
 }
