@@ -54,7 +54,7 @@ impl Metric {
 pub static METRICS: &[Metric] = &[
     Metric {
         key: "bcpm",
-        label: "Boost / min",
+        label: "Boost collected / min",
         unit: "",
         read: |p| p.boost.as_ref().map(|b| b.bcpm),
     },

@@ -322,7 +322,7 @@ fn trend_chart_draws_points_and_the_rank_band() {
     let spec = TrendChartSpec::new("mrtn", "bcpm", points, Some("GC1"));
     let band = spec.band.as_ref().expect("bcpm has a GC1 band");
     assert_eq!((band.p25, band.median, band.p75), (330.0, 380.0, 420.0));
-    assert!(spec.title.contains("Boost / min") && spec.title.contains("6 games"));
+    assert!(spec.title.contains("Boost collected / min") && spec.title.contains("6 games"));
     let img = cards::render_trend(&spec, ImageFormat::Png).unwrap();
     let d = check_png("trend", &img.bytes);
     assert!(d.has_color((100, 100), (1160, 600), ORANGE), "trend line");

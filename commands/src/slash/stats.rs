@@ -81,7 +81,11 @@ pub async fn stats(
             ),
             true,
         )
-        .field("Boost / min", fmt(avg(&|g| g.metric("bcpm")), 0, ""), true)
+        .field(
+            "Boost collected / min",
+            fmt(avg(&|g| g.metric("bcpm")), 0, ""),
+            true,
+        )
         .field(
             "Avg speed",
             fmt(avg(&|g| g.metric("avg_speed_uu_s")), 0, " uu/s"),
