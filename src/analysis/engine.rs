@@ -1254,45 +1254,61 @@ mod tests {
         )
     }
 
+    /// A player's identity on `pri` (Steam id, name) and `car` driven by it.
+    fn player(pri: i32, car: i32, steam: u64, name: &str) -> [UpdatedAttribute; 3] {
+        [
+            upd(
+                pri,
+                9,
+                Attribute::UniqueId(Box::new(UniqueId {
+                    system_id: 1,
+                    remote_id: RemoteId::Steam(steam),
+                    local_id: 0,
+                })),
+            ),
+            upd(pri, 12, Attribute::String(name.into())),
+            upd(car, 8, Attribute::ActiveActor(link(pri))),
+        ]
+    }
+
+    /// A tracker over the test object table plus `extra` object names, with `states` as the
+    /// replay's name table. The tables are leaked: they live as long as the test.
+    fn tracker(extra: &[&str], states: &[&str], net_version: Option<i32>) -> Tracker<'static> {
+        let names: Vec<String> = NAMES.iter().chain(extra).map(|s| s.to_string()).collect();
+        let names: &'static [String] = names.leak();
+        let states: Vec<String> = states.iter().map(|s| s.to_string()).collect();
+        let objects = Box::leak(Box::new(ObjectTable::new(names)));
+        Tracker::new(objects, states.leak(), names.len(), net_version, Vec::new())
+    }
+
+    /// `frames` through a fresh tracker (net version 10), finished.
+    fn run(extra: &[&str], states: &[&str], frames: &[Frame]) -> Tracker<'static> {
+        let mut t = tracker(extra, states, Some(10));
+        for (i, f) in frames.iter().enumerate() {
+            t.process(i, f);
+        }
+        t.finish();
+        t
+    }
+
+    /// Each pickup's replicated amount before it and the one paired as after it.
+    fn paired(t: &Tracker<'_>) -> Vec<(f32, Option<f32>)> {
+        t.pickups
+            .iter()
+            .map(|p| (p.replicated_before_raw, p.replicated_after.map(|a| a.0)))
+            .collect()
+    }
+
     /// The first frame of the synthetic tests: one player's car standing on the small pad at
     /// (0, −1024) with 100/255 boost.
     fn first_frame() -> Frame {
         let mut first = frame(vec![
-            upd(
-                PRI,
-                9,
-                Attribute::UniqueId(Box::new(UniqueId {
-                    system_id: 1,
-                    remote_id: RemoteId::Steam(7),
-                    local_id: 0,
-                })),
-            ),
-            upd(PRI, 12, Attribute::String("p".into())),
             upd(PRI, 10, Attribute::ActiveActor(link(TEAM))),
-            upd(CAR, 8, Attribute::ActiveActor(link(PRI))),
             upd(COMP, 7, Attribute::ActiveActor(link(CAR))),
-            upd(
-                CAR,
-                5,
-                Attribute::RigidBody(RigidBody {
-                    sleeping: false,
-                    location: Vector3f {
-                        x: 0.0,
-                        y: -1024.0,
-                        z: 17.0,
-                    },
-                    rotation: Quaternion {
-                        x: 0.0,
-                        y: 0.0,
-                        z: 0.0,
-                        w: 1.0,
-                    },
-                    linear_velocity: None,
-                    angular_velocity: None,
-                }),
-            ),
+            body(CAR, v3(0.0, -1024.0, 17.0), v3(0.0, 0.0, 0.0)),
             boost(100),
         ]);
+        first.updated_actors.extend(player(PRI, CAR, 7, "p"));
         first.new_actors = vec![
             spawn(CAR, 0),
             spawn(COMP, 1),
@@ -1307,11 +1323,7 @@ mod tests {
     /// in the same frame as a pickup (before or after it), a few frames later, or never.
     #[test]
     fn pickups_pair_with_the_next_replicated_amount() {
-        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
-        let first = first_frame();
-        let mut frames = vec![first];
+        let mut frames = vec![first_frame()];
         frames.push(frame(vec![pickup(1), boost(131)])); // update after the pickup
         frames.push(frame(vec![boost(161), pickup(3)])); // update before it, same frame
         frames.push(frame(vec![pickup(5)]));
@@ -1320,18 +1332,10 @@ mod tests {
         frames.push(frame(vec![pickup(7)])); // no update follows
         frames.extend((0..20).map(|_| frame(Vec::new())));
         frames.push(frame(vec![boost(200)])); // too late for the last pickup
-        for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f);
-        }
-        tracker.finish();
+        let tracker = run(&[], &[], &frames);
 
-        let got: Vec<(f32, Option<f32>)> = tracker
-            .pickups
-            .iter()
-            .map(|p| (p.replicated_before_raw, p.replicated_after.map(|a| a.0)))
-            .collect();
         assert_eq!(
-            got,
+            paired(&tracker),
             [
                 (100.0, Some(131.0)),
                 (131.0, Some(161.0)),
@@ -1352,9 +1356,7 @@ mod tests {
     /// delta, the last one nothing, whatever the deltas are.
     #[test]
     fn each_frame_counts_the_time_until_the_next() {
-        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
+        let mut tracker = tracker(&[], &[], Some(10));
         let deltas = [0.5, 0.25, 0.0, 0.125, 1.0];
         let mut frames = vec![first_frame()];
         frames.extend(deltas.iter().map(|&d| Frame {
@@ -1376,9 +1378,6 @@ mod tests {
     /// Boost used is every fall of the server's amount; rises (pickups) are not use.
     #[test]
     fn boost_used_is_every_fall_of_the_replicated_amount() {
-        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
         let frames = [
             first_frame(), // 100
             frame(vec![boost(80)]),
@@ -1387,10 +1386,7 @@ mod tests {
             frame(vec![boost(50)]),
             frame(vec![boost(50)]),
         ];
-        for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f);
-        }
-        tracker.finish();
+        let tracker = run(&[], &[], &frames);
         assert_eq!(tracker.players[0].boost_used_raw, 60.0);
     }
 
@@ -1398,37 +1394,27 @@ mod tests {
     /// (`ReplicatedBoostAmount`); it feeds the same levels, use and pickup pairing.
     #[test]
     fn the_legacy_boost_byte_counts_like_the_boost_struct() {
-        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        names.push("TAGame.CarComponent_Boost_TA:ReplicatedBoostAmount".into());
         let legacy_boost = |v: u8| upd(COMP, 13, Attribute::Byte(v));
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
         let frames = [
             first_frame(), // 100 through the struct
             frame(vec![legacy_boost(80)]),
             frame(vec![pickup(1), legacy_boost(120)]),
             frame(vec![legacy_boost(70)]),
         ];
-        for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f);
-        }
-        tracker.finish();
+        let tracker = run(
+            &["TAGame.CarComponent_Boost_TA:ReplicatedBoostAmount"],
+            &[],
+            &frames,
+        );
         assert_eq!(tracker.players[0].boost_used_raw, 70.0);
-        let paired: Vec<_> = tracker
-            .pickups
-            .iter()
-            .map(|p| (p.replicated_before_raw, p.replicated_after.map(|a| a.0)))
-            .collect();
-        assert_eq!(paired, [(80.0, Some(120.0))]);
+        assert_eq!(paired(&tracker), [(80.0, Some(120.0))]);
     }
 
     /// Before net version 5 rigid bodies are sent in hundredths of uu (velocities in tenths).
     #[test]
     fn old_net_versions_scale_positions_and_velocities() {
-        let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        let objects = ObjectTable::new(&names);
         let place = |version: Option<i32>, location: Vector3f, velocity: Vector3f| {
-            let mut tracker = Tracker::new(&objects, &[], names.len(), version, Vec::new());
+            let mut tracker = tracker(&[], &[], version);
             let mut f = first_frame();
             for u in f.updated_actors.iter_mut() {
                 if let Attribute::RigidBody(rb) = &mut u.attribute {
@@ -1458,8 +1444,6 @@ mod tests {
     /// is a flag set after it was clear (the pad respawned), not a repeat of a set flag.
     #[test]
     fn the_legacy_pickup_flag_counts_once_per_respawn() {
-        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        names.push("TAGame.VehiclePickup_TA:ReplicatedPickupData".into());
         let flag = |picked_up: bool| {
             upd(
                 PAD,
@@ -1470,8 +1454,6 @@ mod tests {
                 }),
             )
         };
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
         let frames = [
             first_frame(), // 100
             frame(vec![flag(true), boost(130)]),
@@ -1479,16 +1461,15 @@ mod tests {
             frame(vec![flag(false)]), // the pad respawns
             frame(vec![flag(true), boost(160)]),
         ];
-        for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f);
-        }
-        tracker.finish();
-        let paired: Vec<_> = tracker
-            .pickups
-            .iter()
-            .map(|p| (p.replicated_before_raw, p.replicated_after.map(|a| a.0)))
-            .collect();
-        assert_eq!(paired, [(100.0, Some(130.0)), (130.0, Some(160.0))]);
+        let tracker = run(
+            &["TAGame.VehiclePickup_TA:ReplicatedPickupData"],
+            &[],
+            &frames,
+        );
+        assert_eq!(
+            paired(&tracker),
+            [(100.0, Some(130.0)), (130.0, Some(160.0))]
+        );
     }
 
     /// A demolition is replicated for a while after it happens: one demo per attacker and victim
@@ -1497,25 +1478,9 @@ mod tests {
     fn demolitions_count_once_and_need_an_attacker() {
         const CAR2: i32 = 20;
         const PRI2: i32 = 21;
-        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        names.push("TAGame.Car_TA:ReplicatedDemolish".into());
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
         let mut first = first_frame();
         first.new_actors.extend([spawn(CAR2, 0), spawn(PRI2, 2)]);
-        first.updated_actors.extend([
-            upd(
-                PRI2,
-                9,
-                Attribute::UniqueId(Box::new(UniqueId {
-                    system_id: 1,
-                    remote_id: RemoteId::Steam(8),
-                    local_id: 0,
-                })),
-            ),
-            upd(PRI2, 12, Attribute::String("q".into())),
-            upd(CAR2, 8, Attribute::ActiveActor(link(PRI2))),
-        ]);
+        first.updated_actors.extend(player(PRI2, CAR2, 8, "q"));
         let demo = |attacker: Option<i32>| {
             upd(
                 CAR2,
@@ -1525,16 +1490,8 @@ mod tests {
                     attacker: ActorId(attacker.unwrap_or(-1)),
                     victim_flag: true,
                     victim: ActorId(CAR2),
-                    attack_velocity: Vector3f {
-                        x: 0.0,
-                        y: 0.0,
-                        z: 0.0,
-                    },
-                    victim_velocity: Vector3f {
-                        x: 0.0,
-                        y: 0.0,
-                        z: 0.0,
-                    },
+                    attack_velocity: v3(0.0, 0.0, 0.0),
+                    victim_velocity: v3(0.0, 0.0, 0.0),
                 })),
             )
         };
@@ -1547,10 +1504,7 @@ mod tests {
         frames.extend((0..90).map(|_| frame(Vec::new()))); // 3 s later
         frames.push(frame(vec![demo(Some(CAR))]));
         frames.push(frame(vec![demo(None)]));
-        for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f);
-        }
-        tracker.finish();
+        let tracker = run(&["TAGame.Car_TA:ReplicatedDemolish"], &[], &frames);
         let by_name = |n: &str| tracker.players.iter().find(|p| p.name == n).unwrap();
         assert_eq!(by_name("p").demos_inflicted, 2);
         assert_eq!(by_name("q").demos_taken, 2);
@@ -1562,10 +1516,6 @@ mod tests {
     #[test]
     fn touches_go_to_the_car_that_changed_the_ball() {
         const BALL: i32 = 30;
-        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        names.push("Archetypes.Ball.Ball_Default".into());
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &[], names.len(), Some(10), Vec::new());
         let ball = |at: Vector3f, vel: Vector3f| body(BALL, at, vel);
         let mut first = first_frame(); // the car stands at (0, −1024, 17)
         first.new_actors.push(spawn(BALL, 13));
@@ -1581,10 +1531,7 @@ mod tests {
             // Knocked sideways 3000 uu from any car.
             frame(vec![ball(v3(3000.0, 3000.0, 93.0), v3(-1500.0, 0.0, 0.0))]),
         ];
-        for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f);
-        }
-        tracker.finish();
+        let tracker = run(&["Archetypes.Ball.Ball_Default"], &[], &frames);
         let touches: Vec<(usize, usize)> = tracker
             .touches
             .iter()
@@ -1600,19 +1547,6 @@ mod tests {
     fn a_kickoff_runs_countdown_go_first_touch_then_live_play() {
         const BALL: i32 = 30;
         const GAME: i32 = 31;
-        let mut names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        names.extend(
-            [
-                "Archetypes.Ball.Ball_Default",
-                "Archetypes.GameEvent.GameEvent_Soccar",
-                "TAGame.GameEvent_TA:ReplicatedStateName",
-                "TAGame.GameEvent_Soccar_TA:bBallHasBeenHit",
-            ]
-            .map(String::from),
-        );
-        let states = ["Countdown".to_string(), "Active".to_string()];
-        let objects = ObjectTable::new(&names);
-        let mut tracker = Tracker::new(&objects, &states, names.len(), Some(10), Vec::new());
         let state = |i: i32| upd(GAME, 15, Attribute::Int(i));
         let ball = |at: Vector3f, vel: Vector3f| body(BALL, at, vel);
         let at_rest = v3(0.0, 0.0, 93.0);
@@ -1631,10 +1565,13 @@ mod tests {
         ])); // touch at frame 150
         frames.push(frame(vec![upd(GAME, 16, Attribute::Boolean(true))]));
         frames.extend((0..29).map(|_| frame(Vec::new()))); // 1 s of play
-        for (i, f) in frames.iter().enumerate() {
-            tracker.process(i, f);
-        }
-        tracker.finish();
+        let objects = [
+            "Archetypes.Ball.Ball_Default",
+            "Archetypes.GameEvent.GameEvent_Soccar",
+            "TAGame.GameEvent_TA:ReplicatedStateName",
+            "TAGame.GameEvent_Soccar_TA:bBallHasBeenHit",
+        ];
+        let tracker = run(&objects, &["Countdown", "Active"], &frames);
 
         assert_eq!(tracker.kickoffs.len(), 1);
         let k = &tracker.kickoffs[0];
