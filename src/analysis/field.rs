@@ -144,7 +144,6 @@ pub fn nearest_pad(pos: Vec3) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// Yaw (radians) of a unit quaternion.
 /// A car's rotation as replicated; the yaw (an `atan2`) is computed only when a mechanic asks.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Quat {
@@ -166,6 +165,7 @@ impl Quat {
     }
 }
 
+/// Yaw (radians) of a unit quaternion.
 pub fn yaw_of(qx: f32, qy: f32, qz: f32, qw: f32) -> f32 {
     (2.0 * (qw * qz + qx * qy)).atan2(1.0 - 2.0 * (qy * qy + qz * qz))
 }

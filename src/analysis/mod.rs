@@ -141,7 +141,6 @@ fn check_size(bytes: &[u8], limits: &Limits) -> Result<(), AnalyzeError> {
     Ok(())
 }
 
-/// Reads only the header: quick validation before queuing and the header-only fallback.
 /// The `.replay` files directly inside `dir`, sorted by path (the CLI benchmark and the tests
 /// walk the shared corpus with it).
 pub fn replay_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
@@ -153,6 +152,7 @@ pub fn replay_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::Pat
     Ok(files)
 }
 
+/// Reads only the header: quick validation before queuing and the header-only fallback.
 pub fn parse_header(bytes: &[u8]) -> Result<boxcars::Replay, AnalyzeError> {
     boxcars::ParserBuilder::new(bytes)
         .never_parse_network_data()
