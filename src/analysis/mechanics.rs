@@ -139,8 +139,8 @@ impl MechState {
         // the ball must move with the car, and dropouts shorter than 0.2 s don't break a carry.
         if let Some((bpos, bvel)) = ball {
             let above = bpos.z - pos.z;
-            let speed_xy = (vel.x * vel.x + vel.y * vel.y).sqrt();
-            let rel_xy = ((bvel.x - vel.x).powi(2) + (bvel.y - vel.y).powi(2)).sqrt();
+            let speed_xy = vel.dist_xy(Vec3::ZERO);
+            let rel_xy = bvel.dist_xy(vel);
             let carrying = pos.z < 60.0
                 && (80.0..=250.0).contains(&above)
                 && bpos.dist_xy(pos) <= 100.0 + speed_xy * 0.07

@@ -293,12 +293,7 @@ pub fn accumulate(accs: &mut [PlayerAcc], view: &FrameView<'_>) {
             }
         }
         if mates > 0 {
-            let avg = if mates == 1 {
-                mate_sum
-            } else {
-                mate_sum / f64::from(mates)
-            };
-            acc.dist_mates.0 += avg * dt;
+            acc.dist_mates.0 += mate_sum / f64::from(mates) * dt;
             acc.dist_mates.1 += dt;
         }
         // Roles leave the frozen kickoff countdown out and a lone player holds them all: the duel's
