@@ -331,14 +331,10 @@ impl Report {
             .rsplit_once("+a")
             .and_then(|(_, r)| r.parse::<u32>().ok());
         if revision.is_some_and(|r| r < 5) {
-            let boosts = self.players.iter_mut().map(|p| &mut p.boost);
-            for b in boosts
-                .chain(self.teams.iter_mut().map(|t| &mut t.boost))
-                .flatten()
-            {
-                if b.bcpm == 0.0 {
-                    b.bcpm = b.bpm;
-                }
+            let players = self.players.iter_mut().map(|p| &mut p.boost);
+            let teams = self.teams.iter_mut().map(|t| &mut t.boost);
+            for b in players.chain(teams).flatten() {
+                b.bcpm = b.bpm;
             }
         }
     }
