@@ -291,15 +291,14 @@ fn streamed_frames_equal_boxcars_collected_frames() {
 #[test]
 fn other_arenas_flag_and_omit_field_stats() {
     let mut bytes = common::fixture("small-doubles.replay");
-    let header_size = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
-    let header = 8..8 + header_size;
-    let at = bytes[header.clone()]
-        .windows(15)
-        .position(|w| w == b"Wasteland_GRS_P")
-        .expect("the map name is in the header");
-    bytes[8 + at..8 + at + 15].copy_from_slice(b"HoopsStreet_GRS");
-    let crc = boxcars::crc::calc_crc(&bytes[header]);
-    bytes[4..8].copy_from_slice(&crc.to_le_bytes());
+    let header = common::sections(&bytes).0;
+    let at = header.start
+        + bytes[header]
+            .windows(15)
+            .position(|w| w == b"Wasteland_GRS_P")
+            .expect("the map name is in the header");
+    bytes[at..at + 15].copy_from_slice(b"HoopsStreet_GRS");
+    common::reseal(&mut bytes);
 
     let r = rlcoach::analyze(&bytes, &rlcoach::Limits::default()).unwrap();
     assert_eq!(r.metadata.map.as_deref(), Some("HoopsStreet_GRS"));

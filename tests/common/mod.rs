@@ -41,15 +41,26 @@ pub fn analyze_path(path: &std::path::Path) -> rlcoach::Report {
 /// not know yet): the middle of the stream damaged and the body CRC re-sealed, so the analyzer
 /// falls back to a header-only report.
 pub fn header_only_bytes(bytes: &[u8]) -> Vec<u8> {
-    let header_size = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
-    let content_at = 8 + header_size;
-    let content_size =
-        u32::from_le_bytes(bytes[content_at..content_at + 4].try_into().unwrap()) as usize;
-    let body = content_at + 8..content_at + 8 + content_size;
     let mut b = bytes.to_vec();
-    let mid = body.start + content_size / 2;
+    let body = sections(&b).1;
+    let mid = body.start + body.len() / 2;
     b[mid..mid + 4096].fill(0xff);
-    let crc = boxcars::crc::calc_crc(&b[body.clone()]);
-    b[content_at + 4..content_at + 8].copy_from_slice(&crc.to_le_bytes());
+    reseal(&mut b);
     b
+}
+
+/// Where a replay's header and body (content) data lie, each after its size and CRC words.
+pub fn sections(bytes: &[u8]) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let header = 8..8 + word(0);
+    let body = header.end + 8..header.end + 8 + word(header.end);
+    (header, body)
+}
+
+/// Rewrites both section CRCs to match edited bytes, so the replay reads as intact.
+pub fn reseal(bytes: &mut [u8]) {
+    for section in <[_; 2]>::from(sections(bytes)) {
+        let crc = boxcars::crc::calc_crc(&bytes[section.clone()]);
+        bytes[section.start - 4..section.start].copy_from_slice(&crc.to_le_bytes());
+    }
 }
