@@ -266,23 +266,19 @@ mod tests {
         m.update(t, pos, vel, yawed(yaw), boost, inp, None, None);
     }
 
-    const JUMP: Inputs = Inputs {
-        jumped: true,
-        double_jumped: false,
-        dodged: false,
-        flip_reset: false,
-    };
-    const DODGE: Inputs = Inputs {
-        jumped: false,
-        double_jumped: false,
-        dodged: true,
-        flip_reset: false,
-    };
     const NONE: Inputs = Inputs {
         jumped: false,
         double_jumped: false,
         dodged: false,
         flip_reset: false,
+    };
+    const JUMP: Inputs = Inputs {
+        jumped: true,
+        ..NONE
+    };
+    const DODGE: Inputs = Inputs {
+        dodged: true,
+        ..NONE
     };
 
     /// A wavedash is a dodge just above the ground that lands within 0.2 s; the same dodge high
