@@ -31,8 +31,16 @@ fn whole(v: f64) -> String {
 fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
 }
+/// A text cell: separators and line breaks become spaces, and a cell a spreadsheet would read as
+/// a formula (starting with `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`, so a player
+/// named `=HYPERLINK(…)` stays a name.
 fn csv_field(s: &str) -> String {
-    s.replace([';', '\n', '\r'], " ")
+    let clean = s.replace([';', '\n', '\r'], " ");
+    if clean.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{clean}")
+    } else {
+        clean
+    }
 }
 
 fn platform_label(p: &str) -> &str {
@@ -152,7 +160,7 @@ pub fn players_csv(report: &Report) -> String {
             platform_label(&p.id.platform).to_string(),
             csv_field(&p.id.id),
             p.car_id.map(|c| c.to_string()).unwrap_or_default(),
-            p.car_name.clone().unwrap_or_default(),
+            csv_field(p.car_name.as_deref().unwrap_or_default()),
             duration.clone(),
         ];
         row.extend(core_cols(c));
@@ -356,5 +364,21 @@ mod tests {
     fn column_lists_have_ballchasing_counts() {
         assert_eq!(PLAYER_COLUMNS.split(';').count(), 73);
         assert_eq!(TEAM_COLUMNS.split(';').count(), 48);
+    }
+
+    #[test]
+    fn names_that_look_like_formulas_stay_text() {
+        for evil in [
+            "=HYPERLINK(\"http://x\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+        ] {
+            let cell = csv_field(evil);
+            assert!(cell.starts_with('\''), "{evil:?} -> {cell:?}");
+        }
+        assert_eq!(csv_field("Name;With\nBreaks"), "Name With Breaks");
+        assert_eq!(csv_field("plain"), "plain");
     }
 }

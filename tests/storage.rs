@@ -6,8 +6,7 @@ mod common;
 use std::time::Duration;
 
 use rlcoach::jobs::{Completion, Intake, IntakeError, JobEvent, PoolConfig, WorkerPool};
-use rlcoach::storage::queries::Viewer;
-use rlcoach::storage::{NewUpload, StorageError, SubmitOutcome};
+use rlcoach::storage::{NewUpload, StorageError, SubmitOutcome, UserId, Viewer};
 
 fn config() -> PoolConfig {
     PoolConfig {
@@ -17,15 +16,25 @@ fn config() -> PoolConfig {
     }
 }
 
+/// An upload by `user` in channel 600 of guild 500, answered publicly there.
 fn upload(user: i64) -> NewUpload {
     NewUpload {
-        user_id: user,
         guild_id: Some(500),
         channel_id: Some(600),
         message_id: Some(700 + user),
         file_name: Some("game.replay".into()),
-        ..NewUpload::default()
+        ..NewUpload::by(UserId::from_db(user))
     }
+}
+
+/// User `n` asking in channel 600 of guild 500 (where `upload` answers publicly).
+fn in_channel(n: i64) -> Viewer {
+    Viewer::in_channel(UserId::from_db(n), Some(500), 600)
+}
+
+/// User `n` asking privately (a DM, the web).
+fn user(n: i64) -> Viewer {
+    Viewer::user(UserId::from_db(n))
 }
 
 fn replay() -> Vec<u8> {
@@ -52,7 +61,12 @@ async fn wait_for(
 /// Polls until the replay's report is stored; false after a minute.
 async fn stored_within_a_minute(store: &rlcoach::storage::Store, replay_id: &str) -> bool {
     tokio::time::timeout(Duration::from_secs(60), async {
-        while store.report(replay_id).await.unwrap().is_none() {
+        while store
+            .report(&in_channel(99), replay_id)
+            .await
+            .unwrap()
+            .is_none()
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
@@ -85,7 +99,11 @@ both_backends!(
             let done = wait_for(&mut rx, &id).await;
             assert_eq!(done.error, None);
 
-            let report = store.report(&id).await.unwrap().expect("report stored");
+            let report = store
+                .report(&user(1), &id)
+                .await
+                .unwrap()
+                .expect("report stored");
             assert_eq!(report.metadata.replay_id, id);
             assert!(
                 store.replay_path(&id).exists(),
@@ -93,7 +111,10 @@ both_backends!(
             );
             let waiting = store.pending_deliveries(Some(&id)).await.unwrap();
             assert_eq!(waiting.len(), 1);
-            assert_eq!((waiting[0].user_id, waiting[0].error.clone()), (1, None));
+            assert_eq!(
+                (waiting[0].user_id, waiting[0].error.clone()),
+                (UserId::from_db(1), None)
+            );
             let one = store.pending_delivery(&waiting[0].upload_id).await.unwrap();
             assert_eq!(one.as_ref(), Some(&waiting[0]));
             // A claim on the answer: held until its lease ends, which the bot's rescan watches.
@@ -172,7 +193,7 @@ both_backends!(
             );
             let owed = store.pending_deliveries(Some(id)).await.unwrap();
             assert_eq!(owed.len(), 50);
-            let mut users: Vec<i64> = owed.iter().map(|d| d.user_id).collect();
+            let mut users: Vec<UserId> = owed.iter().map(|d| d.user_id).collect();
             users.sort();
             users.dedup();
             assert_eq!(users.len(), 50);
@@ -220,7 +241,7 @@ both_backends!(
                 "job re-ran after the lease expired"
             );
             // The dead worker coming back cannot complete or fail it a second time.
-            let report = store.report(&id).await.unwrap().unwrap();
+            let report = store.report(&user(1), &id).await.unwrap().unwrap();
             assert!(!store.complete_job(&dead, &report).await.unwrap());
             assert!(!store.fail_job(&dead, "late", false, None).await.unwrap());
             let (state, _, attempts) = store.job_state(&id).await.unwrap().unwrap();
@@ -253,19 +274,7 @@ both_backends!(
             }
             let stats = store.queue_stats().await.unwrap();
             assert_eq!(stats, Default::default(), "nothing queued");
-            assert!(
-                store
-                    .my_uploads(
-                        &Viewer {
-                            user_id: 9,
-                            guild_id: None
-                        },
-                        10
-                    )
-                    .await
-                    .unwrap()
-                    .is_empty()
-            );
+            assert!(store.my_uploads(&user(9), 10).await.unwrap().is_empty());
             pool.shutdown(Duration::from_secs(5)).await;
         }
     }
@@ -338,28 +347,27 @@ both_backends!(
             let id = replay_id_of(&pool.intake().submit(replay(), upload(1)).await.unwrap());
             wait_for(&mut rx, &id).await;
             pool.shutdown(Duration::from_secs(5)).await;
-            let report = store.report(&id).await.unwrap().unwrap();
+            let report = store.report(&user(1), &id).await.unwrap().unwrap();
             let me = &report.players[0];
 
-            let alice = Viewer {
-                user_id: 1,
-                guild_id: Some(500),
-            };
-            let bob = Viewer {
-                user_id: 2,
-                guild_id: Some(500),
-            };
+            let alice = in_channel(1);
+            let bob = in_channel(2);
+            let (a, b) = (UserId::from_db(1), UserId::from_db(2));
             // Only players from one's own uploads can be linked.
-            let claimable = store.claimable_identities(1).await.unwrap();
+            let claimable = store.claimable_identities(&alice).await.unwrap();
             assert_eq!(claimable.len(), report.players.len());
             assert!(matches!(
-                store.link_identity(2, &me.id).await,
+                store.link_identity(&bob, &me.id).await,
                 Err(StorageError::Invalid(_))
             ));
-            store.link_identity(1, &me.id).await.unwrap();
-            assert_eq!(store.identities(1).await.unwrap(), vec![me.id.clone()]);
+            store.link_identity(&alice, &me.id).await.unwrap();
+            let linked = store.identities(&alice).await.unwrap();
+            assert_eq!(
+                linked.iter().map(|l| &l.player).collect::<Vec<_>>(),
+                vec![&me.id]
+            );
 
-            let games = store.recent_games(&alice, 1, 10, None).await.unwrap();
+            let games = store.recent_games(&alice, a, 10, None).await.unwrap();
             assert_eq!(games.len(), 1);
             assert_eq!(
                 (games[0].name.as_str(), games[0].goals),
@@ -368,23 +376,23 @@ both_backends!(
             assert_eq!(games[0].metric("bcpm"), me.boost.as_ref().map(|b| b.bcpm));
             // Private by default: Bob cannot read Alice's games, trends or sessions.
             assert!(matches!(
-                store.recent_games(&bob, 1, 10, None).await,
+                store.recent_games(&bob, a, 10, None).await,
                 Err(StorageError::Forbidden)
             ));
             assert!(matches!(
-                store.trend(&bob, 1, "bcpm", 10).await,
+                store.trend(&bob, a, "bcpm", 10).await,
                 Err(StorageError::Forbidden)
             ));
             assert!(matches!(
-                store.sessions(&bob, 1, 5).await,
+                store.sessions(&bob, a, 5).await,
                 Err(StorageError::Forbidden)
             ));
             assert!(matches!(
-                store.compare_with_user(&bob, 2, 1, 10).await,
+                store.compare_with_user(&bob, b, a, 10).await,
                 Err(StorageError::Forbidden)
             ));
             // Against oneself every metric is level: nothing better, nothing worse.
-            let same = store.compare_with_user(&alice, 1, 1, 10).await.unwrap();
+            let same = store.compare_with_user(&alice, a, a, 10).await.unwrap();
             assert!(
                 !same.is_empty()
                     && same
@@ -393,18 +401,7 @@ both_backends!(
             );
             // Leaderboard: inside the guild only; private users only see themselves.
             assert!(matches!(
-                store
-                    .leaderboard(
-                        &Viewer {
-                            user_id: 2,
-                            guild_id: None
-                        },
-                        500,
-                        "bcpm",
-                        1,
-                        10
-                    )
-                    .await,
+                store.leaderboard(&user(2), 500, "bcpm", 1, 10).await,
                 Err(StorageError::Forbidden)
             ));
             assert!(
@@ -416,7 +413,7 @@ both_backends!(
             );
             let lb = store.leaderboard(&alice, 500, "bcpm", 1, 10).await.unwrap();
             assert_eq!(lb.len(), 1);
-            assert_eq!(lb[0].user_id, 1);
+            assert_eq!(lb[0].user_id, a);
             // Unknown stats are refused, not interpolated into SQL.
             assert!(matches!(
                 store
@@ -425,9 +422,9 @@ both_backends!(
                 Err(StorageError::Invalid(_))
             ));
 
-            store.set_public_profile(1, true).await.unwrap();
+            store.set_public_profile(&alice, true).await.unwrap();
             assert_eq!(
-                store.recent_games(&bob, 1, 10, None).await.unwrap().len(),
+                store.recent_games(&bob, a, 10, None).await.unwrap().len(),
                 1
             );
             assert_eq!(
@@ -439,35 +436,35 @@ both_backends!(
                 1
             );
 
-            let trend = store.trend(&alice, 1, "avg_speed_uu_s", 10).await.unwrap();
+            let trend = store.trend(&alice, a, "avg_speed_uu_s", 10).await.unwrap();
             assert_eq!(trend.len(), 1);
             assert!((trend[0].1 - me.movement.as_ref().unwrap().avg_speed).abs() < 1e-6);
-            let sessions = store.sessions(&alice, 1, 5).await.unwrap();
+            let sessions = store.sessions(&alice, a, 5).await.unwrap();
             assert_eq!(sessions.len(), 1);
             let won = report.metadata.score[usize::from(me.team)]
                 > report.metadata.score[1 - usize::from(me.team)];
             assert_eq!((sessions[0].games, sessions[0].wins), (1, usize::from(won)));
-            let vs_rank = store.compare_with_rank(&alice, 1, "GC1", 10).await.unwrap();
+            let vs_rank = store.compare_with_rank(&alice, a, "GC1", 10).await.unwrap();
             assert!(
                 vs_rank
                     .iter()
                     .any(|c| c.metric == "bcpm" && c.p25 == Some(330.0))
             );
-            let summaries = store.playlist_summaries(&alice, 1, 50).await.unwrap();
+            let summaries = store.playlist_summaries(&alice, a, 50).await.unwrap();
             assert_eq!(summaries.len(), 1);
             assert_eq!(summaries[0].games, 1);
 
             // Export and delete.
-            let export = store.export_user(1).await.unwrap();
+            let export = store.export_user(&alice).await.unwrap();
             assert_eq!((export.uploads.len(), export.games.len()), (1, 1));
             assert_eq!(
-                store.delete_user(1).await.unwrap(),
+                store.delete_user(&alice).await.unwrap(),
                 1,
                 "the replay only Alice uploaded goes too"
             );
-            assert!(store.report(&id).await.unwrap().is_none());
+            assert!(store.report(&user(1), &id).await.unwrap().is_none());
             assert!(!store.replay_path(&id).exists());
-            assert!(store.identities(1).await.unwrap().is_empty());
+            assert!(store.identities(&alice).await.unwrap().is_empty());
         }
     }
 );
@@ -525,7 +522,7 @@ both_backends!(
             .unwrap();
             assert_eq!(store.requeue_stale_analyses(current).await.unwrap(), 1);
             wait_for(&mut rx, &id).await;
-            let fresh = store.report(&id).await.unwrap().unwrap();
+            let fresh = store.report(&user(1), &id).await.unwrap().unwrap();
             assert_eq!(fresh.analyzer_version, current);
             assert_eq!(store.requeue_stale_analyses(current).await.unwrap(), 0);
             // Nobody is answered twice for a re-analysis.

@@ -101,11 +101,10 @@ fn storage_config(dir: &tempfile::TempDir) -> StorageConfig {
 
 fn upload(i: i64) -> NewUpload {
     NewUpload {
-        user_id: 1 + i,
         guild_id: Some(1),
         channel_id: Some(1),
         message_id: Some(i),
         file_name: None,
-        ..NewUpload::default()
+        ..NewUpload::by(rlcoach::storage::UserId::from_db(1 + i))
     }
 }

@@ -604,11 +604,18 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
 
     // Now /stats and /trends use that player.
     let token = fake.slash(user, channel, None, "0", "stats", json!([]), Value::Null);
-    let stats = fake.callback("the stats", &token).await;
-    let title = stats.json["data"]["embeds"][0]["title"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Deferred (it reads the database), then the embed.
+    let deferred = fake.callback("the stats deferral", &token).await;
+    assert_eq!(deferred.json["type"].as_u64(), Some(5));
+    let stats = fake
+        .wait_for("the stats", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.json["embeds"].is_array())
+                .cloned()
+        })
+        .await;
+    let title = embed_title(&stats);
     assert!(
         title.starts_with(&name) && title.contains("last 1 games"),
         "{title}"
@@ -781,4 +788,117 @@ async fn registered_commands_respect_discord_limits() {
     for c in &cmds {
         check(c, "");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_reply_mode_answers_by_dm_and_never_in_the_channel() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let channel = 6001u64;
+    let t = setup_auto_analyze(&fake, 700, channel, "32");
+    fake.callback("auto-analyze on", &t).await;
+    let options = json!([{"name": "replies", "type": 1, "options": [{"name": "private", "type": 5, "value": true}]}]);
+    let t = fake.slash(
+        700,
+        channel,
+        Some(GUILD_ID),
+        "32",
+        "setup",
+        options,
+        Value::Null,
+    );
+    fake.callback("private replies on", &t).await;
+    let in_channel = |calls: &[Call]| -> Vec<Call> {
+        calls
+            .iter()
+            .filter(|c| c.path.starts_with(&format!("/channels/{channel}/")))
+            .cloned()
+            .collect()
+    };
+
+    // A drop in the channel: the status and the result go to the uploader's DM.
+    let user = 4242u64;
+    fake.message_with(
+        user,
+        channel,
+        Some(GUILD_ID),
+        vec![fake.attachment("mine.replay", replay_fixture())],
+    );
+    let result = fake
+        .wait_for("the result in the DM", T, |calls| {
+            let dms = fake.dm_channels_of(user);
+            calls
+                .iter()
+                .find(|c| {
+                    c.method == "PATCH"
+                        && dms
+                            .iter()
+                            .any(|d| c.path.starts_with(&format!("/channels/{d}/messages/")))
+                        && c.file("match.png").is_some()
+                })
+                .cloned()
+        })
+        .await;
+    assert!(embed_title(&result).contains('–'), "{:?}", result.json);
+    assert!(
+        in_channel(&fake.calls()).is_empty(),
+        "nothing posted in the channel"
+    );
+
+    // /analyze whose interaction token is dead by the time the answer is ready (a backlog or a
+    // restart past 15 minutes): the answer goes to the DM, never to the channel.
+    fake.expire_new_tokens(true);
+    let token = analyze_in_guild(&fake, user, "again.replay", replay_fixture());
+    let deferred = fake.callback("the ephemeral defer", &token).await;
+    assert_eq!(deferred.json["data"]["flags"].as_u64(), Some(64));
+    let dm_answer = fake
+        .wait_for("the /analyze answer in the DM", T, |calls| {
+            let dms = fake.dm_channels_of(user);
+            calls
+                .iter()
+                .find(|c| {
+                    c.method == "POST"
+                        && dms
+                            .iter()
+                            .any(|d| c.path == format!("/channels/{d}/messages"))
+                        && c.file("match.png").is_some()
+                })
+                .cloned()
+        })
+        .await;
+    assert!(embed_title(&dm_answer).contains('–'));
+    fake.expire_new_tokens(false);
+
+    // An uploader whose DMs are closed is told in the channel, without any result there.
+    let closed = 4343u64;
+    fake.close_dms(closed);
+    let msg = fake.message_with(
+        closed,
+        channel,
+        Some(GUILD_ID),
+        vec![fake.attachment("closed.replay", replay_fixture())],
+    );
+    let notice = fake
+        .wait_for("the closed-DM notice", T, |calls| {
+            in_channel(calls).into_iter().find(|c| {
+                c.method == "POST"
+                    && c.json["message_reference"]["message_id"].as_str() == Some(&msg.to_string())
+            })
+        })
+        .await;
+    assert!(
+        notice.content().contains("can't send you a DM"),
+        "{}",
+        notice.content()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let posted = in_channel(&fake.calls());
+    assert_eq!(posted.len(), 1, "only the notice: {posted:#?}");
+    assert!(
+        posted[0].files.is_empty()
+            && posted[0].json["embeds"]
+                .as_array()
+                .is_none_or(|e| e.is_empty())
+    );
 }

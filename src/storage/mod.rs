@@ -2,14 +2,18 @@
 //! (`DATABASE_URL=postgres://…`), through one `sqlx::AnyPool` and one set of portable migrations
 //! in `migrations/`. Replay files are stored content-addressed under the data directory.
 //!
-//! Submodules: `replays` (intake, dedup, files), `jobs` (the durable queue), `results` (saving
-//! analyses and per-player rows), `users` (users, guilds, identities, privacy), `queries`
-//! (trends, sessions, comparisons, leaderboards — all scoped to the asker).
+//! Submodules: `scope` (who is asking: `Viewer`, `UserId`, and the read rules), `replays`
+//! (intake, dedup), `files` (replay files on disk, the orphan sweep), `jobs` (the durable queue),
+//! `results` (saving analyses and per-player rows, deliveries), `users` (users, guilds, claimed
+//! and verified identities, export, delete), `queries` (reports, trends, sessions, comparisons,
+//! leaderboards — all scoped to the asker).
 
+mod files;
 mod jobs;
 pub mod queries;
 mod replays;
 mod results;
+pub mod scope;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -18,10 +22,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
 
+pub use files::SweepReport;
 pub use jobs::{ClaimedJob, JobState, QueueStats};
 pub use replays::{NewUpload, SubmitOutcome};
-pub use results::Delivery;
-pub use users::{GuildSettings, UserExport};
+pub use results::{BatchSummary, Delivery};
+pub use scope::{UserId, Viewer};
+pub use users::{
+    ClaimableIdentity, DiscordConnection, EXPORT_MAX_GAMES, GuildSettings, LinkState,
+    LinkedIdentity, Profile, UserExport, VerifyOutcome, identity_from_connection, is_verifiable,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

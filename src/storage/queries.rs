@@ -1,23 +1,30 @@
 //! Read-side queries for the bot, the web dashboard and the coach: recent games, per-playlist
 //! aggregates, trends, sessions, comparisons (rank benchmarks, oneself) and guild leaderboards.
 //!
-//! **Scoping rule:** every query takes the [`Viewer`] asking. A user's games are readable by that
-//! user, and by others only when the user made their profile public; a guild leaderboard is
-//! readable only from inside that guild and lists only public users (and the viewer).
+//! **Scoping rule:** every query takes the [`Viewer`] asking (the rules are in [`super::scope`]).
+//! A user's games are readable by that user, and by others only when the user made their profile
+//! public; a replay's report only by its uploaders, its verified players and the channel it was
+//! answered in publicly; a guild leaderboard only from inside that guild.
 
 use serde::Serialize;
 use sqlx::Row;
 
+pub use super::scope::{UserId, Viewer};
 use super::{Result, StorageError, Store};
+use crate::Report;
 use crate::benchmarks::{self, Better};
 
-/// Who is asking (Discord ids).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Viewer {
-    pub user_id: i64,
-    /// The guild the question was asked in; None in DMs.
-    pub guild_id: Option<i64>,
-}
+/// `FROM … WHERE …` selecting the rows of `game_stats g` that count for the user bound as `$1`:
+/// through a verified link every game of the identity, through a claimed link only the games
+/// of replays that user uploaded. (`i` is the link.)
+pub(super) const USER_GAMES: &str = "FROM game_stats g
+     JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
+     WHERE i.user_id = $1 AND (i.verified = 1
+        OR EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = g.replay_id AND up.user_id = i.user_id))";
+
+/// The same rule for any user `i.user_id` (leaderboards).
+const COUNTS_FOR_LINK: &str = "(i.verified = 1
+        OR EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = g.replay_id AND up.user_id = i.user_id))";
 
 /// Sessions: games of one player less than this far apart.
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
@@ -116,7 +123,7 @@ pub struct Comparison {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LeaderboardRow {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub games: i64,
     pub value: f64,
 }
@@ -127,8 +134,8 @@ const GAME_COLUMNS: &str =
 
 impl Store {
     /// The user's games are theirs; others see them only when the profile is public.
-    async fn check_access(&self, viewer: &Viewer, target_user: i64) -> Result<()> {
-        if viewer.user_id == target_user || self.is_public(target_user).await? {
+    async fn check_access(&self, viewer: &Viewer, target_user: UserId) -> Result<()> {
+        if viewer.user == target_user || self.is_public(target_user).await? {
             Ok(())
         } else {
             Err(StorageError::Forbidden)
@@ -139,7 +146,7 @@ impl Store {
     pub async fn recent_games(
         &self,
         viewer: &Viewer,
-        target_user: i64,
+        target_user: UserId,
         limit: i64,
         playlist: Option<&str>,
     ) -> Result<Vec<GameRow>> {
@@ -150,14 +157,12 @@ impl Store {
             .map(|c| format!("CAST(g.{c} AS DOUBLE PRECISION)"))
             .collect();
         let sql = format!(
-            "SELECT {GAME_COLUMNS}, {} FROM game_stats g
-             JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
-             WHERE i.user_id = $1 AND ($2 IS NULL OR g.playlist = $2)
+            "SELECT {GAME_COLUMNS}, {} {USER_GAMES} AND ($2 IS NULL OR g.playlist = $2)
              ORDER BY g.played_at DESC, g.replay_id LIMIT $3",
             metric_cols.join(", ")
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(target_user)
+            .bind(target_user.get())
             .bind(playlist)
             .bind(limit.clamp(1, 10_000))
             .fetch_all(&self.pool)
@@ -193,7 +198,7 @@ impl Store {
     pub async fn playlist_summaries(
         &self,
         viewer: &Viewer,
-        target_user: i64,
+        target_user: UserId,
         games: i64,
     ) -> Result<Vec<PlaylistSummary>> {
         let rows = self.recent_games(viewer, target_user, games, None).await?;
@@ -224,7 +229,7 @@ impl Store {
     pub async fn trend(
         &self,
         viewer: &Viewer,
-        target_user: i64,
+        target_user: UserId,
         metric: &str,
         games: i64,
     ) -> Result<Vec<(i64, f64)>> {
@@ -243,7 +248,7 @@ impl Store {
     pub async fn sessions(
         &self,
         viewer: &Viewer,
-        target_user: i64,
+        target_user: UserId,
         max_sessions: usize,
     ) -> Result<Vec<Session>> {
         let rows = self.recent_games(viewer, target_user, 500, None).await?;
@@ -272,7 +277,7 @@ impl Store {
     pub async fn compare_with_rank(
         &self,
         viewer: &Viewer,
-        target_user: i64,
+        target_user: UserId,
         rank: &str,
         games: i64,
     ) -> Result<Vec<Comparison>> {
@@ -302,7 +307,7 @@ impl Store {
     pub async fn compare_with_self(
         &self,
         viewer: &Viewer,
-        target_user: i64,
+        target_user: UserId,
         window: usize,
     ) -> Result<Vec<Comparison>> {
         let rows = self
@@ -317,8 +322,8 @@ impl Store {
     pub async fn compare_with_user(
         &self,
         viewer: &Viewer,
-        target_user: i64,
-        other_user: i64,
+        target_user: UserId,
+        other_user: UserId,
         games: i64,
     ) -> Result<Vec<Comparison>> {
         let mine = self.recent_games(viewer, target_user, games, None).await?;
@@ -350,7 +355,7 @@ impl Store {
              FROM game_stats g
              JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
              JOIN users us ON us.user_id = i.user_id
-             WHERE g.{col} IS NOT NULL
+             WHERE g.{col} IS NOT NULL AND {COUNTS_FOR_LINK}
                AND (us.public_profile = 1 OR us.user_id = $2) AND us.leaderboard_opt_out = 0
                AND EXISTS (SELECT 1 FROM uploads u WHERE u.replay_id = g.replay_id AND u.guild_id = $1)
              GROUP BY i.user_id
@@ -360,7 +365,7 @@ impl Store {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(guild_id)
-            .bind(viewer.user_id)
+            .bind(viewer.user.get())
             .bind(min_games.max(1))
             .bind(limit.clamp(1, 100))
             .fetch_all(&self.pool)
@@ -368,7 +373,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(LeaderboardRow {
-                    user_id: r.try_get(0)?,
+                    user_id: UserId::from_db(r.try_get(0)?),
                     games: r.try_get(1)?,
                     value: r.try_get(2)?,
                 })
@@ -385,13 +390,44 @@ impl Store {
         let rows = sqlx::query(
             "SELECT replay_id, file_name, created_at FROM uploads WHERE user_id = $1 ORDER BY created_at DESC, upload_id LIMIT $2",
         )
-        .bind(viewer.user_id)
+        .bind(viewer.user.get())
         .bind(limit.clamp(1, 100))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
+    }
+}
+
+impl Store {
+    /// Whether the viewer may open a replay (see [`super::scope`]): they uploaded it, a verified
+    /// identity of theirs played in it, or its answer was posted publicly in the viewer's channel.
+    pub async fn can_see_replay(&self, viewer: &Viewer, replay_id: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM uploads u WHERE u.replay_id = $1
+               AND (u.user_id = $2 OR (u.private_reply = 0 AND u.channel_id = $3))
+             UNION ALL
+             SELECT 1 FROM game_stats g JOIN user_identities i
+               ON i.platform = g.platform AND i.platform_id = g.platform_id
+             WHERE g.replay_id = $1 AND i.user_id = $2 AND i.verified = 1
+             LIMIT 1",
+        )
+        .bind(replay_id)
+        .bind(viewer.user.get())
+        .bind(viewer.channel_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
+    /// The stored report of a replay the viewer may see; None when it is not analyzed, does
+    /// not exist, or is not the viewer's to see (a forged id is "not found").
+    pub async fn report(&self, viewer: &Viewer, replay_id: &str) -> Result<Option<Report>> {
+        if !self.can_see_replay(viewer, replay_id).await? {
+            return Ok(None);
+        }
+        self.load_report(replay_id).await
     }
 }
 

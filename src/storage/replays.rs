@@ -2,16 +2,15 @@
 //! every uploader, and queue one analysis job per distinct replay — all in one transaction, so
 //! fifty concurrent drops of the same replay produce one job and fifty uploads.
 
-use std::path::PathBuf;
-
 use sqlx::Row;
 
+use super::scope::UserId;
 use super::{Result, StorageError, Store, new_id, now_ms};
 
 /// Who dropped a replay and where (Discord ids; the core does not interpret them).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewUpload {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub guild_id: Option<i64>,
     pub channel_id: Option<i64>,
     pub message_id: Option<i64>,
@@ -24,6 +23,27 @@ pub struct NewUpload {
     pub application_id: Option<i64>,
     /// How many replays the user's message carried (for the series summary).
     pub batch_size: Option<i64>,
+    /// The answer goes to the uploader alone (ephemeral /analyze, a server in private reply
+    /// mode). Uploads without a guild (DMs) are always private.
+    pub private_reply: bool,
+}
+
+impl NewUpload {
+    /// An upload by `user` with nothing else known yet (fill in the rest with struct update).
+    pub fn by(user: UserId) -> NewUpload {
+        NewUpload {
+            user_id: user,
+            guild_id: None,
+            channel_id: None,
+            message_id: None,
+            reply_message_id: None,
+            file_name: None,
+            interaction_token: None,
+            application_id: None,
+            batch_size: None,
+            private_reply: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,34 +72,6 @@ pub enum SubmitOutcome {
 pub const ANALYZE_JOB: &str = "analyze";
 
 impl Store {
-    /// Path of a stored replay file: `<data>/replays/ab/abcdef….replay`.
-    pub fn replay_path(&self, replay_id: &str) -> PathBuf {
-        let shard = replay_id.get(..2).unwrap_or("xx");
-        self.data_dir
-            .join("replays")
-            .join(shard)
-            .join(format!("{replay_id}.replay"))
-    }
-
-    /// Writes the file if it is not stored yet (write to a temp name, then rename).
-    async fn store_file(&self, replay_id: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let path = self.replay_path(replay_id);
-        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            return Ok(path);
-        }
-        let io = |source| StorageError::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        }
-        let tmp = path.with_extension(format!("tmp-{}", new_id()));
-        tokio::fs::write(&tmp, bytes).await.map_err(io)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io)?;
-        Ok(path)
-    }
-
     /// Records an upload of a validated replay (`replay_id` = sha256 hex of `bytes`). A replay
     /// seen before (same match GUID, else same bytes) is never queued again. `max_queue` bounds
     /// the number of queued + running jobs.
@@ -92,7 +84,6 @@ impl Store {
         max_queue: i64,
         max_attempts: i64,
     ) -> Result<SubmitOutcome> {
-        let path = self.store_file(replay_id, bytes).await?;
         let now = now_ms();
         let mut tx = self.write_tx().await?;
 
@@ -107,7 +98,8 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(SubmitOutcome::Busy { queued });
             }
-            sqlx::query(
+            let path = self.replay_path(replay_id);
+            let inserted = sqlx::query(
                 "INSERT INTO replays (replay_id, match_guid, file_path, size_bytes, created_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )
@@ -117,7 +109,18 @@ impl Store {
             .bind(bytes.len() as i64)
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1;
+            if inserted {
+                // The file is written only by the submit that created the row, inside its
+                // transaction: a duplicate or a busy upload never leaves a file behind. (If the
+                // commit fails, the sweep removes the file.)
+                if let Err(e) = self.write_replay_file(replay_id, bytes).await {
+                    tx.rollback().await?;
+                    return Err(e);
+                }
+            }
             canonical = find_replay(&mut tx, replay_id, match_guid).await?;
         }
         let canonical = canonical.ok_or(StorageError::NotFound)?;
@@ -132,19 +135,19 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        super::users::ensure_user(&mut tx, upload.user_id).await?;
+        super::users::ensure_user(&mut tx, upload.user_id.get()).await?;
         if let Some(g) = upload.guild_id {
             super::users::ensure_guild(&mut tx, g).await?;
         }
         let upload_id = new_id();
         sqlx::query(
             "INSERT INTO uploads (upload_id, replay_id, user_id, guild_id, channel_id, message_id, file_name, created_at,
-                 interaction_token, application_id, reply_message_id, batch_size)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 interaction_token, application_id, reply_message_id, batch_size, private_reply)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&upload_id)
         .bind(&canonical)
-        .bind(upload.user_id)
+        .bind(upload.user_id.get())
         .bind(upload.guild_id)
         .bind(upload.channel_id)
         .bind(upload.message_id)
@@ -154,6 +157,7 @@ impl Store {
         .bind(upload.application_id)
         .bind(upload.reply_message_id)
         .bind(upload.batch_size)
+        .bind(i64::from(upload.private_reply || upload.guild_id.is_none()))
         .execute(&mut *tx)
         .await?;
 
@@ -220,7 +224,7 @@ impl Store {
     }
 
     /// The stored bytes of a replay.
-    pub async fn replay_bytes(&self, replay_id: &str) -> Result<Vec<u8>> {
+    pub(crate) async fn replay_bytes(&self, replay_id: &str) -> Result<Vec<u8>> {
         let path: String = sqlx::query("SELECT file_path FROM replays WHERE replay_id = $1")
             .bind(replay_id)
             .fetch_optional(&self.pool)

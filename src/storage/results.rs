@@ -5,6 +5,7 @@
 use sqlx::Row;
 
 use super::jobs::ClaimedJob;
+use super::scope::{UserId, Viewer};
 use super::{Result, StorageError, Store, now_ms};
 use crate::report::{PlayerReport, Report};
 
@@ -13,7 +14,7 @@ use crate::report::{PlayerReport, Report};
 pub struct Delivery {
     pub upload_id: String,
     pub replay_id: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub guild_id: Option<i64>,
     pub channel_id: Option<i64>,
     pub message_id: Option<i64>,
@@ -25,6 +26,25 @@ pub struct Delivery {
     pub created_at: i64,
     /// None when the analysis succeeded; the user-facing error otherwise.
     pub error: Option<String>,
+    /// The answer is for the uploader alone: never posted in a channel.
+    pub private_reply: bool,
+}
+
+/// A multi-replay message whose every file has been answered: its series summary is owed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSummary {
+    pub channel_id: Option<i64>,
+    /// The uploads' answers were private: the summary goes to the uploader alone.
+    pub private_reply: bool,
+    /// Replays of the message that were analyzed, in upload order.
+    pub analyzed: Vec<String>,
+}
+
+impl Delivery {
+    /// The uploader, who may always read what they uploaded.
+    pub fn uploader(&self) -> Viewer {
+        Viewer::user(self.user_id)
+    }
 }
 
 impl Store {
@@ -98,8 +118,9 @@ impl Store {
         Ok(r.rows_affected())
     }
 
-    /// The stored report of a replay, if analyzed.
-    pub async fn report(&self, replay_id: &str) -> Result<Option<Report>> {
+    /// The stored report of a replay, if analyzed. Unscoped: readers go through
+    /// [`Store::report`], which checks the viewer first.
+    pub(super) async fn load_report(&self, replay_id: &str) -> Result<Option<Report>> {
         let row = sqlx::query("SELECT report_json FROM analyses WHERE replay_id = $1")
             .bind(replay_id)
             .fetch_optional(&self.pool)
@@ -127,7 +148,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT u.upload_id, u.replay_id, u.user_id, u.guild_id, u.channel_id, u.message_id,
                     u.reply_message_id, u.file_name, j.state, j.last_error, u.interaction_token,
-                    u.application_id, u.created_at
+                    u.application_id, u.created_at, u.private_reply
              FROM uploads u JOIN jobs j ON j.replay_id = u.replay_id AND j.kind = 'analyze'
              WHERE u.delivered_at IS NULL AND j.state IN ('done', 'failed')
                AND (u.delivering_until IS NULL OR u.delivering_until < $2)
@@ -152,7 +173,7 @@ impl Store {
                 Ok(Delivery {
                     upload_id: r.try_get(0)?,
                     replay_id: r.try_get(1)?,
-                    user_id: r.try_get(2)?,
+                    user_id: UserId::from_db(r.try_get(2)?),
                     guild_id: r.try_get(3)?,
                     channel_id: r.try_get(4)?,
                     message_id: r.try_get(5)?,
@@ -162,6 +183,7 @@ impl Store {
                     application_id: r.try_get(11)?,
                     created_at: r.try_get(12)?,
                     error,
+                    private_reply: r.try_get::<i64, _>(13)? == 1,
                 })
             })
             .collect()
@@ -191,10 +213,12 @@ impl Store {
     }
 
     /// Marks an upload answered. Returns false when it already was (someone else delivered it),
-    /// so a caller that gets true is the only one that answers.
+    /// so a caller that gets true is the only one that answers. The interaction token, a
+    /// credential for 15 minutes, is forgotten.
     pub async fn mark_delivered(&self, upload_id: &str) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE uploads SET delivered_at = $1 WHERE upload_id = $2 AND delivered_at IS NULL",
+            "UPDATE uploads SET delivered_at = $1, interaction_token = NULL
+             WHERE upload_id = $2 AND delivered_at IS NULL",
         )
         .bind(now_ms())
         .bind(upload_id)
@@ -237,15 +261,13 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
-    /// When every replay of a multi-replay message has been answered, returns the channel and
-    /// the replays that were analyzed — once: the first caller claims the summary.
-    pub async fn claim_batch_summary(
-        &self,
-        message_id: i64,
-    ) -> Result<Option<(Option<i64>, Vec<String>)>> {
+    /// When every replay of a multi-replay message has been answered, returns where to post
+    /// the series summary and the replays that were analyzed — once: the first caller claims it.
+    pub async fn claim_batch_summary(&self, message_id: i64) -> Result<Option<BatchSummary>> {
         let rows = sqlx::query(
             "SELECT u.replay_id, u.channel_id, u.batch_size, u.delivered_at,
-                    (SELECT COUNT(*) FROM analyses a WHERE a.replay_id = u.replay_id)
+                    (SELECT COUNT(*) FROM analyses a WHERE a.replay_id = u.replay_id),
+                    u.private_reply
              FROM uploads u WHERE u.message_id = $1 ORDER BY u.created_at, u.upload_id",
         )
         .bind(message_id)
@@ -274,17 +296,25 @@ impl Store {
         if !claimed {
             return Ok(None);
         }
-        let channel = rows
-            .first()
+        let first = rows.first();
+        let channel_id = first
             .map(|r| r.try_get::<Option<i64>, _>(1))
             .transpose()?
             .flatten();
+        let private_reply = first
+            .map(|r| r.try_get::<i64, _>(5))
+            .transpose()?
+            .is_some_and(|p| p == 1);
         let analyzed = rows
             .iter()
             .filter(|r| r.try_get::<i64, _>(4).unwrap_or(0) > 0)
             .map(|r| r.try_get(0))
             .collect::<Result<Vec<String>, _>>()?;
-        Ok(Some((channel, analyzed)))
+        Ok(Some(BatchSummary {
+            channel_id,
+            private_reply,
+            analyzed,
+        }))
     }
 
     /// Gives a claimed upload back at once (sending the answer failed; retried later).

@@ -1,8 +1,12 @@
-//! Users, guild settings, identity links and privacy (export and delete).
+//! Users, guild settings, identity links (claimed and verified) and privacy (export, delete).
+//! The scoping rules are in [`super::scope`].
+
+use std::path::PathBuf;
 
 use serde::Serialize;
 use sqlx::Row;
 
+use super::scope::{UserId, Viewer};
 use super::{Result, StorageError, Store, now_ms};
 use crate::report::PlayerId;
 
@@ -14,14 +18,96 @@ pub struct GuildSettings {
     pub auto_analyze_channels: Vec<i64>,
 }
 
+impl GuildSettings {
+    /// Answers to uploads in this guild go to the uploader alone (ephemeral or DM).
+    pub fn private_replies(&self) -> bool {
+        self.reply_mode == "private"
+    }
+}
+
+/// How a user is linked to an in-game identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Picked by the user from a replay they uploaded: counts only their own uploads.
+    Claimed,
+    /// Proven to be theirs (one owner per identity): counts every game it played in.
+    Verified,
+}
+
+impl LinkState {
+    fn from_flag(verified: i64) -> LinkState {
+        if verified == 1 {
+            LinkState::Verified
+        } else {
+            LinkState::Claimed
+        }
+    }
+}
+
+/// One of the viewer's links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkedIdentity {
+    pub player: PlayerId,
+    /// The name last seen in a replay (None for an identity verified before any replay had it).
+    pub name: Option<String>,
+    pub state: LinkState,
+}
+
+/// A player in one of the viewer's uploads, and whether the viewer is linked to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimableIdentity {
+    pub player: PlayerId,
+    pub name: String,
+    pub linked: Option<LinkState>,
+}
+
+/// What verifying an identity did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyOutcome {
+    Verified,
+    /// Another user verified it first; nothing changed.
+    OwnedByAnother,
+    /// Bots, PlayStation names and the like can't be verified.
+    NotVerifiable,
+}
+
+/// A connected account as Discord's `GET /users/@me/connections` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct DiscordConnection {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// What a viewer may know about a user's profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub user: UserId,
+    /// Others may read this user's games; answers about them may be public.
+    pub public: bool,
+    pub linked_identities: usize,
+}
+
+/// The most games an export carries.
+pub const EXPORT_MAX_GAMES: i64 = 10_000;
+
 /// Everything stored about one user, for `/privacy export`.
 #[derive(Debug, Clone, Serialize)]
 pub struct UserExport {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub plan: String,
     pub public_profile: bool,
-    pub identities: Vec<PlayerId>,
+    pub leaderboard_opt_out: bool,
+    pub identities: Vec<LinkedIdentity>,
     pub uploads: Vec<serde_json::Value>,
+    /// How many games count for the user; `games` holds the newest `EXPORT_MAX_GAMES` of them.
+    pub games_total: i64,
     pub games: Vec<crate::storage::queries::GameRow>,
 }
 
@@ -107,61 +193,160 @@ impl Store {
         Ok(())
     }
 
-    /// In-game identities the user may claim: players in replays this user uploaded, with the
-    /// name last seen, most recent first.
-    pub async fn claimable_identities(&self, user_id: i64) -> Result<Vec<(PlayerId, String)>> {
+    /// In-game identities the viewer may claim: players in replays the viewer uploaded, with
+    /// the name last seen and the viewer's link to each, most recent first. Identities verified
+    /// by another user are left out (they can't be claimed).
+    pub async fn claimable_identities(&self, viewer: &Viewer) -> Result<Vec<ClaimableIdentity>> {
         let rows = sqlx::query(
-            "SELECT g.platform, g.platform_id, MAX(g.name), MAX(u.created_at) AS last_upload
+            "SELECT g.platform, g.platform_id, MAX(g.name), MAX(u.created_at) AS last_upload,
+                    MAX(i.verified)
              FROM uploads u JOIN game_stats g ON g.replay_id = u.replay_id
+             LEFT JOIN user_identities i
+               ON i.user_id = u.user_id AND i.platform = g.platform AND i.platform_id = g.platform_id
              WHERE u.user_id = $1
+               AND NOT EXISTS (SELECT 1 FROM user_identities o
+                               WHERE o.platform = g.platform AND o.platform_id = g.platform_id
+                                 AND o.verified = 1 AND o.user_id <> u.user_id)
              GROUP BY g.platform, g.platform_id
              ORDER BY last_upload DESC, g.platform, g.platform_id",
         )
-        .bind(user_id)
+        .bind(viewer.user.get())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    PlayerId {
+                Ok(ClaimableIdentity {
+                    player: PlayerId {
                         platform: r.try_get(0)?,
                         id: r.try_get(1)?,
                     },
-                    r.try_get(2)?,
-                ))
+                    name: r.try_get(2)?,
+                    linked: r.try_get::<Option<i64>, _>(4)?.map(LinkState::from_flag),
+                })
             })
             .collect()
     }
 
-    /// Links an identity the user has uploaded a replay of; anything else is refused.
-    pub async fn link_identity(&self, user_id: i64, player: &PlayerId) -> Result<()> {
-        let claimable = self.claimable_identities(user_id).await?;
-        if !claimable.iter().any(|(p, _)| p == player) {
+    /// Claims an identity for the viewer: it must appear in a replay the viewer uploaded, and
+    /// nobody else may have verified it. A claimed link counts only the viewer's own uploads.
+    /// Linking an identity the viewer already verified changes nothing.
+    pub async fn link_identity(&self, viewer: &Viewer, player: &PlayerId) -> Result<LinkState> {
+        let mut tx = self.write_tx().await?;
+        if verified_owner(&mut tx, player)
+            .await?
+            .is_some_and(|o| o != viewer.user)
+        {
+            tx.rollback().await?;
+            return Err(StorageError::Invalid(CLAIMED_BY_ANOTHER.into()));
+        }
+        let in_my_uploads = sqlx::query(
+            "SELECT 1 FROM uploads u JOIN game_stats g ON g.replay_id = u.replay_id
+             WHERE u.user_id = $1 AND g.platform = $2 AND g.platform_id = $3 LIMIT 1",
+        )
+        .bind(viewer.user.get())
+        .bind(&player.platform)
+        .bind(&player.id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if !in_my_uploads {
+            tx.rollback().await?;
             return Err(StorageError::Invalid(
                 "You can only link a player who appears in a replay you uploaded.".into(),
             ));
         }
-        let mut tx = self.write_tx().await?;
-        ensure_user(&mut tx, user_id).await?;
+        ensure_user(&mut tx, viewer.user.get()).await?;
         sqlx::query(
-            "INSERT INTO user_identities (user_id, platform, platform_id, linked_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO user_identities (user_id, platform, platform_id, linked_at, verified)
+             VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING",
         )
-        .bind(user_id)
+        .bind(viewer.user.get())
         .bind(&player.platform)
         .bind(&player.id)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
+        let state = link_state(&mut tx, viewer.user, player).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(state.unwrap_or(LinkState::Claimed))
     }
 
-    pub async fn unlink_identity(&self, user_id: i64, player: &PlayerId) -> Result<bool> {
+    /// Marks an identity as proven to be the viewer's (e.g. a Discord connected account with
+    /// the same platform id). From then on it counts every game it played in, whoever uploaded
+    /// it, and belongs to the viewer alone: other users' claims on it are removed.
+    pub async fn verify_identity(
+        &self,
+        viewer: &Viewer,
+        player: &PlayerId,
+    ) -> Result<VerifyOutcome> {
+        if !is_verifiable(player) {
+            return Ok(VerifyOutcome::NotVerifiable);
+        }
+        let mut tx = self.write_tx().await?;
+        if verified_owner(&mut tx, player)
+            .await?
+            .is_some_and(|o| o != viewer.user)
+        {
+            tx.rollback().await?;
+            return Ok(VerifyOutcome::OwnedByAnother);
+        }
+        ensure_user(&mut tx, viewer.user.get()).await?;
+        sqlx::query(
+            "DELETE FROM user_identities WHERE platform = $1 AND platform_id = $2 AND user_id <> $3",
+        )
+        .bind(&player.platform)
+        .bind(&player.id)
+        .bind(viewer.user.get())
+        .execute(&mut *tx)
+        .await?;
+        let now = now_ms();
+        let upsert = sqlx::query(
+            "INSERT INTO user_identities (user_id, platform, platform_id, linked_at, verified, verified_at)
+             VALUES ($1, $2, $3, $4, 1, $4)
+             ON CONFLICT (user_id, platform, platform_id) DO UPDATE SET verified = 1,
+                 verified_at = COALESCE(user_identities.verified_at, excluded.verified_at)",
+        )
+        .bind(viewer.user.get())
+        .bind(&player.platform)
+        .bind(&player.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match upsert {
+            Ok(_) => {}
+            // Another user verified it at the same moment (the one-owner unique index).
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return Ok(VerifyOutcome::OwnedByAnother);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(VerifyOutcome::Verified)
+    }
+
+    /// Verifies every identity that one of the user's Discord connected accounts proves (only
+    /// connections Discord itself marks verified); returns what happened to each.
+    pub async fn verify_connections(
+        &self,
+        viewer: &Viewer,
+        connections: &[DiscordConnection],
+    ) -> Result<Vec<(PlayerId, VerifyOutcome)>> {
+        let mut out = Vec::new();
+        for c in connections.iter().filter(|c| c.verified) {
+            if let Some(player) = identity_from_connection(&c.kind, &c.id) {
+                let outcome = self.verify_identity(viewer, &player).await?;
+                out.push((player, outcome));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn unlink_identity(&self, viewer: &Viewer, player: &PlayerId) -> Result<bool> {
         let r = sqlx::query(
             "DELETE FROM user_identities WHERE user_id = $1 AND platform = $2 AND platform_id = $3",
         )
-        .bind(user_id)
+        .bind(viewer.user.get())
         .bind(&player.platform)
         .bind(&player.id)
         .execute(&self.pool)
@@ -169,35 +354,61 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    pub async fn identities(&self, user_id: i64) -> Result<Vec<PlayerId>> {
+    /// The viewer's own linked identities, with the name last seen and the link's state.
+    pub async fn identities(&self, viewer: &Viewer) -> Result<Vec<LinkedIdentity>> {
         let rows = sqlx::query(
-            "SELECT platform, platform_id FROM user_identities WHERE user_id = $1 ORDER BY linked_at, platform, platform_id",
+            "SELECT i.platform, i.platform_id, i.verified, p.last_name FROM user_identities i
+             LEFT JOIN players p ON p.platform = i.platform AND p.platform_id = i.platform_id
+             WHERE i.user_id = $1 ORDER BY i.linked_at, i.platform, i.platform_id",
         )
-        .bind(user_id)
+        .bind(viewer.user.get())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(PlayerId {
-                    platform: r.try_get(0)?,
-                    id: r.try_get(1)?,
+                Ok(LinkedIdentity {
+                    player: PlayerId {
+                        platform: r.try_get(0)?,
+                        id: r.try_get(1)?,
+                    },
+                    state: LinkState::from_flag(r.try_get(2)?),
+                    name: r.try_get(3)?,
                 })
             })
             .collect()
     }
 
-    pub async fn set_public_profile(&self, user_id: i64, public: bool) -> Result<()> {
+    /// What the viewer may know of `target`'s profile: refused when it is private and not the
+    /// viewer's own.
+    pub async fn profile(&self, viewer: &Viewer, target: UserId) -> Result<Profile> {
+        let public = self.is_public(target).await?;
+        if viewer.user != target && !public {
+            return Err(StorageError::Forbidden);
+        }
+        let linked: i64 = sqlx::query("SELECT COUNT(*) FROM user_identities WHERE user_id = $1")
+            .bind(target.get())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok(Profile {
+            user: target,
+            public,
+            linked_identities: usize::try_from(linked).unwrap_or(0),
+        })
+    }
+
+    pub async fn set_public_profile(&self, viewer: &Viewer, public: bool) -> Result<()> {
         self.set_user_flag(
-            user_id,
+            viewer.user,
             "UPDATE users SET public_profile = $1 WHERE user_id = $2",
             public,
         )
         .await
     }
 
-    pub async fn set_leaderboard_opt_out(&self, user_id: i64, out: bool) -> Result<()> {
+    pub async fn set_leaderboard_opt_out(&self, viewer: &Viewer, out: bool) -> Result<()> {
         self.set_user_flag(
-            user_id,
+            viewer.user,
             "UPDATE users SET leaderboard_opt_out = $1 WHERE user_id = $2",
             out,
         )
@@ -205,22 +416,22 @@ impl Store {
     }
 
     /// Creates the user if needed and runs one of the fixed flag updates above.
-    async fn set_user_flag(&self, user_id: i64, update: &'static str, value: bool) -> Result<()> {
+    async fn set_user_flag(&self, user: UserId, update: &'static str, value: bool) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        ensure_user(&mut tx, user_id).await?;
+        ensure_user(&mut tx, user.get()).await?;
         sqlx::query(update)
             .bind(i64::from(value))
-            .bind(user_id)
+            .bind(user.get())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub(crate) async fn is_public(&self, user_id: i64) -> Result<bool> {
+    pub(crate) async fn is_public(&self, user: UserId) -> Result<bool> {
         Ok(
             sqlx::query("SELECT public_profile FROM users WHERE user_id = $1")
-                .bind(user_id)
+                .bind(user.get())
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|r| r.try_get::<i64, _>(0))
@@ -229,25 +440,29 @@ impl Store {
         )
     }
 
-    /// Everything stored about the user (their own uploads, links, and their games' rows).
-    pub async fn export_user(&self, user_id: i64) -> Result<UserExport> {
-        let me = super::queries::Viewer {
-            user_id,
-            guild_id: None,
-        };
-        let row = sqlx::query("SELECT plan, public_profile FROM users WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let (plan, public) = match row {
-            Some(r) => (r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)? == 1),
-            None => ("free".to_string(), false),
+    /// Everything stored about the viewer: their settings, links, uploads and games (up to
+    /// `EXPORT_MAX_GAMES`; `games_total` says how many there are).
+    pub async fn export_user(&self, viewer: &Viewer) -> Result<UserExport> {
+        let me = Viewer::user(viewer.user);
+        let row = sqlx::query(
+            "SELECT plan, public_profile, leaderboard_opt_out FROM users WHERE user_id = $1",
+        )
+        .bind(me.user.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        let (plan, public, opt_out) = match row {
+            Some(r) => (
+                r.try_get::<String, _>(0)?,
+                r.try_get::<i64, _>(1)? == 1,
+                r.try_get::<i64, _>(2)? == 1,
+            ),
+            None => ("free".to_string(), false, false),
         };
         let uploads = sqlx::query(
             "SELECT upload_id, replay_id, guild_id, channel_id, message_id, file_name, created_at
              FROM uploads WHERE user_id = $1 ORDER BY created_at",
         )
-        .bind(user_id)
+        .bind(me.user.get())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -263,45 +478,64 @@ impl Store {
             }))
         })
         .collect::<Result<Vec<_>>>()?;
+        let games_total = self.count_games(me.user).await?;
         Ok(UserExport {
-            user_id,
+            user_id: me.user,
             plan,
             public_profile: public,
-            identities: self.identities(user_id).await?,
+            leaderboard_opt_out: opt_out,
+            identities: self.identities(&me).await?,
             uploads,
-            games: self.recent_games(&me, user_id, 10_000, None).await?,
+            games_total,
+            games: self
+                .recent_games(&me, me.user, EXPORT_MAX_GAMES, None)
+                .await?,
         })
     }
 
-    /// Deletes the user, their links and uploads. Replays nobody else uploaded go too (file,
-    /// analysis, stat rows); replays others also uploaded stay for them.
-    pub async fn delete_user(&self, user_id: i64) -> Result<usize> {
+    /// Deletes everything of the viewer: their uploads, links, settings and series summaries;
+    /// replays only they uploaded go too (file, analysis, stat rows, job, and the names of
+    /// players seen only there). Replays others also uploaded stay theirs. Returns how many
+    /// replays were removed.
+    pub async fn delete_user(&self, viewer: &Viewer) -> Result<usize> {
+        let user = viewer.user.get();
         let mut tx = self.write_tx().await?;
         let orphans: Vec<String> = sqlx::query(
             "SELECT DISTINCT u.replay_id FROM uploads u WHERE u.user_id = $1
                AND NOT EXISTS (SELECT 1 FROM uploads o WHERE o.replay_id = u.replay_id AND o.user_id <> $1)",
         )
-        .bind(user_id)
+        .bind(user)
         .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
         for q in [
+            "DELETE FROM batch_summaries WHERE message_id IN
+               (SELECT message_id FROM uploads WHERE user_id = $1 AND message_id IS NOT NULL)",
             "DELETE FROM uploads WHERE user_id = $1",
             "DELETE FROM user_identities WHERE user_id = $1",
             "DELETE FROM users WHERE user_id = $1",
         ] {
-            sqlx::query(q).bind(user_id).execute(&mut *tx).await?;
+            sqlx::query(q).bind(user).execute(&mut *tx).await?;
         }
-        let mut paths = Vec::new();
+        let mut files = Vec::new();
+        let mut seen_players: Vec<(String, String)> = Vec::new();
         for replay in &orphans {
             if let Some(r) = sqlx::query("SELECT file_path FROM replays WHERE replay_id = $1")
                 .bind(replay)
                 .fetch_optional(&mut *tx)
                 .await?
             {
-                paths.push(r.try_get::<String, _>(0)?);
+                files.push(PathBuf::from(r.try_get::<String, _>(0)?));
+            }
+            for r in
+                sqlx::query("SELECT platform, platform_id FROM game_stats WHERE replay_id = $1")
+                    .bind(replay)
+                    .fetch_all(&mut *tx)
+                    .await?
+            {
+                seen_players.push((r.try_get(0)?, r.try_get(1)?));
             }
             for q in [
                 "DELETE FROM game_stats WHERE replay_id = $1",
@@ -312,10 +546,109 @@ impl Store {
                 sqlx::query(q).bind(replay).execute(&mut *tx).await?;
             }
         }
-        tx.commit().await?;
-        for p in paths {
-            let _ = tokio::fs::remove_file(p).await;
+        seen_players.sort();
+        seen_players.dedup();
+        for (platform, id) in &seen_players {
+            for q in [
+                "DELETE FROM player_names WHERE platform = $1 AND platform_id = $2
+                   AND NOT EXISTS (SELECT 1 FROM game_stats g WHERE g.platform = $1 AND g.platform_id = $2)",
+                "DELETE FROM players WHERE platform = $1 AND platform_id = $2
+                   AND NOT EXISTS (SELECT 1 FROM game_stats g WHERE g.platform = $1 AND g.platform_id = $2)",
+            ] {
+                sqlx::query(q)
+                    .bind(platform)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        // Files are moved aside before the commit (a submit of the same bytes right after it
+        // writes a fresh file that must not be removed) and removed after it.
+        let aside = super::files::set_aside(&files).await;
+        match tx.commit().await {
+            Ok(()) => super::files::remove_all(&aside).await,
+            Err(e) => {
+                super::files::restore(&aside).await;
+                return Err(e.into());
+            }
         }
         Ok(orphans.len())
     }
+
+    /// How many games count for `user` (see [`super::scope`]).
+    async fn count_games(&self, user: UserId) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) {}", super::queries::USER_GAMES);
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.get())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+}
+
+const CLAIMED_BY_ANOTHER: &str = "That player's account is verified as belonging to someone else, so it can't be linked to you. If it really is yours, log in on the web site with the Discord account that has it connected.";
+
+/// The owner of a verified identity, if any.
+async fn verified_owner(tx: &mut sqlx::AnyConnection, player: &PlayerId) -> Result<Option<UserId>> {
+    Ok(sqlx::query(
+        "SELECT user_id FROM user_identities WHERE platform = $1 AND platform_id = $2 AND verified = 1",
+    )
+    .bind(&player.platform)
+    .bind(&player.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| r.try_get::<i64, _>(0))
+    .transpose()?
+    .map(UserId::from_db))
+}
+
+async fn link_state(
+    tx: &mut sqlx::AnyConnection,
+    user: UserId,
+    player: &PlayerId,
+) -> Result<Option<LinkState>> {
+    Ok(sqlx::query(
+        "SELECT verified FROM user_identities WHERE user_id = $1 AND platform = $2 AND platform_id = $3",
+    )
+    .bind(user.get())
+    .bind(&player.platform)
+    .bind(&player.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| r.try_get::<i64, _>(0))
+    .transpose()?
+    .map(LinkState::from_flag))
+}
+
+/// Whether an identity can ever be proven to be someone's: only platform accounts with a stable
+/// id that a Discord connection can show (Steam, Epic, Xbox). Bots, split-screen guests,
+/// PlayStation players (keyed by their display name in replays) and anything keyed by a name can
+/// be claimed for one's own uploads, never verified.
+pub fn is_verifiable(player: &PlayerId) -> bool {
+    matches!(player.platform.as_str(), "steam" | "epic" | "xbox")
+        && !player.id.is_empty()
+        && !player.id.contains('#')
+}
+
+/// The replay identity a Discord connected account stands for (`type` and `id` as Discord's
+/// `/users/@me/connections` gives them), if it is one replays can carry.
+pub fn identity_from_connection(kind: &str, id: &str) -> Option<PlayerId> {
+    let id = id.trim();
+    let player = match kind {
+        "steam" if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => PlayerId {
+            platform: "steam".into(),
+            id: id.to_string(),
+        },
+        "epicgames" if !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()) => PlayerId {
+            platform: "epic".into(),
+            id: id.to_ascii_lowercase(),
+        },
+        // Discord gives the XUID in decimal; replays carry it as 16 hex digits.
+        "xbox" => PlayerId {
+            platform: "xbox".into(),
+            id: format!("{:016x}", id.parse::<u64>().ok()?),
+        },
+        _ => return None,
+    };
+    is_verifiable(&player).then_some(player)
 }

@@ -64,3 +64,23 @@ pub fn reseal(bytes: &mut [u8]) {
         bytes[section.start - 4..section.start].copy_from_slice(&crc.to_le_bytes());
     }
 }
+
+/// The same match as a different replay: the match GUID in the header rewritten (keeping its
+/// length) and the CRCs re-sealed, so intake stores it as another game with the same players.
+pub fn distinct_copy(bytes: &[u8], n: u16) -> Vec<u8> {
+    let guid = rlcoach::analysis::inspect(bytes, &rlcoach::Limits::default())
+        .expect("a valid replay")
+        .match_guid
+        .expect("the replay has a match GUID");
+    let header = sections(bytes).0;
+    let at = bytes[header.clone()]
+        .windows(guid.len())
+        .position(|w| w == guid.as_bytes())
+        .expect("GUID in the header")
+        + header.start;
+    let mut b = bytes.to_vec();
+    let tail = format!("{n:04X}");
+    b[at + guid.len() - 4..at + guid.len()].copy_from_slice(tail.as_bytes());
+    reseal(&mut b);
+    b
+}

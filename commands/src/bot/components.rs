@@ -4,8 +4,18 @@
 use poise::serenity_prelude as serenity;
 use rlcoach::cards::{self, CardOptions, Chart, ImageFormat};
 use rlcoach::report::PlayerId;
+use rlcoach::storage::{UserId, Viewer};
 
-use super::{Data, Error, reply};
+use super::{Data, Error, reply, sid};
+
+/// Who clicked, and in which channel (a public answer's buttons work for its channel).
+pub fn component_viewer(c: &serenity::ComponentInteraction) -> Viewer {
+    Viewer::in_channel(
+        UserId::from_discord(c.user.id.get()),
+        c.guild_id.map(|g| sid(g.get())),
+        sid(c.channel_id.get()),
+    )
+}
 
 pub async fn on_component(
     ctx: &serenity::Context,
@@ -13,6 +23,7 @@ pub async fn on_component(
     c: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
     let id = c.data.custom_id.as_str();
+    let viewer = component_viewer(c);
     let mut parts = id.splitn(3, ':');
     let (kind, replay, arg) = (
         parts.next().unwrap_or(""),
@@ -28,7 +39,7 @@ pub async fn on_component(
                 ),
             )
             .await?;
-            let result = image(data, c.user.id.get(), replay, kind, arg).await;
+            let result = image(data, &viewer, replay, kind, arg).await;
             let edit = match result {
                 Ok((name, png)) => serenity::EditInteractionResponse::new()
                     .new_attachment(serenity::CreateAttachment::bytes(png, name)),
@@ -37,8 +48,8 @@ pub async fn on_component(
             c.edit_response(ctx, edit).await?;
         }
         "me" => {
-            let Some(report) = data.store.report(replay).await? else {
-                return respond(ctx, c, "That replay is no longer stored.").await;
+            let Some(report) = data.store.report(&viewer, replay).await? else {
+                return respond(ctx, c, NOT_FOUND).await;
             };
             let options: Vec<serenity::CreateSelectMenuOption> = report
                 .players
@@ -81,16 +92,27 @@ pub async fn on_component(
                 platform: platform.to_string(),
                 id: pid.to_string(),
             };
-            let msg = match data
-                .store
-                .link_identity(super::intake::sid(c.user.id.get()), &player)
-                .await
-            {
-                Ok(()) => "✅ Linked. `/stats`, `/trends` and `/sessions` now use this player."
-                    .to_string(),
+            let msg = match data.store.link_identity(&viewer, &player).await {
+                Ok(state) => crate::slash::linked_message(state).to_string(),
                 Err(e) => e.user_message(),
             };
             respond(ctx, c, &msg).await?;
+        }
+        "linkpage" => {
+            let page = replay.parse().unwrap_or(0);
+            let response = match crate::slash::link_picker(&data.store, &viewer, page).await {
+                Ok((content, rows)) => serenity::CreateInteractionResponseMessage::new()
+                    .content(content)
+                    .components(rows),
+                Err(e) => serenity::CreateInteractionResponseMessage::new()
+                    .content(e.to_string())
+                    .components(Vec::new()),
+            };
+            c.create_response(
+                ctx,
+                serenity::CreateInteractionResponse::UpdateMessage(response),
+            )
+            .await?;
         }
         _ => tracing::debug!(custom_id = id, "unknown component"),
     }
@@ -114,17 +136,20 @@ async fn respond(
     Ok(())
 }
 
-/// Card options for `user_id` looking at `report`: their linked player, if in it, highlighted.
+/// What a forged, deleted or someone else's replay id gets.
+const NOT_FOUND: &str = "I can't find that replay: it was deleted, or it isn't yours to open.";
+
+/// Card options for `viewer` looking at `report`: their linked player, if in it, highlighted.
 pub(super) async fn card_options(
     data: &Data,
-    user_id: i64,
+    viewer: &Viewer,
     report: &rlcoach::Report,
 ) -> CardOptions {
-    let highlight = data.store.identities(user_id).await.ok().and_then(|ids| {
+    let highlight = data.store.identities(viewer).await.ok().and_then(|ids| {
         report
             .players
             .iter()
-            .find(|p| ids.contains(&p.id))
+            .find(|p| ids.iter().any(|l| l.player == p.id))
             .map(|p| p.id.clone())
     });
     CardOptions {
@@ -136,17 +161,17 @@ pub(super) async fn card_options(
 /// Renders a player card or a chart; Err is the message for the user.
 pub async fn image(
     data: &Data,
-    user: u64,
+    viewer: &Viewer,
     replay: &str,
     kind: &str,
     arg: &str,
 ) -> Result<(String, Vec<u8>), String> {
-    let report = match data.store.report(replay).await {
+    let report = match data.store.report(viewer, replay).await {
         Ok(Some(r)) => r,
-        Ok(None) => return Err("That replay is no longer stored.".into()),
+        Ok(None) => return Err(NOT_FOUND.into()),
         Err(e) => return Err(e.user_message()),
     };
-    let opts = card_options(data, super::intake::sid(user), &report).await;
+    let opts = card_options(data, viewer, &report).await;
     let kind = kind.to_string();
     let arg = arg.to_string();
     let rendered = tokio::task::spawn_blocking(move || match kind.as_str() {

@@ -183,17 +183,22 @@ async fn deliver(data: &Data, d: Delivery) {
             }
             tracing::info!(upload = %d.upload_id, replay = %d.replay_id, "result delivered");
             if let Some(m) = d.message_id
-                && let Ok(Some((Some(channel), replays))) = data.store.claim_batch_summary(m).await
+                && let Ok(Some(batch)) = data.store.claim_batch_summary(m).await
             {
-                series_summary(data, channel as u64, m as u64, &replays).await;
+                series_summary(data, &d, batch).await;
             }
+        }
+        Err(e) if d.private_reply && (is_dm_closed(&e) || is_missing_permission(&e)) => {
+            // A private answer never falls back to a channel: it stays for `/replays`.
+            tracing::info!(upload = %d.upload_id, "the uploader's DMs are closed; the result stays in /replays");
+            let _ = data.store.mark_delivered(&d.upload_id).await;
         }
         Err(e) if is_missing_permission(&e) => {
             let _ = data.store.mark_delivered(&d.upload_id).await;
             let channel = serenity::ChannelId::new(d.channel_id.unwrap_or_default().max(1) as u64);
             report_cannot_post(
                 data,
-                serenity::UserId::new(d.user_id.max(1) as u64),
+                serenity::UserId::new(d.user_id.discord()),
                 channel,
                 &e,
             )
@@ -227,10 +232,10 @@ async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
     }
     let report = data
         .store
-        .report(&d.replay_id)
+        .report(&d.uploader(), &d.replay_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("report missing"))?;
-    let opts = super::components::card_options(data, d.user_id, &report).await;
+    let opts = super::components::card_options(data, &d.uploader(), &report).await;
     let embed = reply::result_embed(&report, d.file_name.as_deref());
     let buttons = reply::result_buttons(&report, &d.replay_id, data.settings.web_base.as_deref());
     let png = tokio::task::spawn_blocking(move || {
@@ -252,31 +257,54 @@ async fn send(data: &Data, d: &Delivery, a: Answer) -> Result<(), serenity::Erro
         .filter(|_| rlcoach::storage::now_ms() - d.created_at < TOKEN_TTL_MS);
     if let Some(token) = fresh_token {
         use serenity::Builder as _;
-        a.interaction_edit().execute(&*data.http, token).await?;
-        return Ok(());
+        match a.interaction_edit().execute(&*data.http, token).await {
+            Ok(_) => return Ok(()),
+            // The token died early (Discord revoked it, or our clock is off): answer as if it
+            // had expired.
+            Err(e) if is_dead_token(&e) => {
+                tracing::info!(upload = %d.upload_id, "interaction token no longer valid");
+            }
+            Err(e) => return Err(e),
+        }
     }
-    match (d.channel_id, d.reply_message_id) {
-        (Some(channel), Some(msg)) => {
+    match (d.private_reply, d.channel_id, d.reply_message_id) {
+        // The status message: in the channel for public answers, in the uploader's DM for
+        // private ones (intake posts private statuses there).
+        (_, Some(channel), Some(msg)) => {
             let (channel, msg) = (
                 serenity::ChannelId::new(channel.max(1) as u64),
                 serenity::MessageId::new(msg.max(1) as u64),
             );
             channel.edit_message(&data.http, msg, a.edit()).await?;
         }
-        (Some(channel), None) => {
+        (false, Some(channel), None) => {
             serenity::ChannelId::new(channel.max(1) as u64)
                 .send_message(&data.http, a.create())
                 .await?;
         }
-        (None, _) => {
-            // No channel recorded: DM the uploader.
-            let dm = serenity::UserId::new(d.user_id.max(1) as u64)
+        // A private answer whose interaction token expired, or nowhere recorded: the uploader's
+        // DM — never the channel.
+        _ => {
+            let dm = serenity::UserId::new(d.user_id.discord())
                 .create_dm_channel(&*data.http)
                 .await?;
             dm.id.send_message(&data.http, a.create()).await?;
         }
     }
     Ok(())
+}
+
+/// An interaction token Discord no longer accepts (401 Invalid Webhook Token, 404 Unknown
+/// Webhook).
+fn is_dead_token(e: &serenity::Error) -> bool {
+    matches!(e, serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
+        if matches!(r.status_code.as_u16(), 401 | 404))
+}
+
+/// Discord refuses to open or use a DM with this user (DMs closed: code 50007).
+fn is_dm_closed(e: &serenity::Error) -> bool {
+    matches!(e, serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
+        if r.error.code == 50007)
 }
 
 impl Answer {
@@ -286,53 +314,53 @@ impl Answer {
             .map(|png| serenity::CreateAttachment::bytes(png.clone(), "match.png"))
     }
 
-    fn create(self) -> serenity::CreateMessage {
+    fn create(&self) -> serenity::CreateMessage {
         let mut m = serenity::CreateMessage::new()
             .content(self.content.clone())
             .components(self.buttons.clone());
         if let Some(file) = self.card() {
             m = m.add_file(file);
         }
-        match self.embed {
-            Some(e) => m.embed(e),
+        match &self.embed {
+            Some(e) => m.embed(e.clone()),
             None => m,
         }
     }
 
-    fn edit(self) -> serenity::EditMessage {
+    fn edit(&self) -> serenity::EditMessage {
         let mut m = serenity::EditMessage::new()
             .content(self.content.clone())
             .components(self.buttons.clone());
         if let Some(file) = self.card() {
             m = m.new_attachment(file);
         }
-        match self.embed {
-            Some(e) => m.embed(e),
+        match &self.embed {
+            Some(e) => m.embed(e.clone()),
             None => m,
         }
     }
 
-    fn interaction_edit(self) -> serenity::EditInteractionResponse {
+    fn interaction_edit(&self) -> serenity::EditInteractionResponse {
         let mut m = serenity::EditInteractionResponse::new()
             .content(self.content.clone())
             .components(self.buttons.clone());
         if let Some(file) = self.card() {
             m = m.new_attachment(file);
         }
-        match self.embed {
-            Some(e) => m.embed(e),
+        match &self.embed {
+            Some(e) => m.embed(e.clone()),
             None => m,
         }
     }
 }
 
 /// Several replays in one message: wins per team colour, totals and the best player.
-async fn series_summary(data: &Data, channel: u64, message: u64, replays: &[String]) {
+async fn series_summary(data: &Data, d: &Delivery, batch: rlcoach::storage::BatchSummary) {
     let mut wins = [0u32; 2];
     let mut totals: HashMap<String, (u32, u32, u32, u32)> = HashMap::new();
     let mut games = 0;
-    for id in replays {
-        let Ok(Some(r)) = data.store.report(id).await else {
+    for id in &batch.analyzed {
+        let Ok(Some(r)) = data.store.report(&d.uploader(), id).await else {
             continue;
         };
         games += 1;
@@ -379,16 +407,28 @@ async fn series_summary(data: &Data, channel: u64, message: u64, replays: &[Stri
         ))
         .description(format!("Best player: {best}\n\n{}", lines.join("\n")))
         .colour(reply::GREY);
-    let m = serenity::CreateMessage::new()
-        .embed(embed)
-        .reference_message((
-            serenity::ChannelId::new(channel),
-            serenity::MessageId::new(message),
-        ));
-    if let Err(e) = serenity::ChannelId::new(channel)
-        .send_message(&data.http, m)
-        .await
-    {
+    let m = serenity::CreateMessage::new().embed(embed);
+    // Public answers: under the uploader's message in its channel. Private ones: in the
+    // uploader's DM (where intake put their statuses), never in the channel.
+    let sent = match (batch.private_reply, batch.channel_id, d.message_id) {
+        (false, Some(channel), Some(message)) => {
+            let channel = serenity::ChannelId::new(channel.max(1) as u64);
+            let m = m.reference_message((channel, serenity::MessageId::new(message.max(1) as u64)));
+            channel.send_message(&data.http, m).await.map(|_| ())
+        }
+        (true, Some(channel), _) => serenity::ChannelId::new(channel.max(1) as u64)
+            .send_message(&data.http, m)
+            .await
+            .map(|_| ()),
+        _ => match serenity::UserId::new(d.user_id.discord())
+            .create_dm_channel(&*data.http)
+            .await
+        {
+            Ok(dm) => dm.id.send_message(&data.http, m).await.map(|_| ()),
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = sent {
         tracing::warn!(error = %e, "could not post a series summary");
     }
 }

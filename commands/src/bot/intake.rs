@@ -4,7 +4,7 @@
 
 use poise::serenity_prelude as serenity;
 use rlcoach::jobs::IntakeError;
-use rlcoach::storage::{NewUpload, SubmitOutcome};
+use rlcoach::storage::{NewUpload, SubmitOutcome, UserId};
 
 use super::{Data, Error, limits};
 
@@ -18,7 +18,7 @@ pub fn sid(id: u64) -> i64 {
 }
 
 pub async fn on_message(
-    ctx: &serenity::Context,
+    _ctx: &serenity::Context,
     data: &Data,
     msg: &serenity::Message,
 ) -> Result<(), Error> {
@@ -45,39 +45,85 @@ pub async fn on_message(
         .limits
         .check(msg.author.id.get(), msg.guild_id.map(|g| g.get()))
     {
-        let _ = msg.reply(ctx, limits::wait_message(wait)).await;
-        return Ok(());
-    }
-    let batch_size = i64::try_from(replays.len()).unwrap_or(i64::MAX);
-    for a in replays {
-        let status = serenity::CreateMessage::new()
-            .content(format!("📥 `{}` received — checking it…", a.filename))
+        let reply = serenity::CreateMessage::new()
+            .content(limits::wait_message(wait))
             .reference_message(msg)
             .allowed_mentions(serenity::CreateAllowedMentions::new());
-        let status = match msg.channel_id.send_message(&data.http, status).await {
+        let _ = msg.channel_id.send_message(&data.http, reply).await;
+        return Ok(());
+    }
+    // A server in private reply mode gets nothing in the channel: statuses and results go to
+    // the uploader's DM. DMs are private anyway.
+    let private = match msg.guild_id {
+        Some(g) => data
+            .store
+            .guild_settings(sid(g.get()))
+            .await?
+            .private_replies(),
+        None => false,
+    };
+    let status_channel = if private {
+        match msg.author.id.create_dm_channel(&*data.http).await {
+            Ok(dm) => dm.id,
+            Err(e) => {
+                tracing::info!(error = %e, "cannot open a DM for a private reply");
+                tell_dm_closed(data, msg).await;
+                return Ok(());
+            }
+        }
+    } else {
+        msg.channel_id
+    };
+    let batch_size = i64::try_from(replays.len()).unwrap_or(i64::MAX);
+    for a in replays {
+        let mut status = serenity::CreateMessage::new()
+            .content(format!("📥 `{}` received — checking it…", a.filename))
+            .allowed_mentions(serenity::CreateAllowedMentions::new());
+        if !private {
+            status = status.reference_message(msg);
+        }
+        let status = match status_channel.send_message(&data.http, status).await {
             Ok(m) => m,
+            Err(e) if private => {
+                tracing::info!(error = %e, "cannot DM the uploader a private reply");
+                tell_dm_closed(data, msg).await;
+                return Ok(());
+            }
             Err(e) => {
                 super::delivery::report_cannot_post(data, msg.author.id, msg.channel_id, &e).await;
                 return Ok(());
             }
         };
         let target = StatusTarget::Message {
-            channel: msg.channel_id,
+            channel: status_channel,
             message: status.id,
         };
         let upload = NewUpload {
-            user_id: sid(msg.author.id.get()),
             guild_id: msg.guild_id.map(|g| sid(g.get())),
-            channel_id: Some(sid(msg.channel_id.get())),
+            channel_id: Some(sid(status_channel.get())),
             message_id: Some(sid(msg.id.get())),
             reply_message_id: Some(sid(status.id.get())),
             file_name: Some(a.filename.clone()),
             batch_size: Some(batch_size),
-            ..NewUpload::default()
+            private_reply: private || msg.guild_id.is_none(),
+            ..NewUpload::by(UserId::from_discord(msg.author.id.get()))
         };
         accept(data, a, upload, &target).await;
     }
     Ok(())
+}
+
+/// In a server that keeps results private, an uploader whose DMs are closed is told in the
+/// channel (no result there).
+async fn tell_dm_closed(data: &Data, msg: &serenity::Message) {
+    let text = "This server keeps results private and I can't send you a DM. Allow direct messages from server members (Privacy Settings), or use `/analyze` here.";
+    let reply = serenity::CreateMessage::new()
+        .content(text)
+        .reference_message(msg)
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    if let Err(e) = msg.channel_id.send_message(&data.http, reply).await {
+        super::delivery::report_cannot_post(data, msg.author.id, msg.channel_id, &e).await;
+    }
 }
 
 /// Where the status of an upload is shown.

@@ -137,6 +137,7 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
     };
     // Results finished while the bot was down go out now; new ones as the pool announces them.
     let deliveries = tokio::spawn(delivery::run(data.clone(), pool.subscribe()));
+    let sweeper = tokio::spawn(sweep_files(store.clone()));
 
     let framework_data = data.clone();
     let framework = poise::Framework::builder()
@@ -193,6 +194,7 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
     health.abort();
     shards.shutdown_all().await;
     deliveries.abort();
+    sweeper.abort();
     store.close().await;
     outcome
 }
@@ -206,6 +208,25 @@ fn build_http(settings: &BotSettings) -> serenity::Http {
         http = http.proxy(base.clone()).ratelimiter_disabled(true);
     }
     http.build()
+}
+
+/// At start-up and then hourly, removes replay files no row references (left by a crash between
+/// writing a file and committing its row, or a failed deletion). Files younger than ten minutes
+/// are never touched, so a submit in progress is safe.
+async fn sweep_files(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match store.sweep_orphan_files(Duration::from_secs(600)).await {
+            Ok(r) if r.removed > 0 => tracing::info!(
+                removed = r.removed,
+                kept = r.kept,
+                "orphan replay files removed"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "orphan file sweep failed"),
+        }
+    }
 }
 
 /// Every 15 s, while a gateway shard is connected, touches `<data>/health` with the time; the

@@ -2,7 +2,7 @@
 //! deferred interaction response.
 
 use poise::serenity_prelude as serenity;
-use rlcoach::storage::NewUpload;
+use rlcoach::storage::{NewUpload, UserId};
 
 use crate::bot::intake::{self, StatusTarget};
 use crate::bot::{Context, Error, sid, user_error};
@@ -28,10 +28,15 @@ pub async fn analyze(
         return Err(user_error(crate::bot::wait_message(wait)));
     }
     let private = match ctx.guild_id() {
-        Some(g) => data.store.guild_settings(sid(g.get())).await?.reply_mode == "private",
-        None => false,
+        Some(g) => data
+            .store
+            .guild_settings(sid(g.get()))
+            .await?
+            .private_replies(),
+        None => true,
     };
-    if private {
+    // In a DM the answer is private anyway; an ephemeral defer there is the same to the user.
+    if private && ctx.guild_id().is_some() {
         ctx.defer_ephemeral().await?
     } else {
         ctx.defer().await?
@@ -41,13 +46,13 @@ pub async fn analyze(
     };
     let token = app.interaction.token.clone();
     let upload = NewUpload {
-        user_id: sid(ctx.author().id.get()),
         guild_id: ctx.guild_id().map(|g| sid(g.get())),
         channel_id: Some(sid(ctx.channel_id().get())),
         file_name: Some(replay.filename.clone()),
         interaction_token: Some(token.clone()),
         application_id: Some(sid(app.interaction.application_id.get())),
-        ..NewUpload::default()
+        private_reply: private,
+        ..NewUpload::by(UserId::from_discord(ctx.author().id.get()))
     };
     intake::accept(data, &replay, upload, &StatusTarget::Interaction { token }).await;
     Ok(())

@@ -3,7 +3,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::{Rank, games_arg, target, viewer};
+use super::{Rank, defer, games_arg, private_answer, target, viewer};
 use crate::bot::{Context, Error, user_error};
 
 /// Compare yourself with a rank, another player, or your own past.
@@ -20,22 +20,28 @@ pub async fn compare(
     let me = target(&ctx, None).await?;
     let store = &ctx.data().store;
     let v = viewer(&ctx);
-    let (title, rows) = match (rank, user) {
+    let other = match (&rank, &user) {
         (Some(_), Some(_)) => return Err(user_error("Pick either a rank or a player, not both.")),
-        (Some(r), None) => (
+        (None, Some(u)) => Some(target(&ctx, Some(u)).await?),
+        _ => None,
+    };
+    let private = private_answer(
+        &ctx,
+        &[Some(me), other].into_iter().flatten().collect::<Vec<_>>(),
+    );
+    defer(&ctx, private).await?;
+    let (title, rows) = match (rank, other, user) {
+        (Some(r), _, _) => (
             format!("You vs {} (median)", r.key()),
-            store.compare_with_rank(&v, me, r.key(), n).await?,
+            store.compare_with_rank(&v, me.user, r.key(), n).await?,
         ),
-        (None, Some(u)) => {
-            let other = target(&ctx, Some(&u)).await?;
-            (
-                format!("You vs {}", u.name),
-                store.compare_with_user(&v, me, other, n).await?,
-            )
-        }
-        (None, None) => (
+        (None, Some(other), Some(u)) => (
+            format!("You vs {}", u.name),
+            store.compare_with_user(&v, me.user, other.user, n).await?,
+        ),
+        _ => (
             "Your last 10 games vs the 10 before".to_string(),
-            store.compare_with_self(&v, me, 10).await?,
+            store.compare_with_self(&v, me.user, 10).await?,
         ),
     };
     if rows.is_empty() {
@@ -59,6 +65,11 @@ pub async fn compare(
         .title(title)
         .description(lines.join("\n"))
         .colour(crate::bot::reply::BLUE);
-    ctx.send(poise::CreateReply::default().embed(embed)).await?;
+    ctx.send(
+        poise::CreateReply::default()
+            .embed(embed)
+            .ephemeral(private),
+    )
+    .await?;
     Ok(())
 }

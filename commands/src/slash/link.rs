@@ -1,9 +1,17 @@
-//! `/link [player]`: pick your in-game identity among players of replays you uploaded.
+//! `/link [player] [remove]`: pick your in-game identity among players of replays you uploaded.
+//! Without a player it shows your links and a paged picker (Discord allows 25 options per
+//! select menu and 2000 characters per message, so long histories are paged, never listed).
 
 use poise::serenity_prelude as serenity;
 use rlcoach::report::PlayerId;
+use rlcoach::storage::{ClaimableIdentity, LinkState, Store, Viewer};
 
-use crate::bot::{Context, Error, sid, user_error};
+use super::viewer;
+use crate::bot::reply::truncate;
+use crate::bot::{Context, Error, user_error};
+
+/// Options per page of the picker (Discord's maximum for one select menu).
+const PAGE: usize = 25;
 
 async fn autocomplete_player(
     ctx: Context<'_>,
@@ -13,19 +21,20 @@ async fn autocomplete_player(
     let list = ctx
         .data()
         .store
-        .claimable_identities(sid(ctx.author().id.get()))
+        .claimable_identities(&viewer(&ctx))
         .await
         .unwrap_or_default();
     let choices = list
         .into_iter()
-        .filter(|(_, name)| name.to_lowercase().contains(&p))
-        .take(25)
-        .map(|(id, name)| {
-            serenity::AutocompleteChoice::new(
-                format!("{name} ({})", id.platform),
-                format!("{}:{}", id.platform, id.id),
-            )
+        .filter(|c| c.name.to_lowercase().contains(&p))
+        .filter_map(|c| {
+            let value = option_value(&c.player)?;
+            Some(serenity::AutocompleteChoice::new(
+                truncate(&format!("{} ({})", c.name, c.player.platform), 100),
+                value,
+            ))
         })
+        .take(25)
         .collect();
     serenity::CreateAutocompleteResponse::new().set_choices(choices)
 }
@@ -40,57 +49,185 @@ pub async fn link(
     #[description = "Remove this link instead"] remove: Option<bool>,
 ) -> Result<(), Error> {
     let store = &ctx.data().store;
-    let me = sid(ctx.author().id.get());
+    let me = viewer(&ctx);
     let Some(player) = player else {
-        let linked = store.identities(me).await?;
-        let claimable = store.claimable_identities(me).await?;
-        if claimable.is_empty() {
-            return Err(user_error(
-                "Upload one of your replays first; then pick yourself with `/link player:`.",
-            ));
-        }
-        let names: Vec<String> = claimable
-            .iter()
-            .map(|(id, n)| format!("{}{}", n, if linked.contains(id) { " ✅" } else { "" }))
-            .collect();
-        let text = format!(
-            "Players in your replays: {}\nPick yours with `/link player:`.",
-            names.join(", ")
-        );
-        ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
-            .await?;
+        let (content, components) = picker(store, &me, 0).await?;
+        ctx.send(
+            poise::CreateReply::default()
+                .content(content)
+                .components(components)
+                .ephemeral(true),
+        )
+        .await?;
         return Ok(());
     };
-    let id = parse_player(&player, &store.claimable_identities(me).await?)?;
-    let text = if remove == Some(true) {
-        if store.unlink_identity(me, &id).await? {
+    if remove == Some(true) {
+        let linked: Vec<PlayerId> = store
+            .identities(&me)
+            .await?
+            .into_iter()
+            .map(|l| l.player)
+            .collect();
+        let id = parse_player(&player, &linked, &store.claimable_identities(&me).await?)?;
+        let text = if store.unlink_identity(&me, &id).await? {
             "Unlinked."
         } else {
             "That player wasn't linked."
-        }
-    } else {
-        store.link_identity(me, &id).await?;
-        "✅ Linked. `/stats`, `/trends` and `/sessions` now use this player."
-    };
-    ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
-        .await?;
+        };
+        ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
+            .await?;
+        return Ok(());
+    }
+    let id = parse_player(&player, &[], &store.claimable_identities(&me).await?)?;
+    let state = store.link_identity(&me, &id).await?;
+    ctx.send(
+        poise::CreateReply::default()
+            .content(linked_message(state))
+            .ephemeral(true),
+    )
+    .await?;
     Ok(())
 }
 
-/// Accepts the autocomplete value `platform:id`, or a typed name matching one claimable player.
-fn parse_player(input: &str, claimable: &[(PlayerId, String)]) -> Result<PlayerId, Error> {
-    if let Some((platform, id)) = input.split_once(':')
-        && let Some((p, _)) = claimable
-            .iter()
-            .find(|(p, _)| p.platform == platform && p.id == id)
-    {
-        return Ok(p.clone());
+/// What a user is told after linking.
+pub fn linked_message(state: LinkState) -> &'static str {
+    match state {
+        LinkState::Verified => {
+            "✅ Linked (verified). `/stats`, `/trends` and `/sessions` count every game this player is in."
+        }
+        LinkState::Claimed => {
+            "✅ Linked. `/stats`, `/trends` and `/sessions` now count this player's games from the replays **you** upload. (Verify the account on the web site to count games others upload too.)"
+        }
     }
-    let by_name: Vec<&PlayerId> = claimable
-        .iter()
-        .filter(|(_, n)| n.eq_ignore_ascii_case(input.trim()))
-        .map(|(p, _)| p)
+}
+
+/// The select value for an identity (`platform:id`); None when it would not fit Discord's
+/// 100-character limit.
+fn option_value(p: &PlayerId) -> Option<String> {
+    let v = format!("{}:{}", p.platform, p.id);
+    (v.chars().count() <= 100).then_some(v)
+}
+
+/// The `/link` picker at `page`: the viewer's links, and one page of claimable players as a
+/// select menu with previous/next buttons.
+pub async fn picker(
+    store: &Store,
+    viewer: &Viewer,
+    page: usize,
+) -> Result<(String, Vec<serenity::CreateActionRow>), Error> {
+    let linked = store.identities(viewer).await?;
+    let claimable: Vec<ClaimableIdentity> = store
+        .claimable_identities(viewer)
+        .await?
+        .into_iter()
+        .filter(|c| c.linked.is_none() && option_value(&c.player).is_some())
         .collect();
+    if claimable.is_empty() && linked.is_empty() {
+        return Err(user_error(
+            "Upload one of your replays first; then pick yourself with `/link`.",
+        ));
+    }
+    let mut lines = Vec::new();
+    if linked.is_empty() {
+        lines.push("You haven't linked a player yet.".to_string());
+    } else {
+        lines.push("**Your players**".to_string());
+        for l in linked.iter().take(10) {
+            let state = match l.state {
+                LinkState::Verified => "verified: every game counts",
+                LinkState::Claimed => "claimed: games you upload count",
+            };
+            lines.push(format!(
+                "• {} ({}) — {state}",
+                crate::bot::reply::escape(&truncate(l.name.as_deref().unwrap_or("?"), 40)),
+                l.player.platform
+            ));
+        }
+        if linked.len() > 10 {
+            lines.push(format!("…and {} more.", linked.len() - 10));
+        }
+    }
+    let pages = claimable.len().div_ceil(PAGE).max(1);
+    let page = page.min(pages - 1);
+    let mut rows = Vec::new();
+    if !claimable.is_empty() {
+        lines.push(format!(
+            "\nPick yourself among the players of your uploads ({} players{}):",
+            claimable.len(),
+            if pages > 1 {
+                format!(", page {} of {pages}", page + 1)
+            } else {
+                String::new()
+            }
+        ));
+        let options: Vec<serenity::CreateSelectMenuOption> = claimable
+            .iter()
+            .skip(page * PAGE)
+            .take(PAGE)
+            .filter_map(|c| {
+                Some(
+                    serenity::CreateSelectMenuOption::new(
+                        truncate(&c.name, 100),
+                        option_value(&c.player)?,
+                    )
+                    .description(c.player.platform.clone()),
+                )
+            })
+            .collect();
+        rows.push(serenity::CreateActionRow::SelectMenu(
+            serenity::CreateSelectMenu::new(
+                "link:pick",
+                serenity::CreateSelectMenuKind::String { options },
+            )
+            .placeholder("Which player are you?"),
+        ));
+        if pages > 1 {
+            rows.push(serenity::CreateActionRow::Buttons(vec![
+                serenity::CreateButton::new(format!("linkpage:{}", page.saturating_sub(1)))
+                    .label("◀ Previous")
+                    .style(serenity::ButtonStyle::Secondary)
+                    .disabled(page == 0),
+                serenity::CreateButton::new(format!("linkpage:{}", page + 1))
+                    .label("Next ▶")
+                    .style(serenity::ButtonStyle::Secondary)
+                    .disabled(page + 1 >= pages),
+            ]));
+        }
+    }
+    Ok((lines.join("\n"), rows))
+}
+
+/// Accepts the autocomplete value `platform:id`, or a typed name matching one player among
+/// `linked` (for removal) or the claimable players.
+fn parse_player(
+    input: &str,
+    linked: &[PlayerId],
+    claimable: &[ClaimableIdentity],
+) -> Result<PlayerId, Error> {
+    let candidates: Vec<(&PlayerId, &str)> = linked
+        .iter()
+        .map(|p| (p, ""))
+        .chain(claimable.iter().map(|c| (&c.player, c.name.as_str())))
+        .collect();
+    // The picker's and autocomplete's value; the store checks the claim itself (in one of the
+    // viewer's uploads, not verified by someone else) and says why when it refuses.
+    if let Some((platform, id)) = input.split_once(':')
+        && !platform.is_empty()
+        && platform
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Ok(PlayerId {
+            platform: platform.to_string(),
+            id: id.to_string(),
+        });
+    }
+    let mut by_name: Vec<&PlayerId> = candidates
+        .iter()
+        .filter(|(_, n)| !n.is_empty() && n.eq_ignore_ascii_case(input.trim()))
+        .map(|(p, _)| *p)
+        .collect();
+    by_name.dedup();
     match by_name.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(user_error(

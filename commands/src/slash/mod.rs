@@ -14,9 +14,11 @@ mod stats;
 mod trends;
 
 use poise::serenity_prelude as serenity;
-use rlcoach::storage::queries::Viewer;
+use rlcoach::storage::{Profile, UserId, Viewer};
 
 use crate::bot::{Context, Data, Error, user_error};
+
+pub use link::{linked_message, picker as link_picker};
 
 pub fn all() -> Vec<poise::Command<Data, Error>> {
     vec![
@@ -34,26 +36,49 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
     ]
 }
 
+/// Who is asking, and where.
 pub fn viewer(ctx: &Context<'_>) -> Viewer {
-    Viewer {
-        user_id: crate::bot::sid(ctx.author().id.get()),
-        guild_id: ctx.guild_id().map(|g| crate::bot::sid(g.get())),
-    }
+    Viewer::in_channel(
+        UserId::from_discord(ctx.author().id.get()),
+        ctx.guild_id().map(|g| crate::bot::sid(g.get())),
+        crate::bot::sid(ctx.channel_id().get()),
+    )
 }
 
-/// The user a stats command is about, checking they have linked an in-game identity.
-pub async fn target(ctx: &Context<'_>, user: Option<&serenity::User>) -> Result<i64, Error> {
+/// The user a stats command is about: refused when their profile is private (unless it is the
+/// asker), or when they have not linked an in-game identity.
+pub async fn target(ctx: &Context<'_>, user: Option<&serenity::User>) -> Result<Profile, Error> {
     let me = ctx.author().id;
     let target = user.map_or(me, |u| u.id);
-    let id = crate::bot::sid(target.get());
-    if ctx.data().store.identities(id).await?.is_empty() {
+    let profile = ctx
+        .data()
+        .store
+        .profile(&viewer(ctx), UserId::from_discord(target.get()))
+        .await?;
+    if profile.linked_identities == 0 {
         return Err(user_error(if target == me {
             "You haven't linked your in-game player yet: drop a replay and press **This is me**, or use `/link`."
         } else {
             "That user hasn't linked an in-game player yet."
         }));
     }
-    Ok(id)
+    Ok(profile)
+}
+
+/// Answers about a private profile stay between the bot and the asker in a server (ephemeral);
+/// a public profile's answers are public, as its owner chose.
+pub fn private_answer(ctx: &Context<'_>, profiles: &[Profile]) -> bool {
+    ctx.guild_id().is_some() && profiles.iter().any(|p| !p.public)
+}
+
+/// Defers (visibly or ephemerally) before slow work, so Discord's 3 s deadline is never missed.
+pub async fn defer(ctx: &Context<'_>, ephemeral: bool) -> Result<(), Error> {
+    if ephemeral {
+        ctx.defer_ephemeral().await?;
+    } else {
+        ctx.defer().await?;
+    }
+    Ok(())
 }
 
 /// Rank benchmark choices (shown as the game's rank abbreviations).

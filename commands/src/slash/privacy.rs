@@ -2,7 +2,8 @@
 
 use poise::serenity_prelude as serenity;
 
-use crate::bot::{Context, Error, sid, user_error};
+use super::viewer;
+use crate::bot::{Context, Error, user_error};
 
 /// Your data: export, delete, visibility.
 #[poise::command(
@@ -16,15 +17,25 @@ pub async fn privacy(_ctx: Context<'_>) -> Result<(), Error> {
 /// Download everything stored about you (JSON).
 #[poise::command(slash_command)]
 pub async fn export(ctx: Context<'_>) -> Result<(), Error> {
-    let data = ctx
-        .data()
-        .store
-        .export_user(sid(ctx.author().id.get()))
-        .await?;
+    ctx.defer_ephemeral().await?;
+    let data = ctx.data().store.export_user(&viewer(&ctx)).await?;
     let json = serde_json::to_vec_pretty(&data)?;
+    let games = if data.games_total > data.games.len() as i64 {
+        format!(
+            "your newest {} games of {} (the rest are in your stored replays)",
+            data.games.len(),
+            data.games_total
+        )
+    } else {
+        format!("all {} of your games", data.games.len())
+    };
     ctx.send(
         poise::CreateReply::default()
-            .content("Here is everything rlcoach stores about you.")
+            .content(format!(
+                "Here is everything rlcoach stores about you: settings, {} linked players, {} uploads and {games}.",
+                data.identities.len(),
+                data.uploads.len()
+            ))
             .attachment(serenity::CreateAttachment::bytes(
                 json,
                 "rlcoach-export.json",
@@ -46,15 +57,12 @@ pub async fn delete(
             "Nothing deleted. Run `/privacy delete confirm:true` to delete your data.",
         ));
     }
-    let n = ctx
-        .data()
-        .store
-        .delete_user(sid(ctx.author().id.get()))
-        .await?;
+    ctx.defer_ephemeral().await?;
+    let n = ctx.data().store.delete_user(&viewer(&ctx)).await?;
     ctx.send(
         poise::CreateReply::default()
             .content(format!(
-                "Deleted your data ({n} replays only you had uploaded were removed)."
+                "Deleted your data: your uploads, linked players and settings ({n} replays only you had uploaded were removed with their files and stats). Games other people uploaded stay theirs."
             ))
             .ephemeral(true),
     )
@@ -70,7 +78,7 @@ pub async fn visibility(
 ) -> Result<(), Error> {
     ctx.data()
         .store
-        .set_public_profile(sid(ctx.author().id.get()), public)
+        .set_public_profile(&viewer(&ctx), public)
         .await?;
     let text = if public {
         "Your stats are now public."
@@ -90,7 +98,7 @@ pub async fn leaderboard(
 ) -> Result<(), Error> {
     ctx.data()
         .store
-        .set_leaderboard_opt_out(sid(ctx.author().id.get()), !include)
+        .set_leaderboard_opt_out(&viewer(&ctx), !include)
         .await?;
     let text = if include {
         "You'll appear on leaderboards (when your profile is public)."

@@ -8,14 +8,15 @@ use crate::bot::{Context, Error, user_error};
 /// Your recently uploaded replays.
 #[poise::command(slash_command)]
 pub async fn replays(ctx: Context<'_>) -> Result<(), Error> {
-    let list = ctx.data().store.my_uploads(&viewer(&ctx), 5).await?;
+    let v = viewer(&ctx);
+    let list = ctx.data().store.my_uploads(&v, 5).await?;
     if list.is_empty() {
         return Err(user_error("You haven't uploaded any replays yet."));
     }
     let mut lines = Vec::new();
     let mut buttons = Vec::new();
     for (i, (replay, file, at)) in list.iter().enumerate() {
-        let score = match ctx.data().store.report(replay).await? {
+        let score = match ctx.data().store.report(&v, replay).await? {
             Some(r) => format!(
                 "{}–{} on {}",
                 r.metadata.score[0],

@@ -2,7 +2,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::{target, viewer};
+use super::{defer, private_answer, target, viewer};
 use crate::bot::{Context, Error, user_error};
 
 /// Your recent sessions with wins and losses.
@@ -12,7 +12,13 @@ pub async fn sessions(
     #[description = "Whose sessions (default: you)"] user: Option<serenity::User>,
 ) -> Result<(), Error> {
     let who = target(&ctx, user.as_ref()).await?;
-    let list = ctx.data().store.sessions(&viewer(&ctx), who, 8).await?;
+    let private = private_answer(&ctx, &[who]);
+    defer(&ctx, private).await?;
+    let list = ctx
+        .data()
+        .store
+        .sessions(&viewer(&ctx), who.user, 8)
+        .await?;
     if list.is_empty() {
         return Err(user_error("No sessions yet. Drop some replays first."));
     }
@@ -35,6 +41,11 @@ pub async fn sessions(
         .title("Sessions")
         .description(lines.join("\n"))
         .colour(crate::bot::reply::BLUE);
-    ctx.send(poise::CreateReply::default().embed(embed)).await?;
+    ctx.send(
+        poise::CreateReply::default()
+            .embed(embed)
+            .ephemeral(private),
+    )
+    .await?;
     Ok(())
 }

@@ -63,18 +63,19 @@ pub async fn channel(
     Ok(())
 }
 
-/// Reply to /analyze publicly or only to the uploader.
+/// Answer uploads publicly or only to the uploader.
 #[poise::command(slash_command, guild_only)]
 pub async fn replies(
     ctx: Context<'_>,
-    #[description = "Only the uploader sees /analyze results"] private: bool,
+    #[description = "Only the uploader sees results (dropped replays by DM, /analyze ephemerally)"]
+    private: bool,
 ) -> Result<(), Error> {
     let guild = require_manage_guild(&ctx).await?;
     ctx.data().store.set_reply_mode(guild, private).await?;
     let text = if private {
-        "/analyze results are now private to the uploader."
+        "Results are now private to the uploader: replays dropped in auto-analyze channels are answered by DM, `/analyze` only to the uploader. Nothing about them is posted in the channel."
     } else {
-        "/analyze results are now public."
+        "Results are now posted in the channel."
     };
     ctx.send(poise::CreateReply::default().content(text).ephemeral(true))
         .await?;

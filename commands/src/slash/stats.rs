@@ -2,7 +2,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use super::{games_arg, target, viewer};
+use super::{defer, games_arg, private_answer, target, viewer};
 
 /// Playlists as stored in reports.
 #[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
@@ -40,11 +40,13 @@ pub async fn stats(
 ) -> Result<(), Error> {
     let n = games_arg(games, 20)?;
     let who = target(&ctx, user.as_ref()).await?;
+    let private = private_answer(&ctx, &[who]);
+    defer(&ctx, private).await?;
     let playlist = playlist.map(|p| p.key().to_string());
     let rows = ctx
         .data()
         .store
-        .recent_games(&viewer(&ctx), who, n, playlist.as_deref())
+        .recent_games(&viewer(&ctx), who.user, n, playlist.as_deref())
         .await?;
     if rows.is_empty() {
         return Err(user_error(
@@ -111,6 +113,11 @@ pub async fn stats(
             fmt(avg(&|g| g.metric("pct_zero_boost")), 1, "%"),
             true,
         );
-    ctx.send(poise::CreateReply::default().embed(embed)).await?;
+    ctx.send(
+        poise::CreateReply::default()
+            .embed(embed)
+            .ephemeral(private),
+    )
+    .await?;
     Ok(())
 }

@@ -2,7 +2,9 @@
 
 use rlcoach::cards::{self, ImageFormat, TrendChartSpec};
 
-use super::{Rank, autocomplete_stat, games_arg, stat_label, target, viewer};
+use super::{
+    Rank, autocomplete_stat, defer, games_arg, private_answer, stat_label, target, viewer,
+};
 use crate::bot::{Context, Error, user_error};
 
 /// Chart one stat over your recent games against a rank band.
@@ -25,14 +27,15 @@ pub async fn trends(
         return Err(user_error(crate::bot::wait_message(wait)));
     }
     let who = target(&ctx, None).await?;
-    ctx.defer().await?;
-    let points = data.store.trend(&viewer(&ctx), who, &stat, n).await?;
+    let private = private_answer(&ctx, &[who]);
+    defer(&ctx, private).await?;
+    let points = data.store.trend(&viewer(&ctx), who.user, &stat, n).await?;
     if points.is_empty() {
         return Err(user_error("No games with that stat yet."));
     }
     let name = data
         .store
-        .recent_games(&viewer(&ctx), who, 1, None)
+        .recent_games(&viewer(&ctx), who.user, 1, None)
         .await?
         .first()
         .map(|g| g.name.clone())
@@ -50,9 +53,13 @@ pub async fn trends(
     );
     let img =
         tokio::task::spawn_blocking(move || cards::render_trend(&spec, ImageFormat::Png)).await??;
-    ctx.send(poise::CreateReply::default().attachment(
-        poise::serenity_prelude::CreateAttachment::bytes(img.bytes, img.name),
-    ))
+    ctx.send(
+        poise::CreateReply::default()
+            .attachment(poise::serenity_prelude::CreateAttachment::bytes(
+                img.bytes, img.name,
+            ))
+            .ephemeral(private),
+    )
     .await?;
     Ok(())
 }

@@ -59,6 +59,14 @@ pub struct Shared {
     calls: Mutex<Vec<Call>>,
     files: Mutex<HashMap<String, Vec<u8>>>,
     forbidden_channels: Mutex<HashSet<u64>>,
+    /// Interaction tokens Discord no longer accepts (expired or revoked).
+    dead_tokens: Mutex<HashSet<String>>,
+    /// Users who do not accept DMs from the bot.
+    closed_dms: Mutex<HashSet<u64>>,
+    /// DM channel id → its recipient.
+    dm_channels: Mutex<HashMap<u64, u64>>,
+    /// Tokens of slash commands sent from now on are dead on arrival for webhook calls.
+    expire_new_tokens: std::sync::atomic::AtomicBool,
     ids: AtomicU64,
     changed: Notify,
     identifies: AtomicU64,
@@ -130,6 +138,39 @@ impl FakeDiscord {
             .lock()
             .unwrap()
             .insert(channel);
+    }
+
+    /// From now on, webhook calls with this interaction token fail as an expired token does
+    /// (401, code 50027).
+    pub fn expire_token(&self, token: &str) {
+        self.shared
+            .dead_tokens
+            .lock()
+            .unwrap()
+            .insert(token.to_string());
+    }
+
+    /// Slash commands sent from now on carry tokens whose webhook calls fail as expired ones do
+    /// (the initial callback still works): a backlog or restart outlasting the 15 minutes.
+    pub fn expire_new_tokens(&self, on: bool) {
+        self.shared.expire_new_tokens.store(on, Ordering::SeqCst);
+    }
+
+    /// This user does not accept DMs: messages to their DM channel fail (403, code 50007).
+    pub fn close_dms(&self, user: u64) {
+        self.shared.closed_dms.lock().unwrap().insert(user);
+    }
+
+    /// The DM channels the bot opened with `user`.
+    pub fn dm_channels_of(&self, user: u64) -> Vec<u64> {
+        self.shared
+            .dm_channels
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| **r == user)
+            .map(|(c, _)| *c)
+            .collect()
     }
 
     /// Sends a gateway dispatch to every connected bot.
@@ -222,6 +263,9 @@ impl FakeDiscord {
     ) -> String {
         let id = self.next_id();
         let token = format!("tok{id}");
+        if self.shared.expire_new_tokens.load(Ordering::SeqCst) {
+            self.expire_token(&token);
+        }
         let mut d = json!({
             "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2, "token": token,
             "version": 1, "locale": "en-US", "channel_id": channel.to_string(),
@@ -383,9 +427,23 @@ async fn rest(
                 .unwrap_or("1")
                 .to_string();
             let id = s.ids.fetch_add(1, Ordering::SeqCst);
+            if let Ok(r) = recipient.parse::<u64>() {
+                s.dm_channels.lock().unwrap().insert(id, r);
+            }
             Json(
                 json!({"id": id.to_string(), "type": 1, "recipients": [{"id": recipient, "username": "u", "discriminator": "0", "avatar": null}]}),
             )
+        }
+        ("POST", ["channels", c, "messages"])
+            if c.parse::<u64>().is_ok_and(|c| {
+                s.dm_channels
+                    .lock()
+                    .unwrap()
+                    .get(&c)
+                    .is_some_and(|r| s.closed_dms.lock().unwrap().contains(r))
+            }) =>
+        {
+            DmClosed
         }
         ("POST", ["channels", c, "messages"]) => {
             if c.parse::<u64>()
@@ -404,6 +462,11 @@ async fn rest(
             &content,
             &files,
         )),
+        ("PATCH" | "POST" | "GET" | "DELETE", ["webhooks", _, token, ..])
+            if s.dead_tokens.lock().unwrap().contains(*token) =>
+        {
+            DeadToken
+        }
         ("PATCH", ["webhooks", _, _, "messages", _])
         | ("GET", ["webhooks", _, _, "messages", _])
         | ("POST", ["webhooks", _, _]) => {
@@ -451,6 +514,18 @@ async fn rest(
             json!({"message": "Missing Permissions", "code": 50013}).to_string(),
         )
             .into_response(),
+        DmClosed => (
+            StatusCode::FORBIDDEN,
+            [("content-type", "application/json")],
+            json!({"message": "Cannot send messages to this user", "code": 50007}).to_string(),
+        )
+            .into_response(),
+        DeadToken => (
+            StatusCode::UNAUTHORIZED,
+            [("content-type", "application/json")],
+            json!({"message": "Invalid Webhook Token", "code": 50027}).to_string(),
+        )
+            .into_response(),
     }
 }
 
@@ -459,8 +534,10 @@ enum Reply {
     Status(StatusCode),
     Forbidden,
     Unauthorized,
+    DmClosed,
+    DeadToken,
 }
-use Reply::{Forbidden, Json, Status, Unauthorized};
+use Reply::{DeadToken, DmClosed, Forbidden, Json, Status, Unauthorized};
 
 fn guild_create() -> Value {
     // Two halves: one json! literal this size exceeds the default macro recursion limit.

@@ -1,0 +1,81 @@
+//! Who is asking, and what they may read.
+//!
+//! Every read of user data takes the [`Viewer`] asking (the bot builds it from the interaction,
+//! the web site from the session), so a read that forgets scoping does not compile. The rules,
+//! enforced in SQL by the storage module:
+//!
+//! - **A user's games** are the games of their linked identities. A *claimed* link (made from a
+//!   replay the user uploaded) counts only replays that user uploaded; a *verified* link (the
+//!   identity proven to be theirs; one owner per identity) counts every game the identity played
+//!   in, whoever uploaded it. Others read a user's games only when that user made their profile
+//!   public.
+//! - **A replay** (its full report: everyone's scoreboard and charts) is readable by the people
+//!   who uploaded it, by the verified owners of identities that played in it, and by anyone in
+//!   the channel where its answer was posted publicly. Anything else is "not found".
+//! - A guild leaderboard is readable only from inside that guild, and lists only public
+//!   profiles (and the viewer).
+
+use serde::Serialize;
+
+/// A Discord user id (a snowflake, stored as BIGINT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserId(i64);
+
+impl UserId {
+    /// From a Discord snowflake (they are below 2^63; anything larger is clamped, never wraps).
+    pub fn from_discord(id: u64) -> UserId {
+        UserId(i64::try_from(id).unwrap_or(i64::MAX))
+    }
+
+    /// From a stored value.
+    pub fn from_db(id: i64) -> UserId {
+        UserId(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The snowflake, for Discord calls.
+    pub fn discord(self) -> u64 {
+        u64::try_from(self.0).unwrap_or(0).max(1)
+    }
+}
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Who is asking, and from where (Discord ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub user: UserId,
+    /// The guild the question was asked in; None in DMs and on the web.
+    pub guild_id: Option<i64>,
+    /// The channel the question was asked in (a button under a public answer is clicked in the
+    /// channel the answer was posted in); None on the web.
+    pub channel_id: Option<i64>,
+}
+
+impl Viewer {
+    /// A user asking privately (a DM, the web site): no channel grants anything.
+    pub fn user(user: UserId) -> Viewer {
+        Viewer {
+            user,
+            guild_id: None,
+            channel_id: None,
+        }
+    }
+
+    /// A user asking in a channel (guild None for a DM channel).
+    pub fn in_channel(user: UserId, guild_id: Option<i64>, channel_id: i64) -> Viewer {
+        Viewer {
+            user,
+            guild_id,
+            channel_id: Some(channel_id),
+        }
+    }
+}

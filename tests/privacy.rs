@@ -1,0 +1,581 @@
+//! Privacy, on SQLite and on a fresh PostgreSQL database: identities belong to one person,
+//! private games stay private, every read is scoped to the viewer, and deletion leaves nothing
+//! of the user behind.
+
+mod common;
+
+use std::time::Duration;
+
+use rlcoach::jobs::{Intake, JobEvent, PoolConfig, WorkerPool};
+use rlcoach::report::PlayerId;
+use rlcoach::storage::{
+    DiscordConnection, LinkState, NewUpload, StorageError, Store, SubmitOutcome, UserId,
+    VerifyOutcome, Viewer, identity_from_connection, is_verifiable,
+};
+
+const GUILD: i64 = 500;
+const CHANNEL: i64 = 600;
+const A: i64 = 1;
+const B: i64 = 2;
+const C: i64 = 3;
+
+fn config() -> PoolConfig {
+    PoolConfig {
+        workers: 2,
+        poll: Duration::from_millis(100),
+        ..PoolConfig::default()
+    }
+}
+
+fn uid(n: i64) -> UserId {
+    UserId::from_db(n)
+}
+
+/// `n` asking privately (DM, web).
+fn private(n: i64) -> Viewer {
+    Viewer::user(uid(n))
+}
+
+/// `n` asking in the guild channel where public answers are posted.
+fn in_channel(n: i64) -> Viewer {
+    Viewer::in_channel(uid(n), Some(GUILD), CHANNEL)
+}
+
+/// A replay sent to the bot in a DM.
+fn dm_upload(user: i64) -> NewUpload {
+    NewUpload {
+        file_name: Some("mine.replay".into()),
+        ..NewUpload::by(uid(user))
+    }
+}
+
+/// A replay dropped in the guild channel, answered publicly there.
+fn guild_upload(user: i64) -> NewUpload {
+    NewUpload {
+        guild_id: Some(GUILD),
+        channel_id: Some(CHANNEL),
+        file_name: Some("shared.replay".into()),
+        ..NewUpload::by(uid(user))
+    }
+}
+
+fn replay_id(o: &SubmitOutcome) -> String {
+    match o {
+        SubmitOutcome::Analyzed { replay_id, .. }
+        | SubmitOutcome::Failed { replay_id, .. }
+        | SubmitOutcome::Pending { replay_id, .. } => replay_id.clone(),
+        SubmitOutcome::Busy { .. } => panic!("busy"),
+    }
+}
+
+/// Submits and waits until the replay is analyzed; returns its id.
+async fn analyzed(pool: &WorkerPool, bytes: Vec<u8>, upload: NewUpload) -> String {
+    let mut rx = pool.subscribe();
+    let outcome = pool.intake().submit(bytes, upload).await.unwrap();
+    let id = replay_id(&outcome);
+    if matches!(outcome, SubmitOutcome::Pending { .. }) {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let JobEvent::Finished(c) = rx.recv().await.unwrap()
+                    && c.replay_id == id
+                {
+                    assert_eq!(c.error, None);
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("analyzed within a minute");
+    }
+    id
+}
+
+fn fixture() -> Vec<u8> {
+    common::fixture("small-doubles.replay")
+}
+
+/// The fixture's four players (all Steam accounts).
+fn players() -> Vec<PlayerId> {
+    rlcoach::analyze(&fixture(), &rlcoach::Limits::default())
+        .unwrap()
+        .players
+        .into_iter()
+        .map(|p| p.id)
+        .collect()
+}
+
+async fn game_ids(store: &Store, viewer: &Viewer, target: i64) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .recent_games(viewer, uid(target), 100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.replay_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+both_backends!(
+    a_claim_counts_only_your_uploads_and_a_verified_identity_is_one_persons,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let [pa, pb, ..] = <[PlayerId; 4]>::try_from(players()).unwrap();
+            // A sends two games to the bot privately; B drops one game he played with A in the
+            // server.
+            let a1 = analyzed(&pool, common::distinct_copy(&fixture(), 1), dm_upload(A)).await;
+            let a2 = analyzed(&pool, common::distinct_copy(&fixture(), 2), dm_upload(A)).await;
+            let shared = analyzed(&pool, fixture(), guild_upload(B)).await;
+            pool.shutdown(Duration::from_secs(5)).await;
+
+            // The attack: B claims A's identity from the shared game and sees only that game.
+            let b = in_channel(B);
+            assert_eq!(
+                store.link_identity(&b, &pa).await.unwrap(),
+                LinkState::Claimed
+            );
+            assert_eq!(game_ids(&store, &b, B).await, vec![shared.clone()]);
+            // B cannot claim a player from a replay he did not upload, nor open A's replays.
+            let a_only_player = PlayerId {
+                platform: "steam".into(),
+                id: "1".into(),
+            };
+            assert!(matches!(
+                store.link_identity(&b, &a_only_player).await,
+                Err(StorageError::Invalid(_))
+            ));
+            for id in [&a1, &a2] {
+                assert!(store.report(&b, id).await.unwrap().is_none());
+                assert!(store.report(&private(B), id).await.unwrap().is_none());
+            }
+            // B's public profile, read by a stranger, shows only B's own upload; on the
+            // leaderboard B counts one game.
+            store.set_public_profile(&b, true).await.unwrap();
+            assert_eq!(
+                game_ids(&store, &in_channel(C), B).await,
+                vec![shared.clone()]
+            );
+            let lb = store
+                .leaderboard(&in_channel(C), GUILD, "bcpm", 1, 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                lb.iter().map(|r| (r.user_id, r.games)).collect::<Vec<_>>(),
+                vec![(uid(B), 1)]
+            );
+            let export = store.export_user(&b).await.unwrap();
+            assert_eq!(
+                (export.games_total, export.games.len(), export.uploads.len()),
+                (1, 1, 1)
+            );
+
+            // A's own claim counts A's two private uploads only (not B's upload yet).
+            let a = private(A);
+            store.link_identity(&a, &pa).await.unwrap();
+            assert_eq!(
+                game_ids(&store, &a, A).await,
+                sorted(vec![a1.clone(), a2.clone()])
+            );
+            // A verifies the identity: it is A's alone, B's claim goes, and every game of it
+            // counts for A, whoever uploaded it.
+            assert_eq!(
+                store.verify_identity(&a, &pa).await.unwrap(),
+                VerifyOutcome::Verified
+            );
+            assert_eq!(
+                game_ids(&store, &a, A).await,
+                sorted(vec![a1.clone(), a2.clone(), shared.clone()])
+            );
+            assert!(store.identities(&b).await.unwrap().is_empty());
+            let refused = store.link_identity(&b, &pa).await.unwrap_err();
+            assert!(
+                refused.user_message().contains("someone else"),
+                "{}",
+                refused.user_message()
+            );
+            assert!(
+                store
+                    .claimable_identities(&b)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|c| c.player != pa),
+                "a verified identity is not offered to others"
+            );
+            assert_eq!(
+                store.verify_identity(&b, &pa).await.unwrap(),
+                VerifyOutcome::OwnedByAnother
+            );
+            // The public B profile shows nothing of A now.
+            assert!(game_ids(&store, &in_channel(C), B).await.is_empty());
+            // A verified player may open a game they played in, even one someone else uploaded.
+            assert!(store.report(&a, &shared).await.unwrap().is_some());
+            // B can still claim himself in his own upload.
+            store.link_identity(&b, &pb).await.unwrap();
+            assert_eq!(game_ids(&store, &b, B).await, vec![shared.clone()]);
+            // A's profile is private: nobody else reads A's games.
+            assert!(matches!(
+                store.recent_games(&b, uid(A), 10, None).await,
+                Err(StorageError::Forbidden)
+            ));
+            assert!(matches!(
+                store.profile(&b, uid(A)).await,
+                Err(StorageError::Forbidden)
+            ));
+            // Verification by Discord connection: only verified connections count.
+            let steam_id = pb.id.clone();
+            let c = private(C);
+            let done = store
+                .verify_connections(
+                    &c,
+                    &[DiscordConnection {
+                        kind: "steam".into(),
+                        id: steam_id.clone(),
+                        name: "x".into(),
+                        verified: false,
+                    }],
+                )
+                .await
+                .unwrap();
+            assert!(done.is_empty(), "an unverified connection proves nothing");
+            let done = store
+                .verify_connections(
+                    &c,
+                    &[DiscordConnection {
+                        kind: "steam".into(),
+                        id: steam_id,
+                        name: "x".into(),
+                        verified: true,
+                    }],
+                )
+                .await
+                .unwrap();
+            assert_eq!(done, vec![(pb.clone(), VerifyOutcome::Verified)]);
+            assert!(
+                store.identities(&b).await.unwrap().is_empty(),
+                "B's claim on C's verified account is gone"
+            );
+            // C played in all three games (A's private uploads too): a verified identity
+            // counts every game it played in, whoever uploaded it.
+            assert_eq!(
+                game_ids(&store, &c, C).await,
+                sorted(vec![a1.clone(), a2.clone(), shared.clone()])
+            );
+        }
+    }
+);
+
+both_backends!(
+    bots_and_name_keyed_players_can_be_claimed_never_verified,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            for (platform, id) in [
+                ("bot", "Armstrong"),
+                ("ps4", "SomeName"),
+                ("splitscreen", "Guest"),
+                ("unknown", "Name"),
+                ("steam", "76561198000000000#1"),
+                ("psynet", "1234"),
+            ] {
+                let p = PlayerId {
+                    platform: platform.into(),
+                    id: id.into(),
+                };
+                assert!(!is_verifiable(&p), "{p}");
+                assert_eq!(
+                    store.verify_identity(&private(A), &p).await.unwrap(),
+                    VerifyOutcome::NotVerifiable,
+                    "{p}"
+                );
+            }
+            assert!(store.identities(&private(A)).await.unwrap().is_empty());
+        }
+    }
+);
+
+#[test]
+fn discord_connections_map_to_replay_identities() {
+    let p = |platform: &str, id: &str| {
+        Some(PlayerId {
+            platform: platform.into(),
+            id: id.into(),
+        })
+    };
+    assert_eq!(
+        identity_from_connection("steam", "76561198194694181"),
+        p("steam", "76561198194694181")
+    );
+    assert_eq!(
+        identity_from_connection("epicgames", "ABCDEF0123456789abcdef0123456789"),
+        p("epic", "abcdef0123456789abcdef0123456789")
+    );
+    // Discord gives the XUID in decimal; replays carry 16 hex digits.
+    assert_eq!(
+        identity_from_connection("xbox", "2535405290364440"),
+        p("xbox", "000901f00bb19e18")
+    );
+    assert_eq!(identity_from_connection("playstation", "1234"), None);
+    assert_eq!(identity_from_connection("steam", "not-a-number"), None);
+    assert_eq!(identity_from_connection("xbox", "x"), None);
+    assert_eq!(identity_from_connection("twitch", "1"), None);
+}
+
+both_backends!(
+    replay_reads_are_checked_against_the_viewer,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let public = analyzed(&pool, fixture(), guild_upload(A)).await;
+            let dm = analyzed(&pool, common::distinct_copy(&fixture(), 7), dm_upload(A)).await;
+            let ephemeral = analyzed(
+                &pool,
+                common::distinct_copy(&fixture(), 8),
+                NewUpload {
+                    private_reply: true,
+                    ..guild_upload(A)
+                },
+            )
+            .await;
+            pool.shutdown(Duration::from_secs(5)).await;
+            let other_channel = Viewer::in_channel(uid(C), Some(GUILD), CHANNEL + 1);
+            // The uploader sees everything they uploaded, from anywhere.
+            for id in [&public, &dm, &ephemeral] {
+                assert!(store.report(&private(A), id).await.unwrap().is_some());
+            }
+            // A public answer's cards open for anyone in its channel, nowhere else.
+            assert!(
+                store
+                    .report(&in_channel(C), &public)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            assert!(
+                store
+                    .report(&other_channel, &public)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(store.report(&private(C), &public).await.unwrap().is_none());
+            // DM and ephemeral answers open for nobody else, even in that channel.
+            for id in [&dm, &ephemeral] {
+                assert!(store.report(&in_channel(C), id).await.unwrap().is_none());
+            }
+            // Forged ids are simply not found.
+            for forged in ["", "x", "../../etc/passwd", &"0".repeat(64), "' OR 1=1 --"] {
+                assert!(store.report(&private(A), forged).await.unwrap().is_none());
+            }
+            // /replays lists only one's own uploads.
+            assert_eq!(store.my_uploads(&private(A), 10).await.unwrap().len(), 3);
+            assert!(store.my_uploads(&private(C), 10).await.unwrap().is_empty());
+        }
+    }
+);
+
+/// Rows per table, for before/after comparisons.
+async fn table_counts(store: &Store) -> Vec<(&'static str, i64)> {
+    let mut out = Vec::new();
+    for table in [
+        "users",
+        "guilds",
+        "guild_channels",
+        "players",
+        "player_names",
+        "user_identities",
+        "replays",
+        "uploads",
+        "analyses",
+        "game_stats",
+        "jobs",
+        "batch_summaries",
+    ] {
+        let n: i64 = sqlx::Row::get(
+            &sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(store.pool())
+                .await
+                .unwrap(),
+            0,
+        );
+        out.push((table, n));
+    }
+    out
+}
+
+async fn user_rows(store: &Store, user: i64) -> i64 {
+    let mut n = 0;
+    for sql in [
+        "SELECT COUNT(*) FROM users WHERE user_id = $1",
+        "SELECT COUNT(*) FROM user_identities WHERE user_id = $1",
+        "SELECT COUNT(*) FROM uploads WHERE user_id = $1",
+    ] {
+        n += sqlx::Row::get::<i64, _>(
+            &sqlx::query(sql)
+                .bind(user)
+                .fetch_one(store.pool())
+                .await
+                .unwrap(),
+            0,
+        );
+    }
+    n
+}
+
+both_backends!(
+    delete_removes_everything_of_the_user_and_nothing_of_others,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let empty = table_counts(&store).await;
+            // A alone: two games, linked, public, in a two-file message.
+            let a1 = analyzed(
+                &pool,
+                common::distinct_copy(&fixture(), 1),
+                NewUpload {
+                    message_id: Some(42),
+                    batch_size: Some(2),
+                    ..guild_upload(A)
+                },
+            )
+            .await;
+            let a2 = analyzed(
+                &pool,
+                common::distinct_copy(&fixture(), 2),
+                NewUpload {
+                    message_id: Some(42),
+                    batch_size: Some(2),
+                    ..guild_upload(A)
+                },
+            )
+            .await;
+            let a = private(A);
+            store.link_identity(&a, &players()[0]).await.unwrap();
+            store.set_public_profile(&a, true).await.unwrap();
+            for d in store.pending_deliveries(None).await.unwrap() {
+                store.mark_delivered(&d.upload_id).await.unwrap();
+            }
+            assert!(store.claim_batch_summary(42).await.unwrap().is_some());
+            assert_eq!(store.stored_files().await.len(), 2);
+            // Deleting A alone leaves the database as it was before A came, and no file.
+            assert_eq!(store.delete_user(&a).await.unwrap(), 2);
+            let after: Vec<_> = table_counts(&store)
+                .await
+                .into_iter()
+                .filter(|(t, _)| *t != "guilds")
+                .collect();
+            let before: Vec<_> = empty.into_iter().filter(|(t, _)| *t != "guilds").collect();
+            assert_eq!(after, before, "no row of A left");
+            assert!(store.stored_files().await.is_empty(), "no file of A left");
+            assert!(store.report(&a, &a1).await.unwrap().is_none());
+            assert!(store.report(&a, &a2).await.unwrap().is_none());
+
+            // A game A and B both uploaded stays B's; A's own game goes.
+            let shared = analyzed(&pool, fixture(), guild_upload(A)).await;
+            analyzed(&pool, fixture(), guild_upload(B)).await;
+            let mine = analyzed(&pool, common::distinct_copy(&fixture(), 3), dm_upload(A)).await;
+            store.link_identity(&a, &players()[0]).await.unwrap();
+            store
+                .link_identity(&private(B), &players()[1])
+                .await
+                .unwrap();
+            pool.shutdown(Duration::from_secs(5)).await;
+            let before = table_counts(&store).await;
+            assert_eq!(store.stored_files().await.len(), 2);
+            assert_eq!(store.delete_user(&a).await.unwrap(), 1);
+            assert_eq!(user_rows(&store, A).await, 0);
+            let after = table_counts(&store).await;
+            let diff: Vec<(&str, i64)> = before
+                .iter()
+                .zip(&after)
+                .filter(|(b, a)| b.1 != a.1)
+                .map(|(b, a)| (b.0, b.1 - a.1))
+                .collect();
+            assert_eq!(
+                diff,
+                vec![
+                    ("users", 1),
+                    ("user_identities", 1),
+                    ("replays", 1),
+                    ("uploads", 2),
+                    ("analyses", 1),
+                    ("game_stats", 4),
+                    ("jobs", 1),
+                ]
+            );
+            let files = store.stored_files().await;
+            assert_eq!(files, vec![store.replay_path(&shared)]);
+            assert!(store.report(&private(B), &shared).await.unwrap().is_some());
+            assert!(store.report(&private(B), &mine).await.unwrap().is_none());
+            assert_eq!(game_ids(&store, &private(B), B).await, vec![shared]);
+        }
+    }
+);
+
+both_backends!(
+    duplicates_and_busy_uploads_leave_no_file_and_the_sweep_removes_orphans,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            // No workers: jobs stay queued, so a queue of one fills up.
+            let intake = Intake::new(
+                store.clone(),
+                PoolConfig {
+                    max_queue: 1,
+                    ..config()
+                },
+            );
+            let first = intake.submit(fixture(), dm_upload(A)).await.unwrap();
+            assert!(matches!(first, SubmitOutcome::Pending { .. }));
+            assert_eq!(store.stored_files().await.len(), 1);
+            // Same bytes, and same match re-sealed into other bytes: deduplicated, no new file.
+            intake.submit(fixture(), dm_upload(B)).await.unwrap();
+            let resealed = {
+                let mut b = fixture();
+                let body = common::sections(&b).1;
+                b[body.end - 1] ^= 1;
+                common::reseal(&mut b);
+                b
+            };
+            let again = intake.submit(resealed, dm_upload(C)).await.unwrap();
+            assert_eq!(replay_id(&again), replay_id(&first));
+            assert_eq!(store.stored_files().await.len(), 1);
+            // Another game while the queue is full: Busy, and nothing written.
+            let busy = intake
+                .submit(common::distinct_copy(&fixture(), 9), dm_upload(A))
+                .await
+                .unwrap();
+            assert!(matches!(busy, SubmitOutcome::Busy { .. }), "{busy:?}");
+            assert_eq!(store.stored_files().await.len(), 1);
+
+            // What a crash can leave: a file whose row never committed, and a temporary file.
+            let orphan = store.replay_path(&"ab".repeat(32));
+            std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+            std::fs::write(&orphan, b"x").unwrap();
+            let tmp = orphan.with_extension("tmp-123");
+            std::fs::write(&tmp, b"x").unwrap();
+            // Young files are never touched (a submit may be about to commit its row).
+            let r = store
+                .sweep_orphan_files(Duration::from_secs(3600))
+                .await
+                .unwrap();
+            assert_eq!((r.removed, r.kept), (0, 0));
+            assert_eq!(store.stored_files().await.len(), 3);
+            let r = store.sweep_orphan_files(Duration::ZERO).await.unwrap();
+            assert_eq!((r.removed, r.kept), (2, 1));
+            assert_eq!(
+                store.stored_files().await,
+                vec![store.replay_path(&replay_id(&first))]
+            );
+        }
+    }
+);
