@@ -902,3 +902,113 @@ async fn private_reply_mode_answers_by_dm_and_never_in_the_channel() {
                 .is_none_or(|e| e.is_empty())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_button_ids_never_open_someone_elses_replay() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let (owner, owner_dm, stranger, stranger_dm) = (6100u64, 6101u64, 6200u64, 6201u64);
+    let msg = fake.message_with(
+        owner,
+        owner_dm,
+        None,
+        vec![fake.attachment("private.replay", replay_fixture())],
+    );
+    let result = fake
+        .wait_for("the owner's result", T, |calls| {
+            let status = status_for(calls, owner_dm, msg)?;
+            final_edit(calls, owner_dm, &status)
+                .first()
+                .map(|c| (*c).clone())
+        })
+        .await;
+    let me_id = result.json["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["components"].as_array().unwrap().clone())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_string))
+        .find(|i| i.starts_with("me:"))
+        .unwrap();
+    let replay = me_id.trim_start_matches("me:").to_string();
+
+    // The stranger replays the owner's button ids (seen in a screenshot, guessed or forged).
+    for custom in [
+        format!("card:{replay}:0"),
+        format!("chart:{replay}:heatmap"),
+        format!("chart:{replay}:match"),
+    ] {
+        let token = fake.component(stranger, stranger_dm, &custom, None);
+        let answer = fake
+            .wait_for(&custom, T, |calls| {
+                calls
+                    .iter()
+                    .find(|c| c.path.contains(&token) && c.method == "PATCH")
+                    .cloned()
+            })
+            .await;
+        assert!(answer.files.is_empty(), "{custom}: no image");
+        assert!(
+            answer.content().contains("can't find that replay"),
+            "{custom}: {}",
+            answer.content()
+        );
+    }
+    let token = fake.component(stranger, stranger_dm, &me_id, None);
+    let menu = fake.callback("the stranger's this-is-me", &token).await;
+    assert!(
+        menu.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("can't find that replay")
+    );
+    assert!(menu.json["data"]["components"].is_null());
+    // Picking one of the owner's players without having uploaded the game is refused.
+    let token = fake.component(
+        stranger,
+        stranger_dm,
+        "link:pick",
+        Some(vec!["steam:76561199836440914".into()]),
+    );
+    let refused = fake.callback("the refused link", &token).await;
+    assert!(
+        refused.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("replay you uploaded"),
+        "{:?}",
+        refused.json
+    );
+    // Malformed ids are answered, not crashed on; the owner still gets their cards.
+    for custom in [
+        "card",
+        "card::",
+        "chart:zz:nope",
+        "linkpage:-1",
+        "me:",
+        "??",
+    ] {
+        fake.component(stranger, stranger_dm, custom, None);
+    }
+    let token = fake.component(owner, owner_dm, &format!("card:{replay}:99"), None);
+    let no_player = fake
+        .wait_for("no such player", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.method == "PATCH")
+                .cloned()
+        })
+        .await;
+    assert!(no_player.files.is_empty());
+    let token = fake.component(owner, owner_dm, &format!("card:{replay}:0"), None);
+    let card = fake
+        .wait_for("the owner's card", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.file("player-1.png").is_some())
+                .cloned()
+        })
+        .await;
+    assert_eq!(png_size(card.file("player-1.png").unwrap()), (1200, 675));
+}
