@@ -398,6 +398,7 @@ async fn table_counts(store: &Store) -> Vec<(&'static str, i64)> {
         "game_stats",
         "jobs",
         "batch_summaries",
+        "batch_refusals",
     ] {
         let n: i64 = sqlx::Row::get(
             &sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))

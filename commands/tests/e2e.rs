@@ -412,7 +412,7 @@ async fn restart_mid_analysis(crash: bool) -> Option<(usize, usize)> {
 async fn fifty_concurrent_drops_from_ten_users_are_all_answered_and_rate_limits_apply() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bot = Bot::start(&fake, dir.path(), &[]).await;
+    let bot = Bot::start(&fake, dir.path(), &[("RLCOACH_USER_BURST", "5")]).await;
     let replays: Vec<Vec<u8>> = match support::corpus() {
         Some(c) => c.into_iter().map(|(_, b)| b).collect(),
         None => vec![replay_fixture()],
@@ -1011,4 +1011,342 @@ async fn forged_button_ids_never_open_someone_elses_replay() {
         })
         .await;
     assert_eq!(png_size(card.file("player-1.png").unwrap()), (1200, 675));
+}
+
+/// Every call whose JSON references message `m` (replies under the user's message).
+fn replies_to(calls: &[Call], m: u64) -> Vec<Call> {
+    calls
+        .iter()
+        .filter(|c| c.json["message_reference"]["message_id"].as_str() == Some(&m.to_string()))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_from_many_users_is_load_and_every_file_counts_against_its_uploader() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = Bot::start(&fake, dir.path(), &[("RLCOACH_USER_BURST", "5")]).await;
+    let channel = 31_000u64;
+    let t = setup_auto_analyze(&fake, 700, channel, "32");
+    fake.callback("auto-analyze on", &t).await;
+    // 150 different users drop one file each in one server channel, all at once.
+    let drops: Vec<u64> = (0..150u64)
+        .map(|i| {
+            let att = fake.attachment(&format!("u{i}.replay"), replay_fixture());
+            fake.message_with(40_000 + i, channel, Some(GUILD_ID), vec![att])
+        })
+        .collect();
+    let answered = |calls: &[Call], m: u64| {
+        status_for(calls, channel, m).is_some_and(|s| !final_edit(calls, channel, &s).is_empty())
+    };
+    let all = fake.wait_for("150 answers", Duration::from_secs(150), |calls| {
+        drops.iter().all(|m| answered(calls, *m)).then_some(())
+    });
+    if tokio::time::timeout(Duration::from_secs(151), all)
+        .await
+        .is_err()
+    {
+        panic!("not all answered; log:\n{}", bot.log_text());
+    }
+    let calls = fake.calls();
+    let slowed: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.content().starts_with("Slow down"))
+        .collect();
+    assert!(
+        slowed.is_empty(),
+        "nobody exceeded their own limit: {slowed:?}"
+    );
+
+    // One user, one message with 7 files and a burst of 5: five are taken, two are refused by
+    // name with the wait, and the series summary accounts for all seven.
+    let files: Vec<_> = (0..7u16)
+        .map(|i| {
+            fake.attachment(
+                &format!("s{i}.replay"),
+                support::distinct_copy(&replay_fixture(), i),
+            )
+        })
+        .collect();
+    let m = fake.message_with(50_000, channel, Some(GUILD_ID), files);
+    let summary = fake
+        .wait_for("the series summary", T, |calls| {
+            replies_to(calls, m)
+                .into_iter()
+                .find(|c| embed_title(c).starts_with("Series"))
+        })
+        .await;
+    let calls = fake.calls();
+    let replies = replies_to(&calls, m);
+    let slow: Vec<&Call> = replies
+        .iter()
+        .filter(|c| c.content().starts_with("Slow down"))
+        .collect();
+    assert_eq!(slow.len(), 1, "{replies:#?}");
+    assert!(
+        slow[0].content().contains("s5.replay") && slow[0].content().contains("s6.replay"),
+        "{}",
+        slow[0].content()
+    );
+    let statuses = replies
+        .iter()
+        .filter(|c| c.content().starts_with("📥"))
+        .count();
+    assert_eq!(statuses, 5);
+    assert!(
+        embed_title(&summary).starts_with("Series: 5 games"),
+        "{}",
+        embed_title(&summary)
+    );
+    let text = summary.json["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        text.contains("Not analyzed (2 of 7)") && text.contains("sent too fast"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_file_of_a_message_gets_its_status_at_once_and_the_summary_names_the_failures() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let channel = 32_000u64;
+    let good = replay_fixture();
+    let truncated = good[..good.len() / 40].to_vec();
+    let files = vec![
+        fake.attachment("one.replay", support::distinct_copy(&good, 1)),
+        fake.attachment("broken.replay", truncated),
+        fake.attachment("two.replay", support::distinct_copy(&good, 2)),
+        fake.attachment("notes.replay", b"these are my notes, not a replay".to_vec()),
+    ];
+    let m = fake.message_with(7001, channel, None, files);
+    let summary = fake
+        .wait_for("the series summary", T, |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.path == format!("/channels/{channel}/messages")
+                        && embed_title(c).starts_with("Series")
+                })
+                .cloned()
+        })
+        .await;
+    assert!(
+        embed_title(&summary).starts_with("Series: 2 games"),
+        "{}",
+        embed_title(&summary)
+    );
+    let text = summary.json["embeds"][0]["description"].as_str().unwrap();
+    assert!(text.contains("Not analyzed (2 of 4)"), "{text}");
+    assert!(
+        text.contains("`broken.replay`") && text.contains("`notes.replay`"),
+        "{text}"
+    );
+    // All four status messages were posted before any of them was edited.
+    let calls = fake.calls();
+    let in_channel: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.path.starts_with(&format!("/channels/{channel}/messages")))
+        .collect();
+    let statuses: Vec<usize> = in_channel
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.method == "POST" && c.content().starts_with("📥"))
+        .map(|(i, _)| i)
+        .collect();
+    let first_edit = in_channel.iter().position(|c| c.method == "PATCH").unwrap();
+    assert_eq!(statuses.len(), 4);
+    assert!(
+        statuses.iter().all(|i| *i < first_edit),
+        "statuses at {statuses:?}, first edit at {first_edit}"
+    );
+    let _ = m;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_status_message_is_given_up_and_discord_outages_are_retried_with_backoff() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = Bot::start(&fake, dir.path(), &[]).await;
+    let (deleted, flaky) = (33_001u64, 33_002u64);
+    // The status message was deleted by the time the result is ready: Discord answers 404.
+    fake.fail_results_in(deleted, &[404, 404, 404, 404, 404]);
+    // Discord has a bad minute: 500, then 502, then it works.
+    fake.fail_results_in(flaky, &[500, 502]);
+    let result_edits = |calls: &[Call], channel: u64| {
+        calls
+            .iter()
+            .filter(|c| {
+                c.method == "PATCH"
+                    && c.path
+                        .starts_with(&format!("/channels/{channel}/messages/"))
+                    && !c.files.is_empty()
+            })
+            .count()
+    };
+    fake.message_with(
+        8001,
+        deleted,
+        None,
+        vec![fake.attachment("gone.replay", replay_fixture())],
+    );
+    let started = std::time::Instant::now();
+    fake.message_with(
+        8002,
+        flaky,
+        None,
+        vec![fake.attachment("flaky.replay", support::distinct_copy(&replay_fixture(), 3))],
+    );
+    let answered = fake
+        .wait_for("the flaky channel's result", T, |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.method == "PATCH"
+                        && c.path.starts_with(&format!("/channels/{flaky}/messages/"))
+                        && c.response["id"].is_string()
+                        && c.file("match.png").is_some()
+                })
+                .map(|c| c.at)
+        })
+        .await;
+    // Backoff 2 s then 4 s, not the 30 s rescan.
+    let waited = answered.duration_since(started);
+    assert!(
+        waited < Duration::from_secs(15),
+        "answered after {waited:?}; log:\n{}",
+        bot.log_text()
+    );
+    assert_eq!(result_edits(&fake.calls(), flaky), 3);
+    // The 404 was tried once and given up, logged once.
+    assert_eq!(result_edits(&fake.calls(), deleted), 1);
+    let log = bot.log_text();
+    assert_eq!(log.matches("delivery given up").count(), 1, "{log}");
+    // A restart does not try it again either.
+    bot.kill();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(result_edits(&fake.calls(), deleted), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_slow_answer_does_not_hold_up_the_others() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let (slow, fast) = (34_001u64, 34_002u64);
+    fake.slow_results_in(slow, Duration::from_secs(8));
+    // Both drops wait for the same analysis, so both answers are owed at the same moment.
+    let s = fake.message_with(
+        9001,
+        slow,
+        None,
+        vec![fake.attachment("a.replay", replay_fixture())],
+    );
+    let f = fake.message_with(
+        9002,
+        fast,
+        None,
+        vec![fake.attachment("b.replay", replay_fixture())],
+    );
+    let fast_at = fake
+        .wait_for("the fast answer", T, |calls| {
+            let st = status_for(calls, fast, f)?;
+            final_edit(calls, fast, &st).first().map(|c| c.at)
+        })
+        .await;
+    let slow_at = fake
+        .wait_for("the slow answer", T, |calls| {
+            let st = status_for(calls, slow, s)?;
+            final_edit(calls, slow, &st).first().map(|c| c.at)
+        })
+        .await;
+    // The slow channel's edit is recorded when the fake answers it, 8 s after it arrived; the
+    // fast one must not have waited behind it.
+    assert!(
+        fast_at < slow_at && slow_at.duration_since(fast_at) > Duration::from_secs(4),
+        "fast answered {:?} before slow",
+        slow_at.duration_since(fast_at)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_keeps_the_file_and_offers_a_retry_button() {
+    use rlcoach::jobs::{Intake, PoolConfig};
+    use rlcoach::storage::{NewUpload, StorageConfig, Store, UserId};
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The queue (one place) is taken by a job a worker holds for an hour.
+    let store = Store::open(&StorageConfig::sqlite_in(dir.path()))
+        .await
+        .unwrap();
+    Intake::new(store.clone(), PoolConfig::default())
+        .submit(
+            support::distinct_copy(&replay_fixture(), 1),
+            NewUpload::by(UserId::from_db(1)),
+        )
+        .await
+        .unwrap();
+    let held = store
+        .claim_job(Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[("RLCOACH_MAX_QUEUE", "1")]).await;
+    let (user, dm) = (9500u64, 9501u64);
+    let msg = fake.message_with(
+        user,
+        dm,
+        None,
+        vec![fake.attachment("later.replay", replay_fixture())],
+    );
+    let (status, busy) = fake
+        .wait_for("the busy status", T, |calls| {
+            let status = status_for(calls, dm, msg)?;
+            calls
+                .iter()
+                .find(|c| {
+                    c.method == "PATCH"
+                        && c.path == format!("/channels/{dm}/messages/{status}")
+                        && c.content().contains("very busy")
+                })
+                .map(|c| (status, c.clone()))
+        })
+        .await;
+    let retry = busy.json["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .expect("a Try again button")
+        .to_string();
+    assert!(retry.starts_with("retry:"), "{retry}");
+    // Someone else can't use it.
+    let token = fake.component_on(user + 1, dm, status.parse().unwrap(), &retry, None);
+    let refused = fake.callback("the stranger's retry", &token).await;
+    assert!(
+        refused.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Only the uploader")
+    );
+    // The queue frees up; the uploader presses the button and gets the result in that message.
+    assert!(
+        store
+            .fail_job(&held, "test over", true, None)
+            .await
+            .unwrap()
+    );
+    let token = fake.component_on(user, dm, status.parse().unwrap(), &retry, None);
+    let ack = fake.callback("the retry acknowledgement", &token).await;
+    assert_eq!(
+        ack.json["type"].as_u64(),
+        Some(7),
+        "the status message is updated in place"
+    );
+    let result = fake
+        .wait_for("the result after the retry", T, |calls| {
+            final_edit(calls, dm, &status).first().map(|c| (*c).clone())
+        })
+        .await;
+    assert_eq!(png_size(result.file("match.png").unwrap()), (1200, 675));
+    store.close().await;
 }

@@ -25,7 +25,10 @@ use sqlx::{Any, AnyPool, Transaction};
 pub use files::SweepReport;
 pub use jobs::{ClaimedJob, JobState, QueueStats};
 pub use replays::{NewUpload, SubmitOutcome};
-pub use results::{BatchSummary, Delivery};
+pub use results::{
+    BatchSummary, DELIVERY_MAX_AGE_MS, Delivery, DeliveryFailure, DeliveryRetry,
+    delivery_backoff_ms,
+};
 pub use scope::{UserId, Viewer};
 pub use users::{
     ClaimableIdentity, DiscordConnection, EXPORT_MAX_GAMES, GuildSettings, LinkState,

@@ -28,6 +28,41 @@ pub struct Delivery {
     pub error: Option<String>,
     /// The answer is for the uploader alone: never posted in a channel.
     pub private_reply: bool,
+    /// Failed attempts to send this answer so far.
+    pub attempts: i64,
+}
+
+/// Why sending an answer failed, as far as retrying goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// It may work later (Discord 5xx or 429, a timeout, our database): retried with backoff.
+    Transient,
+    /// It never will (the status message deleted, 400, 401): given up at once.
+    Permanent,
+}
+
+/// What became of a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryRetry {
+    /// Owed again at this time (unix ms).
+    At(i64),
+    /// Given up for good (permanent, or past [`DELIVERY_MAX_AGE_MS`]); the result stays in
+    /// `/replays`.
+    GaveUp,
+}
+
+/// First retry after this long; each further one waits twice as long, up to the cap.
+pub const DELIVERY_BACKOFF_MS: i64 = 2_000;
+pub const DELIVERY_BACKOFF_CAP_MS: i64 = 10 * 60_000;
+/// An answer still failing this long after the upload is given up.
+pub const DELIVERY_MAX_AGE_MS: i64 = 24 * 3_600_000;
+
+/// The wait before retry number `attempt` (1-based): 2 s, 4 s, 8 s, … capped at 10 minutes.
+pub fn delivery_backoff_ms(attempt: i64) -> i64 {
+    let doublings = u32::try_from((attempt - 1).clamp(0, 20)).unwrap_or(20);
+    DELIVERY_BACKOFF_MS
+        .saturating_mul(1 << doublings)
+        .min(DELIVERY_BACKOFF_CAP_MS)
 }
 
 /// A multi-replay message whose every file has been answered: its series summary is owed.
@@ -38,6 +73,8 @@ pub struct BatchSummary {
     pub private_reply: bool,
     /// Replays of the message that were analyzed, in upload order.
     pub analyzed: Vec<String>,
+    /// Files that were refused or failed: (file name, why).
+    pub failed: Vec<(String, String)>,
 }
 
 impl Delivery {
@@ -148,10 +185,11 @@ impl Store {
         let rows = sqlx::query(
             "SELECT u.upload_id, u.replay_id, u.user_id, u.guild_id, u.channel_id, u.message_id,
                     u.reply_message_id, u.file_name, j.state, j.last_error, u.interaction_token,
-                    u.application_id, u.created_at, u.private_reply
+                    u.application_id, u.created_at, u.private_reply, u.delivery_attempts
              FROM uploads u JOIN jobs j ON j.replay_id = u.replay_id AND j.kind = 'analyze'
              WHERE u.delivered_at IS NULL AND j.state IN ('done', 'failed')
                AND (u.delivering_until IS NULL OR u.delivering_until < $2)
+               AND (u.next_delivery_at IS NULL OR u.next_delivery_at <= $2)
                AND ($1 IS NULL OR u.replay_id = $1)
                AND ($3 IS NULL OR u.upload_id = $3)
              ORDER BY u.created_at, u.upload_id",
@@ -184,6 +222,7 @@ impl Store {
                     created_at: r.try_get(12)?,
                     error,
                     private_reply: r.try_get::<i64, _>(13)? == 1,
+                    attempts: r.try_get(14)?,
                 })
             })
             .collect()
@@ -248,12 +287,17 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// When the earliest delivery claim still held ends (ms since the epoch): a sender that died
-    /// holding it left that answer owed until then.
+    /// When the next owed answer becomes due (ms since the epoch): the earliest end of a claim
+    /// still held (a sender that died holding it left that answer owed until then) or of a
+    /// retry's backoff.
     pub async fn earliest_delivery_claim_end(&self) -> Result<Option<i64>> {
         let row = sqlx::query(
-            "SELECT MIN(delivering_until) FROM uploads
-             WHERE delivered_at IS NULL AND delivering_until IS NOT NULL AND delivering_until >= $1",
+            "SELECT MIN(CASE WHEN delivering_until IS NOT NULL AND delivering_until >= $1
+                             THEN delivering_until ELSE next_delivery_at END)
+             FROM uploads
+             WHERE delivered_at IS NULL
+               AND ((delivering_until IS NOT NULL AND delivering_until >= $1)
+                    OR (next_delivery_at IS NOT NULL AND next_delivery_at >= $1))",
         )
         .bind(now_ms())
         .fetch_one(&self.pool)
@@ -261,29 +305,36 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
-    /// When every replay of a multi-replay message has been answered, returns where to post
-    /// the series summary and the replays that were analyzed — once: the first caller claims it.
+    /// When every file of a multi-file message has been answered or refused, returns where to
+    /// post the series summary, the replays that were analyzed and the files that failed (with
+    /// why) — once: the first caller claims it.
     pub async fn claim_batch_summary(&self, message_id: i64) -> Result<Option<BatchSummary>> {
         let rows = sqlx::query(
             "SELECT u.replay_id, u.channel_id, u.batch_size, u.delivered_at,
                     (SELECT COUNT(*) FROM analyses a WHERE a.replay_id = u.replay_id),
-                    u.private_reply
-             FROM uploads u WHERE u.message_id = $1 ORDER BY u.created_at, u.upload_id",
+                    u.private_reply, u.file_name, j.last_error, u.delivery_failed
+             FROM uploads u LEFT JOIN jobs j ON j.replay_id = u.replay_id AND j.kind = 'analyze'
+             WHERE u.message_id = $1 ORDER BY u.created_at, u.upload_id",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let refusals = sqlx::query(
+            "SELECT file_name, reason FROM batch_refusals WHERE message_id = $1
+             ORDER BY created_at, attachment_id",
         )
         .bind(message_id)
         .fetch_all(&self.pool)
         .await?;
         let expected: i64 = rows
-            .first()
-            .map(|r| r.try_get::<Option<i64>, _>(2))
-            .transpose()?
-            .flatten()
+            .iter()
+            .find_map(|r| r.try_get::<Option<i64>, _>(2).ok().flatten())
             .unwrap_or(0);
         let delivered = rows
             .iter()
             .filter(|r| r.try_get::<Option<i64>, _>(3).ok().flatten().is_some())
             .count() as i64;
-        if expected < 2 || delivered < expected {
+        if rows.is_empty() || expected < 2 || delivered + (refusals.len() as i64) < expected {
             return Ok(None);
         }
         let claimed = sqlx::query("INSERT INTO batch_summaries (message_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -296,25 +347,103 @@ impl Store {
         if !claimed {
             return Ok(None);
         }
-        let first = rows.first();
-        let channel_id = first
-            .map(|r| r.try_get::<Option<i64>, _>(1))
-            .transpose()?
-            .flatten();
-        let private_reply = first
-            .map(|r| r.try_get::<i64, _>(5))
-            .transpose()?
-            .is_some_and(|p| p == 1);
-        let analyzed = rows
-            .iter()
-            .filter(|r| r.try_get::<i64, _>(4).unwrap_or(0) > 0)
-            .map(|r| r.try_get(0))
-            .collect::<Result<Vec<String>, _>>()?;
+        let first = &rows[0];
+        let mut analyzed = Vec::new();
+        let mut failed = Vec::new();
+        for r in &rows {
+            let name = r
+                .try_get::<Option<String>, _>(6)?
+                .unwrap_or_else(|| "replay".into());
+            if r.try_get::<i64, _>(4)? > 0 {
+                let id: String = r.try_get(0)?;
+                if !analyzed.contains(&id) {
+                    analyzed.push(id);
+                }
+            } else {
+                let why = r
+                    .try_get::<Option<String>, _>(7)?
+                    .unwrap_or_else(|| "the analysis failed".into());
+                failed.push((name, why));
+            }
+        }
+        for r in &refusals {
+            failed.push((r.try_get(0)?, r.try_get(1)?));
+        }
         Ok(Some(BatchSummary {
-            channel_id,
-            private_reply,
+            channel_id: first.try_get(1)?,
+            private_reply: first.try_get::<i64, _>(5)? == 1,
             analyzed,
+            failed,
         }))
+    }
+
+    /// Records a failed attempt to send an upload's answer and releases its claim: a transient
+    /// failure is owed again after a backoff (unless the upload is older than
+    /// [`DELIVERY_MAX_AGE_MS`]); a permanent one is given up at once — marked answered, with the
+    /// error kept, so nobody retries it and its result stays in `/replays`.
+    pub async fn delivery_failed(
+        &self,
+        d: &Delivery,
+        failure: DeliveryFailure,
+        error: &str,
+    ) -> Result<DeliveryRetry> {
+        let now = now_ms();
+        let attempt = d.attempts + 1;
+        let give_up =
+            failure == DeliveryFailure::Permanent || now - d.created_at > DELIVERY_MAX_AGE_MS;
+        let error: String = error.chars().take(500).collect();
+        if give_up {
+            sqlx::query(
+                "UPDATE uploads SET delivered_at = $1, delivery_failed = 1, delivery_error = $2,
+                     delivery_attempts = $3, delivering_until = NULL, interaction_token = NULL
+                 WHERE upload_id = $4 AND delivered_at IS NULL",
+            )
+            .bind(now)
+            .bind(&error)
+            .bind(attempt)
+            .bind(&d.upload_id)
+            .execute(&self.pool)
+            .await?;
+            return Ok(DeliveryRetry::GaveUp);
+        }
+        let at = now + delivery_backoff_ms(attempt);
+        sqlx::query(
+            "UPDATE uploads SET delivery_attempts = $1, next_delivery_at = $2, delivery_error = $3,
+                 delivering_until = NULL
+             WHERE upload_id = $4 AND delivered_at IS NULL",
+        )
+        .bind(attempt)
+        .bind(at)
+        .bind(&error)
+        .bind(&d.upload_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(DeliveryRetry::At(at))
+    }
+
+    /// A file of a multi-file message that never became an upload (refused at intake, or the
+    /// queue was full): it counts for the series summary, which says why it failed.
+    pub async fn record_batch_refusal(
+        &self,
+        user: UserId,
+        message_id: i64,
+        attachment_id: i64,
+        file_name: &str,
+        reason: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO batch_refusals (message_id, attachment_id, user_id, file_name, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id)
+        .bind(attachment_id)
+        .bind(user.get())
+        .bind(file_name)
+        .bind(reason)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Gives a claimed upload back at once (sending the answer failed; retried later).

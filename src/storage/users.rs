@@ -513,6 +513,7 @@ impl Store {
         for q in [
             "DELETE FROM batch_summaries WHERE message_id IN
                (SELECT message_id FROM uploads WHERE user_id = $1 AND message_id IS NOT NULL)",
+            "DELETE FROM batch_refusals WHERE user_id = $1",
             "DELETE FROM uploads WHERE user_id = $1",
             "DELETE FROM user_identities WHERE user_id = $1",
             "DELETE FROM users WHERE user_id = $1",

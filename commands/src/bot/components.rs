@@ -32,6 +32,9 @@ pub async fn on_component(
     );
     match kind {
         "card" | "chart" => {
+            if let Err(wait) = data.limits.heavy(c.user.id.get()) {
+                return respond(ctx, c, &super::wait_message(wait)).await;
+            }
             c.create_response(
                 ctx,
                 serenity::CreateInteractionResponse::Defer(
@@ -114,8 +117,91 @@ pub async fn on_component(
             )
             .await?;
         }
+        "retry" => retry_upload(ctx, data, c, id).await?,
         _ => tracing::debug!(custom_id = id, "unknown component"),
     }
+    Ok(())
+}
+
+/// "Try again" under a file the full queue could not take: fetches the user's message again
+/// (Discord kept the file) and runs the intake once more, in the same status message.
+async fn retry_upload(
+    ctx: &serenity::Context,
+    data: &Data,
+    c: &serenity::ComponentInteraction,
+    custom_id: &str,
+) -> Result<(), Error> {
+    let ids: Vec<u64> = custom_id
+        .split(':')
+        .skip(1)
+        .filter_map(|p| p.parse().ok())
+        .filter(|n| *n > 0)
+        .collect();
+    let [channel, message, attachment] = ids[..] else {
+        return respond(
+            ctx,
+            c,
+            "That button is broken; please drop the replay again.",
+        )
+        .await;
+    };
+    let (channel, message) = (
+        serenity::ChannelId::new(channel),
+        serenity::MessageId::new(message),
+    );
+    let original = match channel.message(&data.http, message).await {
+        Ok(m) if m.author.id == c.user.id => m,
+        Ok(_) => return respond(ctx, c, "Only the uploader can retry this file.").await,
+        Err(_) => {
+            return respond(
+                ctx,
+                c,
+                "I can't find that message any more; please drop the replay again.",
+            )
+            .await;
+        }
+    };
+    let Some(a) = original
+        .attachments
+        .iter()
+        .find(|a| a.id.get() == attachment)
+        .cloned()
+    else {
+        return respond(
+            ctx,
+            c,
+            "That file is no longer on the message; please drop it again.",
+        )
+        .await;
+    };
+    if let (0, Some(wait)) = data.limits.files(c.user.id.get(), 1) {
+        return respond(ctx, c, &super::wait_message(wait)).await;
+    }
+    c.create_response(
+        ctx,
+        serenity::CreateInteractionResponse::UpdateMessage(
+            serenity::CreateInteractionResponseMessage::new()
+                .content(format!("📥 `{}` — trying again…", a.filename))
+                .components(Vec::new()),
+        ),
+    )
+    .await?;
+    let status = super::intake::StatusTarget::Message {
+        channel: c.channel_id,
+        message: c.message.id,
+    };
+    let upload = rlcoach::storage::NewUpload {
+        guild_id: original.guild_id.or(c.guild_id).map(|g| sid(g.get())),
+        channel_id: Some(sid(c.channel_id.get())),
+        message_id: Some(sid(original.id.get())),
+        reply_message_id: Some(sid(c.message.id.get())),
+        file_name: Some(a.filename.clone()),
+        // The status lives where the button was: the channel, or the DM of a private reply.
+        private_reply: c.guild_id.is_none(),
+        ..rlcoach::storage::NewUpload::by(UserId::from_discord(c.user.id.get()))
+    };
+    let source = super::intake::Source { channel, message };
+    super::intake::accept(data, &a, upload, &status, Some(source)).await;
     Ok(())
 }
 

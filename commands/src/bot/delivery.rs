@@ -1,18 +1,26 @@
 //! Delivering results: on every finished job (and at start-up, for results finished before a
 //! restart) each waiting uploader gets their answer exactly once — the status message edited
-//! into the embed, match card and buttons, or the error. `Store::mark_delivered` decides who
-//! sends; a failed send gives the upload back, except a missing permission, which is reported
-//! to the uploader once by DM instead of retried forever.
+//! into the embed, match card and buttons, or the error. `Store::claim_delivery` and
+//! `Store::mark_delivered` decide who sends.
+//!
+//! Deliveries run concurrently (at most [`CONCURRENT_DELIVERIES`] at a time, one task per
+//! upload), so a slow render or a slow Discord call never holds up other answers. A failed send
+//! is classified: transient (Discord 5xx or 429, timeouts, our database) is retried with backoff
+//! (2 s, 4 s, … up to 10 min, for at most a day); permanent (the status message deleted, 400,
+//! 401, a channel the bot may not post in) is given up at once and logged once — the result
+//! stays in `/replays`. A missing permission is told to the uploader once by DM.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 use rlcoach::cards::{self, Chart, ImageFormat};
 use rlcoach::jobs::JobEvent;
-use rlcoach::storage::Delivery;
-use tokio::sync::broadcast;
+use rlcoach::storage::{
+    BatchSummary, Delivery, DeliveryFailure, DeliveryRetry, StorageError, UserId, Viewer,
+};
+use tokio::sync::{Semaphore, broadcast};
 
 use super::{Data, reply};
 
@@ -21,6 +29,27 @@ const DELIVERY_LEASE: Duration = Duration::from_secs(15);
 
 /// Interaction tokens last 15 minutes; leave a margin.
 const TOKEN_TTL_MS: i64 = 14 * 60 * 1000;
+
+/// Answers being built or sent at the same time.
+pub const CONCURRENT_DELIVERIES: usize = 8;
+
+/// The deliveries in flight in this process: one task per upload, bounded.
+pub struct Deliveries {
+    permits: Arc<Semaphore>,
+    in_flight: Mutex<HashSet<String>>,
+    /// Rings when a retry was scheduled, so the loop plans its next rescan again.
+    rescheduled: tokio::sync::Notify,
+}
+
+impl Default for Deliveries {
+    fn default() -> Self {
+        Deliveries {
+            permits: Arc::new(Semaphore::new(CONCURRENT_DELIVERIES)),
+            in_flight: Mutex::default(),
+            rescheduled: tokio::sync::Notify::new(),
+        }
+    }
+}
 
 /// One lock per status message (or interaction response), so a status edit ("queued",
 /// "analyzing") and the result never cross and the result is never overwritten.
@@ -57,7 +86,7 @@ pub fn status_key(
 }
 
 /// Listens to the pool; also delivers what finished while the bot was down, and rescans every
-/// 30 s, or sooner when a claim left by a crashed sender ends.
+/// 30 s, or sooner when a claim left by a crashed sender or a retry's backoff ends.
 pub async fn run(data: Data, mut events: broadcast::Receiver<JobEvent>) {
     deliver_all_pending(&data, None).await;
     let mut rescan = next_rescan(&data).await;
@@ -69,9 +98,16 @@ pub async fn run(data: Data, mut events: broadcast::Receiver<JobEvent>) {
                 rescan = next_rescan(&data).await;
                 continue;
             }
+            _ = data.deliveries.rescheduled.notified() => {
+                rescan = next_rescan(&data).await;
+                continue;
+            }
         };
         match event {
-            Ok(JobEvent::Started { replay_id }) => mark_analyzing(&data, &replay_id).await,
+            Ok(JobEvent::Started { replay_id }) => {
+                let data = data.clone();
+                tokio::spawn(async move { mark_analyzing(&data, &replay_id).await });
+            }
             Ok(JobEvent::Finished(c)) => deliver_all_pending(&data, Some(&c.replay_id)).await,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "delivery fell behind; rescanning");
@@ -82,7 +118,7 @@ pub async fn run(data: Data, mut events: broadcast::Receiver<JobEvent>) {
     }
 }
 
-/// 30 s from now, or just after the earliest delivery claim ends if that is sooner.
+/// 30 s from now, or just after the earliest delivery claim or retry backoff ends if sooner.
 async fn next_rescan(data: &Data) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();
     let latest = now + Duration::from_secs(30);
@@ -99,15 +135,42 @@ async fn next_rescan(data: &Data) -> tokio::time::Instant {
     }
 }
 
+/// Starts a delivery task for every owed answer (optionally of one replay) not already in
+/// flight; returns without waiting for them.
 async fn deliver_all_pending(data: &Data, replay_id: Option<&str>) {
     match data.store.pending_deliveries(replay_id).await {
         Ok(list) => {
             for d in list {
-                deliver(data, d).await;
+                spawn_delivery(data, d);
             }
         }
         Err(e) => tracing::error!(error = %e, "cannot list pending deliveries"),
     }
+}
+
+fn spawn_delivery(data: &Data, d: Delivery) {
+    {
+        let mut in_flight = data
+            .deliveries
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !in_flight.insert(d.upload_id.clone()) {
+            return;
+        }
+    }
+    let data = data.clone();
+    tokio::spawn(async move {
+        let upload = d.upload_id.clone();
+        if let Ok(_permit) = data.deliveries.permits.clone().acquire_owned().await {
+            deliver(&data, d).await;
+        }
+        data.deliveries
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&upload);
+    });
 }
 
 async fn mark_analyzing(data: &Data, replay_id: &str) {
@@ -123,10 +186,10 @@ async fn mark_analyzing(data: &Data, replay_id: &str) {
             .hold(status_key(Some(message), None))
             .await;
         let text = format!("⚙️ Analyzing `{}`…", file.as_deref().unwrap_or("replay"));
-        let _ = serenity::ChannelId::new(channel as u64)
+        let _ = serenity::ChannelId::new(channel.max(1) as u64)
             .edit_message(
                 &data.http,
-                serenity::MessageId::new(message as u64),
+                serenity::MessageId::new(message.max(1) as u64),
                 serenity::EditMessage::new().content(text),
             )
             .await;
@@ -154,7 +217,12 @@ async fn deliver(data: &Data, d: Delivery) {
     // and mark re-sends the same edit after the lease, it never loses the answer.
     let a = match answer(data, &d).await {
         Ok(a) => a,
-        Err(e) => {
+        Err(AnswerError::Transient(e)) => {
+            // Our database hiccuped: try again shortly; the user is not told it failed.
+            retry(data, &d, DeliveryFailure::Transient, &e.to_string()).await;
+            return;
+        }
+        Err(AnswerError::Internal(e)) => {
             tracing::error!(replay = %d.replay_id, error = %format!("{e:#}"), "cannot build the answer");
             Answer {
                 content: "❌ Something went wrong on our side while preparing this result. It has been logged.".into(),
@@ -172,29 +240,29 @@ async fn deliver(data: &Data, d: Delivery) {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {
-            tracing::error!(error = %e, "cannot claim a delivery");
+            tracing::warn!(error = %e, "cannot claim a delivery; the rescan retries it");
             return;
         }
     }
-    match send(data, &d, a).await {
+    match send(data, &d, &a).await {
         Ok(()) => {
             if let Err(e) = data.store.mark_delivered(&d.upload_id).await {
                 tracing::error!(error = %e, "cannot mark a delivery; it will be re-sent");
             }
             tracing::info!(upload = %d.upload_id, replay = %d.replay_id, "result delivered");
-            if let Some(m) = d.message_id
-                && let Ok(Some(batch)) = data.store.claim_batch_summary(m).await
-            {
-                series_summary(data, &d, batch).await;
-            }
         }
         Err(e) if d.private_reply && (is_dm_closed(&e) || is_missing_permission(&e)) => {
             // A private answer never falls back to a channel: it stays for `/replays`.
-            tracing::info!(upload = %d.upload_id, "the uploader's DMs are closed; the result stays in /replays");
-            let _ = data.store.mark_delivered(&d.upload_id).await;
+            retry(
+                data,
+                &d,
+                DeliveryFailure::Permanent,
+                "the uploader's DMs are closed",
+            )
+            .await;
         }
         Err(e) if is_missing_permission(&e) => {
-            let _ = data.store.mark_delivered(&d.upload_id).await;
+            retry(data, &d, DeliveryFailure::Permanent, "missing permission").await;
             let channel = serenity::ChannelId::new(d.channel_id.unwrap_or_default().max(1) as u64);
             report_cannot_post(
                 data,
@@ -204,11 +272,65 @@ async fn deliver(data: &Data, d: Delivery) {
             )
             .await;
         }
+        Err(e) => retry(data, &d, classify(&e), &e.to_string()).await,
+    }
+    if let Some(m) = d.message_id {
+        after_answer(data, d.user_id, m).await;
+    }
+}
+
+/// Records a failed attempt: owed again after a backoff, or given up (logged once, here).
+async fn retry(data: &Data, d: &Delivery, failure: DeliveryFailure, error: &str) {
+    match data.store.delivery_failed(d, failure, error).await {
+        Ok(DeliveryRetry::At(at)) => {
+            let secs = (at - rlcoach::storage::now_ms()) as f64 / 1000.0;
+            tracing::warn!(upload = %d.upload_id, attempt = d.attempts + 1, error, "delivery failed; retrying in {secs:.0} s");
+            data.deliveries.rescheduled.notify_one();
+        }
+        Ok(DeliveryRetry::GaveUp) => {
+            tracing::warn!(upload = %d.upload_id, attempts = d.attempts + 1, error, "delivery given up; the result stays in /replays");
+        }
         Err(e) => {
-            tracing::warn!(upload = %d.upload_id, error = %e, "delivery failed; will retry");
-            // Given back; the periodic rescan in `run` tries again.
+            tracing::error!(upload = %d.upload_id, error = %e, "cannot record a failed delivery");
             let _ = data.store.release_delivery(&d.upload_id).await;
         }
+    }
+}
+
+/// Whether a failed Discord call may work later.
+fn classify(e: &serenity::Error) -> DeliveryFailure {
+    match e {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
+            if r.status_code.as_u16() == 429 || r.status_code.is_server_error() =>
+        {
+            DeliveryFailure::Transient
+        }
+        serenity::Error::Http(serenity::HttpError::Request(_)) | serenity::Error::Io(_) => {
+            DeliveryFailure::Transient
+        }
+        _ => DeliveryFailure::Permanent,
+    }
+}
+
+/// After a file of a multi-file message was answered (or given up, or refused at intake):
+/// posts the series summary once every file is accounted for.
+pub async fn after_answer(data: &Data, user: UserId, message_id: i64) {
+    match data.store.claim_batch_summary(message_id).await {
+        Ok(Some(batch)) => series_summary(data, user, message_id, batch).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot check a series summary"),
+    }
+}
+
+enum AnswerError {
+    /// Worth retrying (the database or the file store is unavailable).
+    Transient(StorageError),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AnswerError {
+    fn from(e: anyhow::Error) -> Self {
+        AnswerError::Internal(e)
     }
 }
 
@@ -220,7 +342,7 @@ struct Answer {
     buttons: Vec<serenity::CreateActionRow>,
 }
 
-async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
+async fn answer(data: &Data, d: &Delivery) -> Result<Answer, AnswerError> {
     let file = d.file_name.as_deref().unwrap_or("replay");
     if let Some(err) = &d.error {
         return Ok(Answer {
@@ -230,18 +352,23 @@ async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
             buttons: Vec::new(),
         });
     }
-    let report = data
-        .store
-        .report(&d.uploader(), &d.replay_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("report missing"))?;
+    let report = match data.store.report(&d.uploader(), &d.replay_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(anyhow::anyhow!("report missing").into()),
+        Err(e @ (StorageError::Database(_) | StorageError::Io { .. })) => {
+            return Err(AnswerError::Transient(e));
+        }
+        Err(e) => return Err(anyhow::Error::from(e).into()),
+    };
     let opts = super::components::card_options(data, &d.uploader(), &report).await;
     let embed = reply::result_embed(&report, d.file_name.as_deref());
     let buttons = reply::result_buttons(&report, &d.replay_id, data.settings.web_base.as_deref());
     let png = tokio::task::spawn_blocking(move || {
         cards::render_chart(&report, Chart::Match, &opts, ImageFormat::Png)
     })
-    .await??;
+    .await
+    .map_err(anyhow::Error::from)?
+    .map_err(anyhow::Error::from)?;
     Ok(Answer {
         content: String::new(),
         embed: Some(embed),
@@ -250,7 +377,7 @@ async fn answer(data: &Data, d: &Delivery) -> anyhow::Result<Answer> {
     })
 }
 
-async fn send(data: &Data, d: &Delivery, a: Answer) -> Result<(), serenity::Error> {
+async fn send(data: &Data, d: &Delivery, a: &Answer) -> Result<(), serenity::Error> {
     let fresh_token = d
         .interaction_token
         .as_ref()
@@ -355,12 +482,13 @@ impl Answer {
 }
 
 /// Several replays in one message: wins per team colour, totals and the best player.
-async fn series_summary(data: &Data, d: &Delivery, batch: rlcoach::storage::BatchSummary) {
+async fn series_summary(data: &Data, user: UserId, message_id: i64, batch: BatchSummary) {
+    let uploader = Viewer::user(user);
     let mut wins = [0u32; 2];
     let mut totals: HashMap<String, (u32, u32, u32, u32)> = HashMap::new();
     let mut games = 0;
     for id in &batch.analyzed {
-        let Ok(Some(r)) = data.store.report(&d.uploader(), id).await else {
+        let Ok(Some(r)) = data.store.report(&uploader, id).await else {
             continue;
         };
         games += 1;
@@ -377,7 +505,7 @@ async fn series_summary(data: &Data, d: &Delivery, batch: rlcoach::storage::Batc
             t.3 += p.core.assists;
         }
     }
-    if games < 2 {
+    if games + batch.failed.len() < 2 {
         return;
     }
     let mut rows: Vec<_> = totals.into_iter().collect();
@@ -400,27 +528,50 @@ async fn series_summary(data: &Data, d: &Delivery, batch: rlcoach::storage::Batc
             )
         })
         .collect();
+    let mut description = if games > 0 {
+        format!("Best player: {best}\n\n{}", lines.join("\n"))
+    } else {
+        "No game of this series could be analyzed.".to_string()
+    };
+    if !batch.failed.is_empty() {
+        description.push_str(&format!(
+            "\n\n**Not analyzed ({} of {}):**",
+            batch.failed.len(),
+            games + batch.failed.len()
+        ));
+        for (file, why) in batch.failed.iter().take(10) {
+            description.push_str(&format!(
+                "\n❌ `{}` — {}",
+                reply::truncate(file, 60).replace('`', "'"),
+                reply::truncate(why, 200)
+            ));
+        }
+        if batch.failed.len() > 10 {
+            description.push_str(&format!("\n…and {} more.", batch.failed.len() - 10));
+        }
+    }
     let embed = serenity::CreateEmbed::new()
         .title(format!(
             "Series: {games} games · Blue {} – {} Orange",
             wins[0], wins[1]
         ))
-        .description(format!("Best player: {best}\n\n{}", lines.join("\n")))
+        .description(reply::truncate(&description, 4000))
         .colour(reply::GREY);
     let m = serenity::CreateMessage::new().embed(embed);
     // Public answers: under the uploader's message in its channel. Private ones: in the
     // uploader's DM (where intake put their statuses), never in the channel.
-    let sent = match (batch.private_reply, batch.channel_id, d.message_id) {
-        (false, Some(channel), Some(message)) => {
+    let sent = match (batch.private_reply, batch.channel_id) {
+        (false, Some(channel)) => {
+            let message = message_id;
             let channel = serenity::ChannelId::new(channel.max(1) as u64);
             let m = m.reference_message((channel, serenity::MessageId::new(message.max(1) as u64)));
             channel.send_message(&data.http, m).await.map(|_| ())
         }
-        (true, Some(channel), _) => serenity::ChannelId::new(channel.max(1) as u64)
+        (true, Some(channel)) => serenity::ChannelId::new(channel.max(1) as u64)
             .send_message(&data.http, m)
             .await
             .map(|_| ()),
-        _ => match serenity::UserId::new(d.user_id.discord())
+        _ => match serenity::UserId::new(user.discord())
             .create_dm_channel(&*data.http)
             .await
         {

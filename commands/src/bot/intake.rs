@@ -6,7 +6,7 @@ use poise::serenity_prelude as serenity;
 use rlcoach::jobs::IntakeError;
 use rlcoach::storage::{NewUpload, SubmitOutcome, UserId};
 
-use super::{Data, Error, limits};
+use super::{Data, Error, limits, reply};
 
 pub fn is_replay_name(name: &str) -> bool {
     name.to_ascii_lowercase().ends_with(".replay")
@@ -25,10 +25,11 @@ pub async fn on_message(
     if msg.author.bot {
         return Ok(());
     }
-    let replays: Vec<&serenity::Attachment> = msg
+    let replays: Vec<serenity::Attachment> = msg
         .attachments
         .iter()
         .filter(|a| is_replay_name(&a.filename))
+        .cloned()
         .collect();
     if replays.is_empty() {
         return Ok(());
@@ -41,16 +42,44 @@ pub async fn on_message(
     {
         return Ok(());
     }
-    if let Err(wait) = data
-        .limits
-        .check(msg.author.id.get(), msg.guild_id.map(|g| g.get()))
-    {
+    let user = UserId::from_discord(msg.author.id.get());
+    // Every file takes a token of the uploader's own budget; files beyond it are refused with
+    // the wait, the others go ahead.
+    let (allowed, wait) = data.limits.files(msg.author.id.get(), replays.len());
+    if let Some(wait) = wait {
+        let skipped: Vec<String> = replays[allowed..]
+            .iter()
+            .map(|a| format!("`{}`", a.filename.replace('`', "'")))
+            .collect();
+        let text = if allowed == 0 {
+            limits::wait_message(wait)
+        } else {
+            format!(
+                "{} (not taken: {})",
+                limits::wait_message(wait),
+                reply::truncate(&skipped.join(", "), 1500)
+            )
+        };
         let reply = serenity::CreateMessage::new()
-            .content(limits::wait_message(wait))
+            .content(text)
             .reference_message(msg)
             .allowed_mentions(serenity::CreateAllowedMentions::new());
         let _ = msg.channel_id.send_message(&data.http, reply).await;
-        return Ok(());
+        if allowed == 0 {
+            return Ok(());
+        }
+        for a in &replays[allowed..] {
+            let _ = data
+                .store
+                .record_batch_refusal(
+                    user,
+                    sid(msg.id.get()),
+                    sid(a.id.get()),
+                    &a.filename,
+                    "sent too fast (try it again in a minute)",
+                )
+                .await;
+        }
     }
     // A server in private reply mode gets nothing in the channel: statuses and results go to
     // the uploader's DM. DMs are private anyway.
@@ -75,7 +104,10 @@ pub async fn on_message(
         msg.channel_id
     };
     let batch_size = i64::try_from(replays.len()).unwrap_or(i64::MAX);
-    for a in replays {
+    // Every file gets its status message at once; then they are downloaded and queued side by
+    // side (downloads are bounded across the bot by `Data::downloads`).
+    let mut work = tokio::task::JoinSet::new();
+    for a in replays.into_iter().take(allowed) {
         let mut status = serenity::CreateMessage::new()
             .content(format!("📥 `{}` received — checking it…", a.filename))
             .allowed_mentions(serenity::CreateAllowedMentions::new());
@@ -87,11 +119,11 @@ pub async fn on_message(
             Err(e) if private => {
                 tracing::info!(error = %e, "cannot DM the uploader a private reply");
                 tell_dm_closed(data, msg).await;
-                return Ok(());
+                break;
             }
             Err(e) => {
                 super::delivery::report_cannot_post(data, msg.author.id, msg.channel_id, &e).await;
-                return Ok(());
+                break;
             }
         };
         let target = StatusTarget::Message {
@@ -106,11 +138,24 @@ pub async fn on_message(
             file_name: Some(a.filename.clone()),
             batch_size: Some(batch_size),
             private_reply: private || msg.guild_id.is_none(),
-            ..NewUpload::by(UserId::from_discord(msg.author.id.get()))
+            ..NewUpload::by(user)
         };
-        accept(data, a, upload, &target).await;
+        let source = Source {
+            channel: msg.channel_id,
+            message: msg.id,
+        };
+        let data = data.clone();
+        work.spawn(async move { accept(&data, &a, upload, &target, Some(source)).await });
     }
+    while work.join_next().await.is_some() {}
     Ok(())
+}
+
+/// The user's message a dropped file came from (for the retry button of a full queue).
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    pub channel: serenity::ChannelId,
+    pub message: serenity::MessageId,
 }
 
 /// In a server that keeps results private, an uploader whose DMs are closed is told in the
@@ -196,22 +241,46 @@ impl StatusTarget {
 }
 
 /// Downloads, validates and queues one attachment, and says where it stands. Never fails: every
-/// problem ends up in the status message.
+/// problem ends up in the status message. `source` (dropped files) lets a full queue offer a
+/// retry button.
 pub async fn accept(
     data: &Data,
     a: &serenity::Attachment,
     upload: NewUpload,
     status: &StatusTarget,
+    source: Option<Source>,
 ) {
     let name = a.filename.clone();
     let max = data.settings.max_replay_bytes;
+    let batch = upload
+        .message_id
+        .filter(|_| upload.batch_size.unwrap_or(1) > 1)
+        .map(|m| (upload.user_id, m, sid(a.id.get())));
+    // A file that never becomes an upload still counts for its message's series summary.
+    let refused = |reason: String| async move {
+        if let Some((user, message, attachment)) = batch {
+            let _ = data
+                .store
+                .record_batch_refusal(user, message, attachment, &name_of(a), &reason)
+                .await;
+            super::delivery::after_answer(data, user, message).await;
+        }
+    };
     if a.size as usize > max {
-        status
-            .fail(data, format!("❌ `{name}` is too large ({:.1} MB; the limit is {} MB). Rocket League replays are usually 1–5 MB.", f64::from(a.size) / 1048576.0, max / 1048576))
-            .await;
+        let why = format!(
+            "is too large ({:.1} MB; the limit is {} MB). Rocket League replays are usually 1–5 MB.",
+            f64::from(a.size) / 1048576.0,
+            max / 1048576
+        );
+        status.fail(data, format!("❌ `{name}` {why}")).await;
+        refused(why).await;
         return;
     }
-    let bytes = match download(data, &a.url, max).await {
+    let bytes = {
+        let _permit = data.downloads.acquire().await;
+        download(data, &a.url, max).await
+    };
+    let bytes = match bytes {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(file = %name, error = %e, "attachment download failed");
@@ -221,18 +290,23 @@ pub async fn accept(
                     format!("❌ I couldn't download `{name}` from Discord. Please try again."),
                 )
                 .await;
+            refused("couldn't be downloaded from Discord".into()).await;
             return;
         }
     };
     // Hold the status message while we write "queued", so a fast result is never overwritten.
-    let _guard = data.status_locks.hold(status.lock_key()).await;
+    let guard = data.status_locks.hold(status.lock_key()).await;
+    let user = upload.user_id;
+    let message = upload.message_id;
     match data.intake.submit(bytes, upload).await {
         Ok(SubmitOutcome::Analyzed { upload_id, .. }) => {
-            drop(_guard);
+            drop(guard);
             super::delivery::deliver_upload(data, &upload_id).await;
         }
         Ok(SubmitOutcome::Failed {
-            upload_id, message, ..
+            upload_id,
+            message: why,
+            ..
         }) => {
             if data
                 .store
@@ -240,8 +314,12 @@ pub async fn accept(
                 .await
                 .unwrap_or(false)
             {
-                status.fail(data, format!("❌ `{name}`: {message}")).await;
+                status.fail(data, format!("❌ `{name}`: {why}")).await;
                 let _ = data.store.mark_delivered(&upload_id).await;
+            }
+            drop(guard);
+            if let Some(m) = message {
+                super::delivery::after_answer(data, user, m).await;
             }
         }
         Ok(SubmitOutcome::Pending { position, .. }) => {
@@ -255,22 +333,59 @@ pub async fn accept(
             status.set(data, text).await;
         }
         Ok(SubmitOutcome::Busy { queued }) => {
-            status
-                .set(data, format!("🚦 I'm busy right now ({queued} replays waiting). Please send `{name}` again in a few minutes."))
-                .await;
+            // Nothing was stored; the file stays on Discord, and the button fetches it again.
+            let text = format!(
+                "🚦 I'm very busy right now ({queued} replays waiting), so `{name}` isn't queued yet."
+            );
+            match (status, source) {
+                (StatusTarget::Message { channel, message }, Some(src)) => {
+                    let button = serenity::CreateButton::new(format!(
+                        "retry:{}:{}:{}",
+                        src.channel.get(),
+                        src.message.get(),
+                        a.id.get()
+                    ))
+                    .label("Try again")
+                    .style(serenity::ButtonStyle::Primary);
+                    let edit = serenity::EditMessage::new()
+                        .content(format!("{text} Press **Try again** in a few minutes."))
+                        .components(vec![serenity::CreateActionRow::Buttons(vec![button])]);
+                    if let Err(e) = channel.edit_message(&data.http, *message, edit).await {
+                        tracing::warn!(error = %e, "could not update a status message");
+                    }
+                }
+                _ => {
+                    status
+                        .fail(
+                            data,
+                            format!("{text} Please run `/analyze` again in a few minutes."),
+                        )
+                        .await
+                }
+            }
+            drop(guard);
+            refused("the queue was full (press Try again under its status)".into()).await;
         }
         Err(IntakeError::Replay(e)) => {
             status
                 .fail(data, format!("❌ `{name}`: {}", e.user_message()))
-                .await
+                .await;
+            drop(guard);
+            refused(e.user_message()).await;
         }
         Err(e @ IntakeError::Storage(_)) => {
             tracing::error!(file = %name, error = %e, "intake failed");
             status
                 .set(data, format!("❌ `{name}`: {}", e.user_message()))
                 .await;
+            drop(guard);
+            refused(e.user_message()).await;
         }
     }
+}
+
+fn name_of(a: &serenity::Attachment) -> String {
+    a.filename.clone()
 }
 
 /// Fetches an attachment from the URL Discord gave, whatever host it names, refusing to read

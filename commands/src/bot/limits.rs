@@ -1,16 +1,19 @@
-//! Rate limits on replay intake and heavy commands: per user, per guild and global (governor,
-//! GCRA). A refusal says when to try again.
+//! Fair limits per user (governor, GCRA): replay files, and heavy requests (commands and buttons
+//! that read many games or render images). A refusal says when to try again.
+//!
+//! There is no guild or global limit on intake: a burst of drops from many different users is
+//! load, not abuse — it goes into the (bounded) queue with its position shown, and a really full
+//! queue answers with a retry button. Discord's own outgoing rate limits are serenity's job.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 pub struct RateLimits {
-    user: DefaultKeyedRateLimiter<u64>,
-    guild: DefaultKeyedRateLimiter<u64>,
-    global: DefaultDirectRateLimiter,
+    files: DefaultKeyedRateLimiter<u64>,
+    heavy: DefaultKeyedRateLimiter<u64>,
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -26,47 +29,63 @@ fn env_u32(name: &str, default: u32) -> u32 {
 }
 
 impl RateLimits {
-    /// `RLCOACH_USER_PER_MIN` (default 10, burst 5), `RLCOACH_GUILD_PER_MIN` (60, burst 20),
-    /// `RLCOACH_GLOBAL_PER_MIN` (600, burst 100).
+    /// `RLCOACH_USER_PER_MIN` replay files per user per minute (default 20, burst
+    /// `RLCOACH_USER_BURST` 10: one message can carry Discord's maximum of 10 files), and
+    /// `RLCOACH_HEAVY_PER_MIN` heavy requests (default 20, burst `RLCOACH_HEAVY_BURST` 8).
     pub fn from_env() -> RateLimits {
         RateLimits::new(
             per_minute(
-                env_u32("RLCOACH_USER_PER_MIN", 10),
-                env_u32("RLCOACH_USER_BURST", 5),
+                env_u32("RLCOACH_USER_PER_MIN", 20),
+                env_u32("RLCOACH_USER_BURST", 10),
             ),
             per_minute(
-                env_u32("RLCOACH_GUILD_PER_MIN", 60),
-                env_u32("RLCOACH_GUILD_BURST", 20),
-            ),
-            per_minute(
-                env_u32("RLCOACH_GLOBAL_PER_MIN", 600),
-                env_u32("RLCOACH_GLOBAL_BURST", 100),
+                env_u32("RLCOACH_HEAVY_PER_MIN", 20),
+                env_u32("RLCOACH_HEAVY_BURST", 8),
             ),
         )
     }
 
-    pub fn new(user: Quota, guild: Quota, global: Quota) -> RateLimits {
+    pub fn new(files: Quota, heavy: Quota) -> RateLimits {
         RateLimits {
-            user: RateLimiter::keyed(user),
-            guild: RateLimiter::keyed(guild),
-            global: RateLimiter::direct(global),
+            files: RateLimiter::keyed(files),
+            heavy: RateLimiter::keyed(heavy),
         }
     }
 
-    /// Ok, or how long to wait. Checks the user first so one user cannot drain the guild's
-    /// or the global budget.
-    pub fn check(&self, user: u64, guild: Option<u64>) -> Result<(), Duration> {
+    /// Takes one token per file: how many of `n` files the user may send now, and, when not
+    /// all, how long until the next one would be accepted.
+    pub fn files(&self, user: u64, n: usize) -> (usize, Option<Duration>) {
         let now = DefaultClock::default().now();
-        self.user
-            .check_key(&user)
-            .map_err(|n| n.wait_time_from(now))?;
-        if let Some(g) = guild {
-            self.guild
-                .check_key(&g)
-                .map_err(|n| n.wait_time_from(now))?;
+        for accepted in 0..n {
+            if let Err(not_until) = self.files.check_key(&user) {
+                return (accepted, Some(not_until.wait_time_from(now)));
+            }
         }
-        self.global.check().map_err(|n| n.wait_time_from(now))?;
-        Ok(())
+        (n, None)
+    }
+
+    /// A heavy request (an image button, `/stats`, `/sessions`, `/compare`, `/trends`, an
+    /// export): Ok, or how long to wait.
+    pub fn heavy(&self, user: u64) -> Result<(), Duration> {
+        let now = DefaultClock::default().now();
+        self.heavy
+            .check_key(&user)
+            .map_err(|n| n.wait_time_from(now))
+    }
+
+    /// Forgets users whose buckets are full again, so memory does not grow with every user
+    /// ever seen. Run periodically.
+    pub fn prune(&self) {
+        for l in [&self.files, &self.heavy] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
+    /// Users currently tracked.
+    #[cfg(test)]
+    pub fn tracked(&self) -> usize {
+        self.files.len() + self.heavy.len()
     }
 }
 
@@ -83,20 +102,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_budget_is_separate_per_user() {
-        let l = RateLimits::new(
-            per_minute(60, 2),
-            per_minute(600, 100),
-            per_minute(6000, 1000),
-        );
-        assert!(l.check(1, Some(9)).is_ok());
-        assert!(l.check(1, Some(9)).is_ok());
-        let wait = l.check(1, Some(9)).unwrap_err();
+    fn every_file_takes_a_token_and_users_are_separate() {
+        let l = RateLimits::new(per_minute(60, 10), per_minute(60, 2));
+        // One message with 10 files takes the whole burst; the 11th file waits.
+        assert_eq!(l.files(1, 10), (10, None));
+        let (accepted, wait) = l.files(1, 3);
+        assert_eq!(accepted, 0);
+        let wait = wait.unwrap();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        assert!(l.check(2, Some(9)).is_ok(), "another user is not limited");
         assert!(wait_message(wait).contains("try again in 1 s"));
+        // Another user is not limited by the first.
+        assert_eq!(l.files(2, 4), (4, None));
+        // Part of a message can be accepted.
+        let (accepted, wait) = l.files(2, 10);
+        assert_eq!((accepted, wait.is_some()), (6, true));
+    }
+
+    #[test]
+    fn heavy_requests_are_limited_per_user() {
+        let l = RateLimits::new(per_minute(60, 10), per_minute(60, 2));
+        assert!(l.heavy(1).is_ok() && l.heavy(1).is_ok());
+        assert!(l.heavy(1).is_err());
+        assert!(l.heavy(2).is_ok());
+    }
+
+    #[test]
+    fn idle_users_are_forgotten() {
+        // Quotas that refill within a millisecond: after a short pause every bucket is full.
+        let fast = Quota::with_period(Duration::from_micros(100)).unwrap();
+        let l = RateLimits::new(fast, fast);
+        for user in 0..1000 {
+            l.files(user, 1);
+            let _ = l.heavy(user);
+        }
+        assert_eq!(l.tracked(), 2000);
+        std::thread::sleep(Duration::from_millis(20));
+        l.prune();
+        assert_eq!(l.tracked(), 0);
     }
 }

@@ -52,6 +52,9 @@ pub struct Data {
     pub limits: Arc<RateLimits>,
     pub settings: Arc<BotSettings>,
     pub status_locks: Arc<delivery::StatusLocks>,
+    pub deliveries: Arc<delivery::Deliveries>,
+    /// Attachment downloads at the same time (each holds up to the size limit in memory).
+    pub downloads: Arc<tokio::sync::Semaphore>,
 }
 
 /// Bot settings from the environment (see README).
@@ -62,6 +65,8 @@ pub struct BotSettings {
     pub dev_guild: Option<u64>,
     pub web_base: Option<String>,
     pub max_replay_bytes: usize,
+    /// Attachment downloads at the same time (`RLCOACH_MAX_DOWNLOADS`, default 8).
+    pub max_downloads: usize,
     pub shutdown_grace: Duration,
 }
 
@@ -99,6 +104,17 @@ impl BotSettings {
             dev_guild,
             web_base: var("RLCOACH_WEB_BASE"),
             max_replay_bytes: crate::config::pool()?.limits.max_bytes,
+            max_downloads: match var("RLCOACH_MAX_DOWNLOADS") {
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| {
+                        format!("RLCOACH_MAX_DOWNLOADS={v:?} is not a positive number")
+                    })?,
+                None => 8,
+            },
             shutdown_grace: Duration::from_secs(20),
         })
     }
@@ -134,10 +150,22 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
         limits: Arc::new(RateLimits::from_env()),
         settings: Arc::new(settings.clone()),
         status_locks: Arc::default(),
+        deliveries: Arc::default(),
+        downloads: Arc::new(tokio::sync::Semaphore::new(settings.max_downloads)),
     };
     // Results finished while the bot was down go out now; new ones as the pool announces them.
     let deliveries = tokio::spawn(delivery::run(data.clone(), pool.subscribe()));
     let sweeper = tokio::spawn(sweep_files(store.clone()));
+    let pruner = tokio::spawn({
+        let limits = data.limits.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limits.prune();
+            }
+        }
+    });
 
     let framework_data = data.clone();
     let framework = poise::Framework::builder()
@@ -195,6 +223,7 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
     shards.shutdown_all().await;
     deliveries.abort();
     sweeper.abort();
+    pruner.abort();
     store.close().await;
     outcome
 }

@@ -21,10 +21,7 @@ pub async fn analyze(
         )));
     }
     let data = ctx.data();
-    if let Err(wait) = data
-        .limits
-        .check(ctx.author().id.get(), ctx.guild_id().map(|g| g.get()))
-    {
+    if let (0, Some(wait)) = data.limits.files(ctx.author().id.get(), 1) {
         return Err(user_error(crate::bot::wait_message(wait)));
     }
     let private = match ctx.guild_id() {
@@ -54,6 +51,13 @@ pub async fn analyze(
         private_reply: private,
         ..NewUpload::by(UserId::from_discord(ctx.author().id.get()))
     };
-    intake::accept(data, &replay, upload, &StatusTarget::Interaction { token }).await;
+    intake::accept(
+        data,
+        &replay,
+        upload,
+        &StatusTarget::Interaction { token },
+        None,
+    )
+    .await;
     Ok(())
 }

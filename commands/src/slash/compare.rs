@@ -17,6 +17,7 @@ pub async fn compare(
     #[description = "Recent games to average (default 20)"] games: Option<u32>,
 ) -> Result<(), Error> {
     let n = games_arg(games, 20)?;
+    super::heavy(&ctx)?;
     let me = target(&ctx, None).await?;
     let store = &ctx.data().store;
     let v = viewer(&ctx);

@@ -71,6 +71,14 @@ pub fn private_answer(ctx: &Context<'_>, profiles: &[Profile]) -> bool {
     ctx.guild_id().is_some() && profiles.iter().any(|p| !p.public)
 }
 
+/// A heavy request (reads many games or renders an image) against the asker's own budget.
+pub fn heavy(ctx: &Context<'_>) -> Result<(), Error> {
+    ctx.data()
+        .limits
+        .heavy(ctx.author().id.get())
+        .map_err(|wait| user_error(crate::bot::wait_message(wait)))
+}
+
 /// Defers (visibly or ephemerally) before slow work, so Discord's 3 s deadline is never missed.
 pub async fn defer(ctx: &Context<'_>, ephemeral: bool) -> Result<(), Error> {
     if ephemeral {

@@ -17,6 +17,7 @@ pub async fn privacy(_ctx: Context<'_>) -> Result<(), Error> {
 /// Download everything stored about you (JSON).
 #[poise::command(slash_command)]
 pub async fn export(ctx: Context<'_>) -> Result<(), Error> {
+    super::heavy(&ctx)?;
     ctx.defer_ephemeral().await?;
     let data = ctx.data().store.export_user(&viewer(&ctx)).await?;
     let json = serde_json::to_vec_pretty(&data)?;

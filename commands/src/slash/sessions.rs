@@ -11,6 +11,7 @@ pub async fn sessions(
     ctx: Context<'_>,
     #[description = "Whose sessions (default: you)"] user: Option<serenity::User>,
 ) -> Result<(), Error> {
+    super::heavy(&ctx)?;
     let who = target(&ctx, user.as_ref()).await?;
     let private = private_answer(&ctx, &[who]);
     defer(&ctx, private).await?;

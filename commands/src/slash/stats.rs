@@ -39,6 +39,7 @@ pub async fn stats(
     #[description = "How many recent games (default 20)"] games: Option<u32>,
 ) -> Result<(), Error> {
     let n = games_arg(games, 20)?;
+    super::heavy(&ctx)?;
     let who = target(&ctx, user.as_ref()).await?;
     let private = private_answer(&ctx, &[who]);
     defer(&ctx, private).await?;

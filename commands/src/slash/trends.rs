@@ -20,12 +20,7 @@ pub async fn trends(
     stat_label(&stat)?;
     let n = games_arg(games, 20)?;
     let data = ctx.data();
-    if let Err(wait) = data
-        .limits
-        .check(ctx.author().id.get(), ctx.guild_id().map(|g| g.get()))
-    {
-        return Err(user_error(crate::bot::wait_message(wait)));
-    }
+    super::heavy(&ctx)?;
     let who = target(&ctx, None).await?;
     let private = private_answer(&ctx, &[who]);
     defer(&ctx, private).await?;

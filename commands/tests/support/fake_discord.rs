@@ -65,6 +65,13 @@ pub struct Shared {
     closed_dms: Mutex<HashSet<u64>>,
     /// DM channel id → its recipient.
     dm_channels: Mutex<HashMap<u64, u64>>,
+    /// Messages users sent (MESSAGE_CREATE payloads), served by `GET /channels/{c}/messages/{m}`.
+    user_messages: Mutex<HashMap<u64, Value>>,
+    /// Per channel: statuses to answer, in order, to the next edits that attach a file (the
+    /// bot's results), before edits succeed again.
+    result_failures: Mutex<HashMap<u64, std::collections::VecDeque<u16>>>,
+    /// Per channel: how long the fake takes to answer result edits there.
+    slow_channels: Mutex<HashMap<u64, Duration>>,
     /// Tokens of slash commands sent from now on are dead on arrival for webhook calls.
     expire_new_tokens: std::sync::atomic::AtomicBool,
     ids: AtomicU64,
@@ -156,6 +163,25 @@ impl FakeDiscord {
         self.shared.expire_new_tokens.store(on, Ordering::SeqCst);
     }
 
+    /// The next result edits in `channel` (edits attaching a file) fail with these statuses, in
+    /// order (404: the status message was deleted; 5xx; 429), then succeed.
+    pub fn fail_results_in(&self, channel: u64, statuses: &[u16]) {
+        self.shared
+            .result_failures
+            .lock()
+            .unwrap()
+            .insert(channel, statuses.iter().copied().collect());
+    }
+
+    /// Result edits in `channel` take this long to answer (a slow upload to Discord).
+    pub fn slow_results_in(&self, channel: u64, delay: Duration) {
+        self.shared
+            .slow_channels
+            .lock()
+            .unwrap()
+            .insert(channel, delay);
+    }
+
     /// This user does not accept DMs: messages to their DM channel fail (403, code 50007).
     pub fn close_dms(&self, user: u64) {
         self.shared.closed_dms.lock().unwrap().insert(user);
@@ -242,6 +268,11 @@ impl FakeDiscord {
             d["guild_id"] = json!(g.to_string());
             d["member"] = json!({"roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0});
         }
+        self.shared
+            .user_messages
+            .lock()
+            .unwrap()
+            .insert(id, d.clone());
         self.dispatch("MESSAGE_CREATE", d);
         id
     }
@@ -301,9 +332,22 @@ impl FakeDiscord {
         custom_id: &str,
         values: Option<Vec<String>>,
     ) -> String {
+        let message = self.next_id();
+        self.component_on(user, channel, message, custom_id, values)
+    }
+
+    /// A button click on the bot's message `message` (e.g. a status message with a button).
+    pub fn component_on(
+        &self,
+        user: u64,
+        channel: u64,
+        message: u64,
+        custom_id: &str,
+        values: Option<Vec<String>>,
+    ) -> String {
         let id = self.next_id();
         let token = format!("tok{id}");
-        let message = message_json(&self.shared, self.next_id(), &channel.to_string(), "", &[]);
+        let message = message_json(&self.shared, message, &channel.to_string(), "", &[]);
         let data = match values {
             Some(v) => json!({"custom_id": custom_id, "component_type": 3, "values": v}),
             None => json!({"custom_id": custom_id, "component_type": 2}),
@@ -399,6 +443,15 @@ async fn rest(
         headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bot rejected-token");
     let (json, files) = parse_body(&headers, req).await;
     let path = format!("/{rest}");
+    if !files.is_empty()
+        && let Some(delay) = rest
+            .split('/')
+            .nth(1)
+            .and_then(|c| c.parse::<u64>().ok())
+            .and_then(|c| s.slow_channels.lock().unwrap().get(&c).copied())
+    {
+        tokio::time::sleep(delay).await;
+    }
     let parts: Vec<&str> = rest.split('/').collect();
     let content = json
         .get("content")
@@ -453,6 +506,39 @@ async fn rest(
             } else {
                 let id = s.ids.fetch_add(1, Ordering::SeqCst);
                 Json(message_json(&s, id, c, &content, &files))
+            }
+        }
+        ("GET", ["channels", _, "messages", m]) => {
+            match m
+                .parse::<u64>()
+                .ok()
+                .and_then(|m| s.user_messages.lock().unwrap().get(&m).cloned())
+            {
+                Some(v) => Json(v),
+                None => UnknownMessage,
+            }
+        }
+        ("PATCH", ["channels", c, "messages", _])
+            if !files.is_empty()
+                && c.parse::<u64>().is_ok_and(|c| {
+                    s.result_failures
+                        .lock()
+                        .unwrap()
+                        .get(&c)
+                        .is_some_and(|q| !q.is_empty())
+                }) =>
+        {
+            let c: u64 = c.parse().unwrap_or_default();
+            let status = s
+                .result_failures
+                .lock()
+                .unwrap()
+                .get_mut(&c)
+                .and_then(|q| q.pop_front())
+                .unwrap_or(500);
+            match status {
+                404 => UnknownMessage,
+                code => Failure(code),
             }
         }
         ("PATCH", ["channels", c, "messages", m]) => Json(message_json(
@@ -520,6 +606,26 @@ async fn rest(
             json!({"message": "Cannot send messages to this user", "code": 50007}).to_string(),
         )
             .into_response(),
+        UnknownMessage => (
+            StatusCode::NOT_FOUND,
+            [("content-type", "application/json")],
+            json!({"message": "Unknown Message", "code": 10008}).to_string(),
+        )
+            .into_response(),
+        Failure(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = (
+                status,
+                [("content-type", "application/json")],
+                json!({"message": status.canonical_reason().unwrap_or("error"), "code": 0, "retry_after": 0.5, "global": false}).to_string(),
+            )
+                .into_response();
+            if code == 429 {
+                resp.headers_mut()
+                    .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            }
+            resp
+        }
         DeadToken => (
             StatusCode::UNAUTHORIZED,
             [("content-type", "application/json")],
@@ -536,8 +642,10 @@ enum Reply {
     Unauthorized,
     DmClosed,
     DeadToken,
+    UnknownMessage,
+    Failure(u16),
 }
-use Reply::{DeadToken, DmClosed, Forbidden, Json, Status, Unauthorized};
+use Reply::{DeadToken, DmClosed, Failure, Forbidden, Json, Status, Unauthorized, UnknownMessage};
 
 fn guild_create() -> Value {
     // Two halves: one json! literal this size exceeds the default macro recursion limit.

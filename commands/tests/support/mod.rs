@@ -141,3 +141,27 @@ pub fn png_size(bytes: &[u8]) -> (u32, u32) {
     let info = reader.next_frame(&mut buf).expect("PNG data");
     (info.width, info.height)
 }
+
+/// The same match as a different replay: the match GUID in the header rewritten (keeping its
+/// length) and both section CRCs re-sealed, so the bot stores it as another game.
+pub fn distinct_copy(bytes: &[u8], n: u16) -> Vec<u8> {
+    let guid = rlcoach::analysis::inspect(bytes, &rlcoach::Limits::default())
+        .expect("a valid replay")
+        .match_guid
+        .expect("the replay has a match GUID");
+    let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let header = 8..8 + word(bytes, 0);
+    let at = bytes[header.clone()]
+        .windows(guid.len())
+        .position(|w| w == guid.as_bytes())
+        .expect("GUID in the header")
+        + header.start;
+    let mut b = bytes.to_vec();
+    b[at + guid.len() - 4..at + guid.len()].copy_from_slice(format!("{n:04X}").as_bytes());
+    let body = header.end + 8..header.end + 8 + word(&b, header.end);
+    for section in [header, body] {
+        let crc = boxcars::crc::calc_crc(&b[section.clone()]);
+        b[section.start - 4..section.start].copy_from_slice(&crc.to_le_bytes());
+    }
+    b
+}
