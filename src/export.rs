@@ -31,12 +31,13 @@ fn whole(v: f64) -> String {
 fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
 }
-/// A text cell: separators and line breaks become spaces, and a cell a spreadsheet would read as
-/// a formula (starting with `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`, so a player
-/// named `=HYPERLINK(…)` stays a name.
+/// A text cell: separators and line breaks become spaces, and a cell a spreadsheet could read as
+/// a formula or a quoted cell (starting with `=`, `+`, `-`, `@`, a quote or whitespace) gets a
+/// leading `'`, so a player named `=HYPERLINK(…)` or `"=1+1"` stays a name.
 fn csv_field(s: &str) -> String {
     let clean = s.replace([';', '\n', '\r'], " ");
-    if clean.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if clean.starts_with(char::is_whitespace) || clean.starts_with(['=', '+', '-', '@', '"', '\''])
+    {
         format!("'{clean}")
     } else {
         clean

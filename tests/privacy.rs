@@ -580,3 +580,153 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    leaderboards_and_names_follow_the_link_rule,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let [pa, ..] = <[PlayerId; 4]>::try_from(players()).unwrap();
+            // B uploads one game with A in the server; A uploads two more there, and one by DM.
+            let shared = analyzed(&pool, fixture(), guild_upload(B)).await;
+            let a1 = analyzed(&pool, common::distinct_copy(&fixture(), 1), guild_upload(A)).await;
+            analyzed(&pool, common::distinct_copy(&fixture(), 2), guild_upload(A)).await;
+            let dm = analyzed(&pool, common::distinct_copy(&fixture(), 3), dm_upload(A)).await;
+            pool.shutdown(Duration::from_secs(5)).await;
+            let b = in_channel(B);
+            store.link_identity(&b, &pa).await.unwrap();
+            store.set_public_profile(&b, true).await.unwrap();
+            // B's claim counts B's one upload on the server's leaderboard, not A's two.
+            let lb = store
+                .leaderboard(&in_channel(C), GUILD, "bcpm", 1, 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                lb.iter().map(|r| (r.user_id, r.games)).collect::<Vec<_>>(),
+                vec![(uid(B), 1)]
+            );
+            // The name B sees for the claimed player comes from B's games, never from A's
+            // uploads (here A's copies carry the player under a new name).
+            for id in [&a1, &dm] {
+                sqlx::query("UPDATE game_stats SET name = 'Renamed' WHERE replay_id = $1 AND platform_id = $2")
+                    .bind(id.as_str())
+                    .bind(&pa.id)
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+            }
+            sqlx::query("UPDATE game_stats SET played_at = played_at + 1000 WHERE replay_id <> $1")
+                .bind(&shared)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let names: Vec<Option<String>> = store
+                .identities(&b)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| l.name)
+                .collect();
+            assert_eq!(names, vec![Some("tlsc.".to_string())]);
+            let export = store.export_user(&b).await.unwrap();
+            assert!(!serde_json::to_string(&export).unwrap().contains("Renamed"));
+            // A, verifying, sees the newest name of all their games.
+            let a = private(A);
+            store.verify_identity(&a, &pa).await.unwrap();
+            let names: Vec<Option<String>> = store
+                .identities(&a)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| l.name)
+                .collect();
+            assert_eq!(names, vec![Some("Renamed".to_string())]);
+        }
+    }
+);
+
+both_backends!(
+    a_claim_racing_a_verification_never_survives_it,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let [pa, ..] = <[PlayerId; 4]>::try_from(players()).unwrap();
+            analyzed(&pool, fixture(), guild_upload(B)).await;
+            analyzed(&pool, fixture(), guild_upload(C)).await;
+            pool.shutdown(Duration::from_secs(5)).await;
+            for round in 0..30 {
+                let (s1, s2, s3) = (store.clone(), store.clone(), store.clone());
+                let (p1, p2, p3) = (pa.clone(), pa.clone(), pa.clone());
+                let claim = tokio::spawn(async move { s1.link_identity(&private(B), &p1).await });
+                let verify_a =
+                    tokio::spawn(async move { s2.verify_identity(&private(A), &p2).await });
+                let verify_c =
+                    tokio::spawn(async move { s3.verify_identity(&private(C), &p3).await });
+                let _ = claim.await.unwrap();
+                let a = verify_a.await.unwrap().expect("no deadlock, no error");
+                let c = verify_c.await.unwrap().expect("no deadlock, no error");
+                assert!(
+                    matches!(
+                        (a, c),
+                        (VerifyOutcome::Verified, VerifyOutcome::OwnedByAnother)
+                            | (VerifyOutcome::OwnedByAnother, VerifyOutcome::Verified)
+                    ),
+                    "round {round}: {a:?} {c:?}"
+                );
+                let links: i64 = sqlx::Row::get(
+                    &sqlx::query(
+                        "SELECT COUNT(*) FROM user_identities WHERE platform = $1 AND platform_id = $2",
+                    )
+                    .bind(&pa.platform)
+                    .bind(&pa.id)
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap(),
+                    0,
+                );
+                assert_eq!(
+                    links, 1,
+                    "round {round}: only the verified owner's link is left"
+                );
+                sqlx::query("DELETE FROM user_identities")
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+);
+
+both_backends!(
+    interaction_tokens_are_forgotten_once_answered,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            analyzed(
+                &pool,
+                fixture(),
+                NewUpload {
+                    interaction_token: Some("secret-token".into()),
+                    application_id: Some(9),
+                    ..guild_upload(A)
+                },
+            )
+            .await;
+            pool.shutdown(Duration::from_secs(5)).await;
+            let owed = store.pending_deliveries(None).await.unwrap();
+            assert_eq!(owed[0].interaction_token.as_deref(), Some("secret-token"));
+            assert!(store.mark_delivered(&owed[0].upload_id).await.unwrap());
+            let left: i64 = sqlx::Row::get(
+                &sqlx::query("SELECT COUNT(*) FROM uploads WHERE interaction_token IS NOT NULL")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap(),
+                0,
+            );
+            assert_eq!(left, 0);
+        }
+    }
+);

@@ -901,6 +901,66 @@ async fn private_reply_mode_answers_by_dm_and_never_in_the_channel() {
                 .as_array()
                 .is_none_or(|e| e.is_empty())
     );
+
+    // Answers about a private profile stay ephemeral in the server; once public, they are public.
+    let link = json!([{"name": "player", "type": 3, "value": "steam:76561199836440914"}]);
+    let t = fake.slash(
+        user,
+        channel,
+        Some(GUILD_ID),
+        "0",
+        "link",
+        link,
+        Value::Null,
+    );
+    let linked = fake.callback("the link", &t).await;
+    assert!(
+        linked.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ Linked"),
+        "{:?}",
+        linked.json
+    );
+    let stats_flags = |t: String| {
+        let fake = fake.clone();
+        async move {
+            let deferred = fake.callback("the stats deferral", &t).await;
+            assert_eq!(deferred.json["type"].as_u64(), Some(5));
+            deferred.json["data"]["flags"].as_u64().unwrap_or(0)
+        }
+    };
+    let t = fake.slash(
+        user,
+        channel,
+        Some(GUILD_ID),
+        "0",
+        "stats",
+        json!([]),
+        Value::Null,
+    );
+    assert_eq!(stats_flags(t).await & 64, 64, "private profile: ephemeral");
+    let public = json!([{"name": "visibility", "type": 1, "options": [{"name": "public", "type": 5, "value": true}]}]);
+    let t = fake.slash(
+        user,
+        channel,
+        Some(GUILD_ID),
+        "0",
+        "privacy",
+        public,
+        Value::Null,
+    );
+    fake.callback("visibility", &t).await;
+    let t = fake.slash(
+        user,
+        channel,
+        Some(GUILD_ID),
+        "0",
+        "stats",
+        json!([]),
+        Value::Null,
+    );
+    assert_eq!(stats_flags(t).await & 64, 0, "public profile: public");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

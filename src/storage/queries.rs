@@ -14,17 +14,27 @@ use super::{Result, StorageError, Store};
 use crate::Report;
 use crate::benchmarks::{self, Better};
 
-/// `FROM … WHERE …` selecting the rows of `game_stats g` that count for the user bound as `$1`:
-/// through a verified link every game of the identity, through a claimed link only the games
-/// of replays that user uploaded. (`i` is the link.)
-pub(super) const USER_GAMES: &str = "FROM game_stats g
-     JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
-     WHERE i.user_id = $1 AND (i.verified = 1
-        OR EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = g.replay_id AND up.user_id = i.user_id))";
+/// Whether game row `g` counts for the user of link `i`: through a verified link every game of
+/// the identity, through a claimed link only games of replays that user uploaded. The one
+/// statement of the rule (a macro, so the constants below can be built from it).
+macro_rules! counts_for_link {
+    () => {
+        "(i.verified = 1
+        OR EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = g.replay_id AND up.user_id = i.user_id))"
+    };
+}
 
-/// The same rule for any user `i.user_id` (leaderboards).
-const COUNTS_FOR_LINK: &str = "(i.verified = 1
-        OR EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = g.replay_id AND up.user_id = i.user_id))";
+/// `FROM … WHERE …` selecting the rows of `game_stats g` that count for the user bound as `$1`
+/// (`i` is the link).
+pub(super) const USER_GAMES: &str = concat!(
+    "FROM game_stats g
+     JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
+     WHERE i.user_id = $1 AND ",
+    counts_for_link!()
+);
+
+/// The rule for any user `i.user_id` (leaderboards, names).
+pub(super) const COUNTS_FOR_LINK: &str = counts_for_link!();
 
 /// Sessions: games of one player less than this far apart.
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
@@ -351,7 +361,7 @@ impl Store {
             "DESC"
         };
         let sql = format!(
-            "SELECT i.user_id, COUNT(*) AS games, CAST(AVG(CAST(g.{col} AS DOUBLE PRECISION)) AS DOUBLE PRECISION) AS value
+            "SELECT i.user_id, COUNT(DISTINCT g.replay_id) AS games, CAST(AVG(CAST(g.{col} AS DOUBLE PRECISION)) AS DOUBLE PRECISION) AS value
              FROM game_stats g
              JOIN user_identities i ON i.platform = g.platform AND i.platform_id = g.platform_id
              JOIN users us ON us.user_id = i.user_id
@@ -359,7 +369,7 @@ impl Store {
                AND (us.public_profile = 1 OR us.user_id = $2) AND us.leaderboard_opt_out = 0
                AND EXISTS (SELECT 1 FROM uploads u WHERE u.replay_id = g.replay_id AND u.guild_id = $1)
              GROUP BY i.user_id
-             HAVING COUNT(*) >= $3
+             HAVING COUNT(DISTINCT g.replay_id) >= $3
              ORDER BY value {order}, i.user_id
              LIMIT $4"
         );

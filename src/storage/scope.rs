@@ -1,8 +1,12 @@
 //! Who is asking, and what they may read.
 //!
-//! Every read of user data takes the [`Viewer`] asking (the bot builds it from the interaction,
-//! the web site from the session), so a read that forgets scoping does not compile. The rules,
-//! enforced in SQL by the storage module:
+//! Every read of user data in `Store`'s API takes the [`Viewer`] asking, so a front end cannot
+//! read a user's games or a replay without saying who asks (the unscoped report loader is
+//! private to `storage`). A `Viewer` is an assertion of identity: front ends build it only from
+//! an authenticated Discord user (the interaction's author, later the web session). The
+//! delivery bookkeeping (`pending_deliveries`, `claim_batch_summary`) is system work, not a read
+//! on a user's behalf; `Store::pool` is for administration and tests. The rules, enforced in SQL
+//! by the storage module:
 //!
 //! - **A user's games** are the games of their linked identities. A *claimed* link (made from a
 //!   replay the user uploaded) counts only replays that user uploaded; a *verified* link (the

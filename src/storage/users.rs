@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::queries::COUNTS_FOR_LINK;
 use super::scope::{UserId, Viewer};
 use super::{Result, StorageError, Store, now_ms};
 use crate::report::PlayerId;
@@ -49,7 +50,7 @@ impl LinkState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LinkedIdentity {
     pub player: PlayerId,
-    /// The name last seen in a replay (None for an identity verified before any replay had it).
+    /// The name in the newest game that counts for the user (None when none does yet).
     pub name: Option<String>,
     pub state: LinkState,
 }
@@ -194,12 +195,15 @@ impl Store {
     }
 
     /// In-game identities the viewer may claim: players in replays the viewer uploaded, with
-    /// the name last seen and the viewer's link to each, most recent first. Identities verified
+    /// their name in the newest of those replays and the viewer's link to each, most recent first. Identities verified
     /// by another user are left out (they can't be claimed).
     pub async fn claimable_identities(&self, viewer: &Viewer) -> Result<Vec<ClaimableIdentity>> {
         let rows = sqlx::query(
-            "SELECT g.platform, g.platform_id, MAX(g.name), MAX(u.created_at) AS last_upload,
-                    MAX(i.verified)
+            "SELECT g.platform, g.platform_id,
+                    (SELECT g2.name FROM uploads u2 JOIN game_stats g2 ON g2.replay_id = u2.replay_id
+                     WHERE u2.user_id = $1 AND g2.platform = g.platform AND g2.platform_id = g.platform_id
+                     ORDER BY g2.played_at DESC, u2.created_at DESC LIMIT 1),
+                    MAX(u.created_at) AS last_upload, MAX(i.verified)
              FROM uploads u JOIN game_stats g ON g.replay_id = u.replay_id
              LEFT JOIN user_identities i
                ON i.user_id = u.user_id AND i.platform = g.platform AND i.platform_id = g.platform_id
@@ -232,6 +236,7 @@ impl Store {
     /// Linking an identity the viewer already verified changes nothing.
     pub async fn link_identity(&self, viewer: &Viewer, player: &PlayerId) -> Result<LinkState> {
         let mut tx = self.write_tx().await?;
+        self.lock_identity(&mut tx, player).await?;
         if verified_owner(&mut tx, player)
             .await?
             .is_some_and(|o| o != viewer.user)
@@ -283,6 +288,7 @@ impl Store {
             return Ok(VerifyOutcome::NotVerifiable);
         }
         let mut tx = self.write_tx().await?;
+        self.lock_identity(&mut tx, player).await?;
         if verified_owner(&mut tx, player)
             .await?
             .is_some_and(|o| o != viewer.user)
@@ -354,13 +360,18 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    /// The viewer's own linked identities, with the name last seen and the link's state.
+    /// The viewer's own linked identities, with the link's state and the name in the newest game
+    /// that counts for the viewer (never a name seen only in someone else's private upload).
     pub async fn identities(&self, viewer: &Viewer) -> Result<Vec<LinkedIdentity>> {
-        let rows = sqlx::query(
-            "SELECT i.platform, i.platform_id, i.verified, p.last_name FROM user_identities i
-             LEFT JOIN players p ON p.platform = i.platform AND p.platform_id = i.platform_id
-             WHERE i.user_id = $1 ORDER BY i.linked_at, i.platform, i.platform_id",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT i.platform, i.platform_id, i.verified,
+                    (SELECT g.name FROM game_stats g
+                     WHERE g.platform = i.platform AND g.platform_id = i.platform_id
+                       AND {COUNTS_FOR_LINK}
+                     ORDER BY g.played_at DESC, g.replay_id LIMIT 1)
+                 FROM user_identities i
+                 WHERE i.user_id = $1 ORDER BY i.linked_at, i.platform, i.platform_id"
+        )))
         .bind(viewer.user.get())
         .fetch_all(&self.pool)
         .await?;
@@ -376,6 +387,20 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Serialises claims and verifications of one identity until the transaction ends: on
+    /// PostgreSQL (READ COMMITTED) a claim checked before a verification committed would
+    /// otherwise survive it, and two verifications deleting each other's claims could deadlock.
+    /// SQLite's write transactions are serial already (`BEGIN IMMEDIATE`).
+    async fn lock_identity(&self, tx: &mut sqlx::AnyConnection, player: &PlayerId) -> Result<()> {
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("identity:{}:{}", player.platform, player.id))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// What the viewer may know of `target`'s profile: refused when it is private and not the
@@ -555,6 +580,11 @@ impl Store {
                    AND NOT EXISTS (SELECT 1 FROM game_stats g WHERE g.platform = $1 AND g.platform_id = $2)",
                 "DELETE FROM players WHERE platform = $1 AND platform_id = $2
                    AND NOT EXISTS (SELECT 1 FROM game_stats g WHERE g.platform = $1 AND g.platform_id = $2)",
+                // Survivors keep the name of their newest remaining game, not one from the
+                // deleted replays.
+                "UPDATE players SET last_name = (SELECT g.name FROM game_stats g
+                     WHERE g.platform = $1 AND g.platform_id = $2 ORDER BY g.played_at DESC, g.replay_id LIMIT 1)
+                 WHERE platform = $1 AND platform_id = $2",
             ] {
                 sqlx::query(q)
                     .bind(platform)
@@ -587,7 +617,8 @@ impl Store {
     }
 }
 
-const CLAIMED_BY_ANOTHER: &str = "That player's account is verified as belonging to someone else, so it can't be linked to you. If it really is yours, log in on the web site with the Discord account that has it connected.";
+const CLAIMED_BY_ANOTHER: &str =
+    "That player's account is verified as belonging to someone else, so it can't be linked to you.";
 
 /// The owner of a verified identity, if any.
 async fn verified_owner(tx: &mut sqlx::AnyConnection, player: &PlayerId) -> Result<Option<UserId>> {

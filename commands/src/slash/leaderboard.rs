@@ -45,10 +45,16 @@ pub async fn leaderboard(
         .title(format!("Leaderboard — {label}"))
         .description(lines.join("\n"))
         .colour(crate::bot::reply::ORANGE);
+    // The list shows public profiles, plus the asker's own row: a private asker's row is for
+    // their eyes only, so then the whole answer is ephemeral.
+    let me = viewer(&ctx);
+    let private_me = rows.iter().any(|r| r.user_id == me.user)
+        && !ctx.data().store.profile(&me, me.user).await?.public;
     ctx.send(
         poise::CreateReply::default()
             .embed(embed)
-            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+            .allowed_mentions(serenity::CreateAllowedMentions::new())
+            .ephemeral(private_me),
     )
     .await?;
     Ok(())

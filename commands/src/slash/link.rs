@@ -96,7 +96,7 @@ pub fn linked_message(state: LinkState) -> &'static str {
             "✅ Linked (verified). `/stats`, `/trends` and `/sessions` count every game this player is in."
         }
         LinkState::Claimed => {
-            "✅ Linked. `/stats`, `/trends` and `/sessions` now count this player's games from the replays **you** upload. (Verify the account on the web site to count games others upload too.)"
+            "✅ Linked. `/stats`, `/trends` and `/sessions` now count this player's games from the replays **you** upload."
         }
     }
 }
