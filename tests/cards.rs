@@ -319,20 +319,33 @@ fn trend_chart_draws_points_and_the_rank_band() {
         .enumerate()
         .map(|(i, v)| (format!("G{}", i + 1), *v))
         .collect();
-    let spec = TrendChartSpec::new("mrtn", "bcpm", points, Some("GC1"));
+    let spec = TrendChartSpec::new("mrtn", "bcpm", points, Some("GC1"), "DOUBLES");
     let band = spec.band.as_ref().expect("bcpm has a GC1 band");
     assert_eq!((band.p25, band.median, band.p75), (330.0, 380.0, 420.0));
+    assert_eq!(band.borrowed_from, None);
+    // Duel games have no benchmark of their own yet: the band is doubles' and says so.
+    let duel = TrendChartSpec::new(
+        "mrtn",
+        "bcpm",
+        vec![("G1".into(), 300.0)],
+        Some("GC1"),
+        "DUEL",
+    );
+    assert_eq!(
+        duel.band.as_ref().unwrap().borrowed_from.as_deref(),
+        Some("doubles")
+    );
     assert!(spec.title.contains("Boost collected / min") && spec.title.contains("6 games"));
     let img = cards::render_trend(&spec, ImageFormat::Png).unwrap();
     let d = check_png("trend", &img.bytes);
     assert!(d.has_color((100, 100), (1160, 600), ORANGE), "trend line");
-    let empty = TrendChartSpec::new("mrtn", "bcpm", vec![], None);
+    let empty = TrendChartSpec::new("mrtn", "bcpm", vec![], None, "DOUBLES");
     assert!(matches!(
         cards::render_trend(&empty, ImageFormat::Png),
         Err(CardError::Unavailable(_))
     ));
     // Unknown metrics chart without a band instead of failing.
-    let odd = TrendChartSpec::new("mrtn", "made_up", vec![("a".into(), 1.0)], None);
+    let odd = TrendChartSpec::new("mrtn", "made_up", vec![("a".into(), 1.0)], None, "DOUBLES");
     assert!(odd.band.is_none());
     let d = decode(&cards::render_trend(&odd, ImageFormat::Png).unwrap().bytes);
     assert!(d.has_color((100, 100), (1160, 600), ORANGE), "single point");

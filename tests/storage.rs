@@ -380,7 +380,7 @@ both_backends!(
                 Err(StorageError::Forbidden)
             ));
             assert!(matches!(
-                store.trend(&bob, a, "bcpm", 10).await,
+                store.trend(&bob, a, "bcpm", 10, None).await,
                 Err(StorageError::Forbidden)
             ));
             assert!(matches!(
@@ -388,11 +388,15 @@ both_backends!(
                 Err(StorageError::Forbidden)
             ));
             assert!(matches!(
-                store.compare_with_user(&bob, b, a, 10).await,
+                store.compare_with_user(&bob, b, a, 10, None).await,
                 Err(StorageError::Forbidden)
             ));
             // Against oneself every metric is level: nothing better, nothing worse.
-            let same = store.compare_with_user(&alice, a, a, 10).await.unwrap();
+            let same = store
+                .compare_with_user(&alice, a, a, 10, None)
+                .await
+                .unwrap()
+                .rows;
             assert!(
                 !same.is_empty()
                     && same
@@ -436,7 +440,10 @@ both_backends!(
                 1
             );
 
-            let trend = store.trend(&alice, a, "avg_speed_uu_s", 10).await.unwrap();
+            let trend = store
+                .trend(&alice, a, "avg_speed_uu_s", 10, None)
+                .await
+                .unwrap();
             assert_eq!(trend.len(), 1);
             assert!((trend[0].1 - me.movement.as_ref().unwrap().avg_speed).abs() < 1e-6);
             let sessions = store.sessions(&alice, a, 5).await.unwrap();
@@ -444,7 +451,31 @@ both_backends!(
             let won = report.metadata.score[usize::from(me.team)]
                 > report.metadata.score[1 - usize::from(me.team)];
             assert_eq!((sessions[0].games, sessions[0].wins), (1, usize::from(won)));
-            let vs_rank = store.compare_with_rank(&alice, a, "GC1", 10).await.unwrap();
+            let vs_rank = store
+                .compare_with_rank(&alice, a, "GC1", 10, None)
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    vs_rank.playlist.as_str(),
+                    vs_rank.benchmark_playlist,
+                    vs_rank.games
+                ),
+                (report.metadata.playlist.as_str(), Some("doubles"), 1)
+            );
+            assert_eq!(
+                vs_rank.benchmark_note(),
+                None,
+                "doubles games, doubles numbers"
+            );
+            // Asked about another playlist: nothing of these games is averaged into it.
+            let duel = store
+                .compare_with_rank(&alice, a, "GC1", 10, Some("DUEL"))
+                .await
+                .unwrap();
+            assert_eq!((duel.games, duel.rows.len()), (0, 0));
+            assert!(duel.benchmark_note().unwrap().contains("doubles numbers"));
+            let vs_rank = vs_rank.rows;
             assert!(
                 vs_rank
                     .iter()

@@ -157,10 +157,16 @@ impl Draw for TrendChartSpec {
             Better::Neutral => "neither higher nor lower is better",
         };
         let sub = match &self.band {
-            Some(b) => format!(
-                "Shaded: middle half of {} players, line: their median · {dir}",
-                b.rank
-            ),
+            Some(b) => match &b.borrowed_from {
+                None => format!(
+                    "Shaded: middle half of {} players, line: their median · {dir}",
+                    b.rank
+                ),
+                Some(bench) => format!(
+                    "Shaded: {} players in {bench} (no benchmark for this playlist yet) · {dir}",
+                    b.rank
+                ),
+            },
             None => "No rank benchmark for this stat".to_string(),
         };
         title(root, &self.title, &sub)?;

@@ -514,6 +514,8 @@ pub struct TrendChartSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrendBand {
     pub rank: String,
+    /// The benchmark playlist when it is not the games' own (the table has no numbers for it).
+    pub borrowed_from: Option<String>,
     pub p25: f64,
     pub median: f64,
     pub p75: f64,
@@ -521,11 +523,20 @@ pub struct TrendBand {
 
 impl TrendChartSpec {
     /// `metric` is a benchmark key (see [`benchmarks::METRICS`]); unknown keys chart without a
-    /// band. `points` are oldest first.
-    pub fn new(player: &str, metric: &str, points: Vec<(String, f64)>, rank: Option<&str>) -> Self {
+    /// band. `points` are oldest first, all games of `playlist` (as stored, e.g. `DUEL`); the
+    /// band is that playlist's benchmark, or doubles' when the table has none (and the band
+    /// says so).
+    pub fn new(
+        player: &str,
+        metric: &str,
+        points: Vec<(String, f64)>,
+        rank: Option<&str>,
+        playlist: &str,
+    ) -> Self {
         let m = benchmarks::Metric::by_key(metric);
         let rank = rank.unwrap_or(DEFAULT_RANK).to_ascii_uppercase();
-        let b = benchmarks::lookup(metric, "doubles", &rank);
+        let bench = benchmarks::playlist_for(playlist);
+        let b = benchmarks::lookup(metric, bench, &rank);
         TrendChartSpec {
             title: format!(
                 "{} — {} over the last {} games",
@@ -537,6 +548,7 @@ impl TrendChartSpec {
             points: points.into_iter().filter(|(_, v)| v.is_finite()).collect(),
             band: b.map(|b| TrendBand {
                 rank: rank.clone(),
+                borrowed_from: (!bench.eq_ignore_ascii_case(playlist)).then(|| bench.to_string()),
                 p25: b.p25,
                 median: b.median,
                 p75: b.p75,

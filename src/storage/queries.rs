@@ -131,6 +131,35 @@ pub struct Comparison {
     pub better: Option<bool>,
 }
 
+/// Games of one playlist compared with a reference (a rank's benchmark, one's own earlier
+/// games, another player's games in the same playlist).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaylistComparison {
+    /// The playlist of every game averaged (as stored, e.g. `DOUBLES`).
+    pub playlist: String,
+    /// Rank comparisons: the benchmark table's playlist used. It is `doubles` when the table
+    /// has no numbers for `playlist` yet — say so wherever it is shown.
+    pub benchmark_playlist: Option<&'static str>,
+    /// Games averaged on the asker's side.
+    pub games: usize,
+    pub rows: Vec<Comparison>,
+}
+
+impl PlaylistComparison {
+    /// "Compared with doubles numbers" when the benchmark is another playlist's.
+    pub fn benchmark_note(&self) -> Option<String> {
+        let bench = self.benchmark_playlist?;
+        (benchmarks::playlist_for(&self.playlist) != self.playlist.to_ascii_lowercase()).then(
+            || {
+                format!(
+                    "No {} benchmarks exist yet: these are {bench} numbers.",
+                    crate::names::playlist_name(&self.playlist)
+                )
+            },
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LeaderboardRow {
     pub user_id: UserId,
@@ -235,18 +264,22 @@ impl Store {
             .collect())
     }
 
-    /// One metric over the last `games` games, oldest first: (played_at ms, value).
+    /// One metric over the last `games` games (of one playlist, if given), oldest first:
+    /// (played_at ms, value).
     pub async fn trend(
         &self,
         viewer: &Viewer,
         target_user: UserId,
         metric: &str,
         games: i64,
+        playlist: Option<&str>,
     ) -> Result<Vec<(i64, f64)>> {
         if metric_column(metric).is_none() {
             return Err(StorageError::Invalid(format!("unknown stat {metric:?}")));
         }
-        let rows = self.recent_games(viewer, target_user, games, None).await?;
+        let rows = self
+            .recent_games(viewer, target_user, games, playlist)
+            .await?;
         Ok(rows
             .iter()
             .rev()
@@ -283,22 +316,46 @@ impl Store {
         Ok(out)
     }
 
-    /// Average of the last `games` games per metric against a rank's benchmark.
+    /// The playlist a comparison is about: the one asked for, else the playlist of the target's
+    /// newest game. Averages never mix playlists.
+    async fn comparison_playlist(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        playlist: Option<&str>,
+    ) -> Result<String> {
+        if let Some(p) = playlist {
+            return Ok(p.to_ascii_uppercase());
+        }
+        let newest = self.recent_games(viewer, target_user, 1, None).await?;
+        newest
+            .first()
+            .map(|g| g.playlist.clone())
+            .ok_or(StorageError::NotFound)
+    }
+
+    /// The average of the target's last `games` games of one playlist per metric against a
+    /// rank's benchmark for that playlist (the benchmark table's doubles numbers when it has none
+    /// for it: `benchmark_playlist` says which).
     pub async fn compare_with_rank(
         &self,
         viewer: &Viewer,
         target_user: UserId,
         rank: &str,
         games: i64,
-    ) -> Result<Vec<Comparison>> {
-        let rows = self.recent_games(viewer, target_user, games, None).await?;
-        let playlist = rows
-            .first()
-            .map_or("doubles", |g| benchmarks::playlist_for(&g.playlist));
-        Ok(benchmarks::METRICS
+        playlist: Option<&str>,
+    ) -> Result<PlaylistComparison> {
+        let playlist = self
+            .comparison_playlist(viewer, target_user, playlist)
+            .await?;
+        let rows = self
+            .recent_games(viewer, target_user, games, Some(&playlist))
+            .await?;
+        let bench = benchmarks::playlist_for(&playlist);
+        let comparisons = benchmarks::METRICS
             .iter()
             .filter_map(|m| {
-                let b = benchmarks::lookup(m.key, playlist, rank)?;
+                let b = benchmarks::lookup(m.key, bench, rank)?;
                 let value = average(rows.iter().map(|g| g.metric(m.key)))?;
                 Some(Comparison {
                     metric: m.key.to_string(),
@@ -310,35 +367,64 @@ impl Store {
                     better: benchmarks::is_better(b, value),
                 })
             })
-            .collect())
+            .collect();
+        Ok(PlaylistComparison {
+            games: rows.len(),
+            benchmark_playlist: Some(bench),
+            playlist,
+            rows: comparisons,
+        })
     }
 
-    /// The last `window` games against the `window` before them.
+    /// The last `window` games of one playlist against the `window` before them.
     pub async fn compare_with_self(
         &self,
         viewer: &Viewer,
         target_user: UserId,
         window: usize,
-    ) -> Result<Vec<Comparison>> {
+        playlist: Option<&str>,
+    ) -> Result<PlaylistComparison> {
+        let playlist = self
+            .comparison_playlist(viewer, target_user, playlist)
+            .await?;
         let rows = self
-            .recent_games(viewer, target_user, (2 * window) as i64, None)
+            .recent_games(viewer, target_user, (2 * window) as i64, Some(&playlist))
             .await?;
         let (recent, earlier) = rows.split_at(rows.len().min(window));
-        Ok(compare_games(recent, earlier))
+        Ok(PlaylistComparison {
+            games: recent.len(),
+            benchmark_playlist: None,
+            rows: compare_games(recent, earlier),
+            playlist,
+        })
     }
 
-    /// The target's last `games` games against another user's (who must be visible to the
-    /// viewer: themselves, or a public profile).
+    /// The target's last `games` games of one playlist against another user's in the same
+    /// playlist (who must be visible to the viewer: themselves, or a public profile).
     pub async fn compare_with_user(
         &self,
         viewer: &Viewer,
         target_user: UserId,
         other_user: UserId,
         games: i64,
-    ) -> Result<Vec<Comparison>> {
-        let mine = self.recent_games(viewer, target_user, games, None).await?;
-        let theirs = self.recent_games(viewer, other_user, games, None).await?;
-        Ok(compare_games(&mine, &theirs))
+        playlist: Option<&str>,
+    ) -> Result<PlaylistComparison> {
+        self.check_access(viewer, other_user).await?;
+        let playlist = self
+            .comparison_playlist(viewer, target_user, playlist)
+            .await?;
+        let mine = self
+            .recent_games(viewer, target_user, games, Some(&playlist))
+            .await?;
+        let theirs = self
+            .recent_games(viewer, other_user, games, Some(&playlist))
+            .await?;
+        Ok(PlaylistComparison {
+            games: mine.len(),
+            benchmark_playlist: None,
+            rows: compare_games(&mine, &theirs),
+            playlist,
+        })
     }
 
     /// Best average of a metric among users with games uploaded in this guild.

@@ -17,7 +17,7 @@ pub enum Playlist {
 }
 
 impl Playlist {
-    fn key(self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
             Playlist::Duel => "DUEL",
             Playlist::Doubles => "DOUBLES",

@@ -1,4 +1,5 @@
-//! `/trends stat [games] [rank]`: one stat over recent games, drawn with the rank band.
+//! `/trends stat [games] [rank] [playlist]`: one stat over recent games of one playlist, drawn
+//! with that playlist's rank band (doubles' when the benchmark table has none, and it says so).
 
 use rlcoach::cards::{self, ImageFormat, TrendChartSpec};
 
@@ -16,6 +17,9 @@ pub async fn trends(
     stat: String,
     #[description = "How many recent games (default 20)"] games: Option<u32>,
     #[description = "Rank band to show (default GC1)"] rank: Option<Rank>,
+    #[description = "Which playlist (default: the one of your newest game)"] playlist: Option<
+        super::stats::Playlist,
+    >,
 ) -> Result<(), Error> {
     stat_label(&stat)?;
     let n = games_arg(games, 20)?;
@@ -24,17 +28,23 @@ pub async fn trends(
     let who = target(&ctx, None).await?;
     let private = private_answer(&ctx, &[who]);
     defer(&ctx, private).await?;
-    let points = data.store.trend(&viewer(&ctx), who.user, &stat, n).await?;
-    if points.is_empty() {
-        return Err(user_error("No games with that stat yet."));
-    }
-    let name = data
+    // One playlist per chart: its games, against its own benchmark band.
+    let newest = data
         .store
         .recent_games(&viewer(&ctx), who.user, 1, None)
-        .await?
-        .first()
-        .map(|g| g.name.clone())
-        .unwrap_or_default();
+        .await?;
+    let Some(newest) = newest.first() else {
+        return Err(user_error("No games yet. Drop a replay to get started."));
+    };
+    let playlist = playlist.map_or_else(|| newest.playlist.clone(), |p| p.key().to_string());
+    let points = data
+        .store
+        .trend(&viewer(&ctx), who.user, &stat, n, Some(&playlist))
+        .await?;
+    if points.is_empty() {
+        return Err(user_error("No games with that stat in that playlist yet."));
+    }
+    let name = newest.name.clone();
     let labelled: Vec<(String, f64)> = points
         .iter()
         .enumerate()
@@ -45,6 +55,7 @@ pub async fn trends(
         &stat,
         labelled,
         Some(rank.unwrap_or(Rank::GC1).key()),
+        &playlist,
     );
     let img =
         tokio::task::spawn_blocking(move || cards::render_trend(&spec, ImageFormat::Png)).await??;
