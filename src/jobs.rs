@@ -301,9 +301,15 @@ impl Worker {
             tokio::select! {
                 r = &mut analysis => break r.unwrap_or_else(|e| Err(AnalyzeError::Internal(e.to_string()))),
                 _ = beat.tick() => {
-                    if !self.store.heartbeat(&job, self.config.lease).await? {
-                        tracing::warn!(job = %job.job_id, "lease lost; another worker owns the job");
-                        return Ok(());
+                    match self.store.heartbeat(&job, self.config.lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(job = %job.job_id, "lease lost; another worker owns the job");
+                            return Ok(());
+                        }
+                        // The lease still has two thirds to run: the next beat tries again, and
+                        // if the lease is lost meanwhile, storing the result notices.
+                        Err(e) => tracing::warn!(job = %job.job_id, error = %e, "heartbeat failed"),
                     }
                 }
                 _ = &mut deadline => break Err(AnalyzeError::Timeout(self.config.job_timeout)),
@@ -315,12 +321,24 @@ impl Worker {
             }
         };
         match result {
-            Ok(report) => {
-                if self.store.complete_job(&job, &report).await? {
+            Ok(report) => match self.store.complete_job(&job, &report).await {
+                Ok(true) => {
                     tracing::info!(job = %job.job_id, replay = %job.replay_id, "analysis stored");
                     self.announce(job.replay_id.clone(), None);
                 }
-            }
+                Ok(false) => {}
+                Err(e) => {
+                    // A failure of ours to store the result: the job goes back to the queue for
+                    // another attempt after the short backoff instead of sitting out its lease.
+                    let retry = (job.attempt < job.max_attempts)
+                        .then(|| now_ms() + backoff_ms(job.attempt));
+                    tracing::warn!(job = %job.job_id, error = %e, retry = retry.is_some(), "storing the analysis failed");
+                    let message = e.user_message();
+                    if self.store.fail_job(&job, &message, false, retry).await? && retry.is_none() {
+                        self.announce(job.replay_id.clone(), Some(message));
+                    }
+                }
+            },
             Err(e) => {
                 let ours = matches!(e, AnalyzeError::Internal(_) | AnalyzeError::Timeout(_));
                 let retry = (ours && job.attempt < job.max_attempts)

@@ -2,6 +2,11 @@
 #![allow(dead_code)]
 
 pub mod db;
+mod edit;
+
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use edit::{distinct_copy, reseal, sections};
 
 use std::path::PathBuf;
 
@@ -47,20 +52,4 @@ pub fn header_only_bytes(bytes: &[u8]) -> Vec<u8> {
     b[mid..mid + 4096].fill(0xff);
     reseal(&mut b);
     b
-}
-
-/// Where a replay's header and body (content) data lie, each after its size and CRC words.
-pub fn sections(bytes: &[u8]) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
-    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-    let header = 8..8 + word(0);
-    let body = header.end + 8..header.end + 8 + word(header.end);
-    (header, body)
-}
-
-/// Rewrites both section CRCs to match edited bytes, so the replay reads as intact.
-pub fn reseal(bytes: &mut [u8]) {
-    for section in <[_; 2]>::from(sections(bytes)) {
-        let crc = boxcars::crc::calc_crc(&bytes[section.clone()]);
-        bytes[section.start - 4..section.start].copy_from_slice(&crc.to_le_bytes());
-    }
 }
