@@ -32,6 +32,9 @@ pub struct PoolConfig {
     pub max_queue: i64,
     /// How often idle workers look for due jobs (they are also woken on each submission).
     pub poll: Duration,
+    /// How often the pool fails jobs whose worker died on their last attempt (also once at
+    /// start), so that their uploaders get an answer. A write transaction, so not on every tick.
+    pub sweep: Duration,
     pub limits: Limits,
 }
 
@@ -44,6 +47,7 @@ impl Default for PoolConfig {
             max_attempts: 3,
             max_queue: 200,
             poll: Duration::from_secs(2),
+            sweep: Duration::from_secs(30),
             limits: Limits::default(),
         }
     }
@@ -165,6 +169,12 @@ impl WorkerPool {
             };
             tasks.spawn(worker.run());
         }
+        tasks.spawn(sweep_abandoned(
+            store.clone(),
+            config.sweep,
+            events.clone(),
+            stop.subscribe(),
+        ));
         WorkerPool {
             tasks,
             stop,
@@ -257,12 +267,6 @@ impl Worker {
 
     /// Runs one job if there is one; Ok(true) when it did.
     async fn tick(&mut self) -> Result<bool, StorageError> {
-        for replay_id in self.store.fail_abandoned_jobs().await? {
-            self.announce(
-                replay_id,
-                Some("Something went wrong on our side while analyzing that replay.".into()),
-            );
-        }
         let Some(job) = self.store.claim_job(self.config.lease).await? else {
             return Ok(false);
         };
@@ -354,10 +358,47 @@ impl Worker {
     }
 
     fn announce(&self, replay_id: String, error: Option<String>) {
-        // No receiver is fine: deliveries are also found in the database.
-        let _ = self
-            .events
-            .send(JobEvent::Finished(Completion { replay_id, error }));
+        announce(&self.events, replay_id, error);
+    }
+}
+
+fn announce(events: &broadcast::Sender<JobEvent>, replay_id: String, error: Option<String>) {
+    // No receiver is fine: deliveries are also found in the database.
+    let _ = events.send(JobEvent::Finished(Completion { replay_id, error }));
+}
+
+/// Fails, at start and then every `every`, the jobs whose worker died on their last attempt
+/// (their lease ran out and no attempt is left, so no worker claims them), and announces them.
+async fn sweep_abandoned(
+    store: Store,
+    every: Duration,
+    events: broadcast::Sender<JobEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut timer = tokio::time::interval(every.max(Duration::from_millis(1)));
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            changed = stop.changed() => if changed.is_err() { break },
+        }
+        if *stop.borrow() {
+            break;
+        }
+        match store.fail_abandoned_jobs().await {
+            Ok(failed) => {
+                for replay_id in failed {
+                    announce(
+                        &events,
+                        replay_id,
+                        Some(
+                            "Something went wrong on our side while analyzing that replay.".into(),
+                        ),
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sweeping abandoned jobs failed"),
+        }
     }
 }
 

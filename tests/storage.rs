@@ -840,3 +840,68 @@ both_backends!(
         }
     }
 );
+
+// Failing a job whose worker died on its last attempt takes a write lock; it is the pool's sweep
+// (at start, then every `PoolConfig::sweep`), not something each worker does on every tick.
+both_backends!(
+    a_job_abandoned_on_its_last_attempt_is_failed_by_the_sweep_not_by_worker_ticks,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let one_try = PoolConfig {
+                workers: 1,
+                max_attempts: 1,
+                sweep: Duration::from_secs(3600),
+                ..config()
+            };
+            let intake = Intake::new(store.clone(), one_try.clone());
+            // Two jobs allowed one attempt each, claimed by a worker that then dies.
+            let mut claimed = Vec::new();
+            for n in 1..=2 {
+                let bytes = common::distinct_copy(&replay(), n);
+                let id = replay_id_of(&intake.submit(bytes, upload(i64::from(n))).await.unwrap());
+                let job = store
+                    .claim_job(Duration::from_secs(600))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!((job.replay_id.as_str(), job.attempt), (id.as_str(), 1));
+                claimed.push(job);
+            }
+            let (first, second) = (claimed[0].replay_id.clone(), claimed[1].replay_id.clone());
+            // The first one's lease has run out before the pool starts; the second's has not.
+            assert!(store.heartbeat(&claimed[0], Duration::ZERO).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+
+            // Starting a pool sweeps once: the uploader hears that the analysis failed.
+            let pool = WorkerPool::start(store.clone(), one_try.clone());
+            let swept = job_reaches(&store, &first, |state, _, _| state == JobState::Failed).await;
+            assert!(swept.is_some(), "not failed by the start-up sweep");
+            let owed = store.pending_deliveries(Some(&first)).await.unwrap();
+            assert_eq!(owed.len(), 1);
+            assert!(owed[0].error.is_some());
+
+            // The second one's lease runs out while the pool runs: the worker goes on claiming and
+            // finishing another job without touching it; the next sweep (an hour away) will.
+            assert!(store.heartbeat(&claimed[1], Duration::ZERO).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let mut rx = pool.subscribe();
+            let other = common::distinct_copy(&replay(), 3);
+            let other = replay_id_of(&pool.intake().submit(other, upload(3)).await.unwrap());
+            assert_eq!(wait_for(&mut rx, &other).await.error, None);
+            let (state, _, _) = store.job_state(&second).await.unwrap().unwrap();
+            assert_eq!(
+                state,
+                JobState::Running,
+                "a worker tick failed the abandoned job"
+            );
+            pool.shutdown(Duration::from_secs(5)).await;
+
+            // The next pool's sweep fails it.
+            let pool = WorkerPool::start(store.clone(), one_try);
+            let swept = job_reaches(&store, &second, |state, _, _| state == JobState::Failed).await;
+            assert!(swept.is_some(), "not failed by the sweep");
+            pool.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+);
