@@ -292,11 +292,8 @@ both_backends!(full_queue_answers_busy, |db: &common::db::TestDb| {
         let same_match = common::header_only_bytes(&replay());
         let o = intake.submit(same_match, upload(2)).await.unwrap();
         assert!(matches!(o, SubmitOutcome::Pending { .. }), "{o:?}");
-        // ...but a genuinely new one is.
-        let Some(files) = common::corpus() else {
-            return;
-        };
-        let other = std::fs::read(&files[0]).unwrap();
+        // ...but a genuinely new one (another match GUID) is.
+        let other = common::distinct_copy(&replay(), 1);
         let o = intake.submit(other, upload(3)).await.unwrap();
         assert!(matches!(o, SubmitOutcome::Busy { queued: 1 }), "{o:?}");
     }

@@ -1,6 +1,8 @@
 //! Test support: the fake Discord and the real `rlcoach` binary started against it.
 #![allow(dead_code)]
 
+#[path = "../../../tests/common/edit.rs"]
+pub mod edit;
 pub mod fake_discord;
 
 use std::path::{Path, PathBuf};
@@ -113,24 +115,13 @@ pub fn replay_fixture() -> Vec<u8> {
     .unwrap()
 }
 
-/// The shared corpus, or None (with SKIPPED) when absent.
-pub fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/replays");
-    let Ok(files) = rlcoach::analysis::replay_files(&dir) else {
-        eprintln!("SKIPPED: replay corpus not found at {}", dir.display());
-        return None;
-    };
-    Some(
-        files
-            .into_iter()
-            .map(|p| {
-                (
-                    p.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                )
-            })
-            .collect(),
-    )
+/// `n` copies of the in-repo fixture that intake takes for `n` different replays (each with its
+/// own match GUID and sha256; see `edit::distinct_copy`), named `copy-<i>.replay`.
+pub fn distinct_fixtures(n: u32) -> Vec<(String, Vec<u8>)> {
+    let fixture = replay_fixture();
+    (1..=n)
+        .map(|i| (format!("copy-{i}.replay"), edit::distinct_copy(&fixture, i)))
+        .collect()
 }
 
 /// Decodes a whole PNG (panics if invalid) and returns its size.
