@@ -241,7 +241,10 @@ fn compare(replay: &str, truth: &str) -> Option<(usize, usize, usize, usize)> {
         dir.join("groundtruth").join(truth),
     );
     if !rp.exists() || !tp.exists() {
-        eprintln!("SKIPPED: {} or {} not found", rp.display(), tp.display());
+        common::skip_or_fail(
+            common::REQUIRE_CORPUS,
+            &format!("{} or {} not found", rp.display(), tp.display()),
+        );
         return None;
     }
     let ours = parse_csv(&rlcoach::export::players_csv(&common::analyze_path(&rp)));

@@ -3,10 +3,13 @@
 
 pub mod db;
 mod edit;
+mod skip;
 
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
 pub use edit::{distinct_copy, reseal, sections};
+#[allow(unused_imports)]
+pub use skip::{REQUIRE_CORPUS, REQUIRE_POSTGRES, skip_or_fail};
 
 use std::path::PathBuf;
 
@@ -14,17 +17,23 @@ pub fn shared_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// Every replay in `../shared/replays`, or None (with a message) when the corpus is absent.
+/// Every replay in `../shared/replays`, or None (after `SKIPPED:`) when the corpus is absent;
+/// with `RLCOACH_REQUIRE_CORPUS=1` its absence fails the test instead.
 pub fn corpus() -> Option<Vec<PathBuf>> {
     let dir = shared_dir().join("replays");
-    let Ok(files) = rlcoach::analysis::replay_files(&dir) else {
-        eprintln!(
-            "SKIPPED: replay corpus not found at {} (clone with ../shared beside the repo)",
-            dir.display()
-        );
-        return None;
-    };
-    Some(files)
+    match rlcoach::analysis::replay_files(&dir) {
+        Ok(files) if !files.is_empty() => Some(files),
+        _ => {
+            skip_or_fail(
+                REQUIRE_CORPUS,
+                &format!(
+                    "replay corpus not found at {} (clone with ../shared beside the repo)",
+                    dir.display()
+                ),
+            );
+            None
+        }
+    }
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
