@@ -715,6 +715,41 @@ async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summ
     );
 }
 
+/// `rlcoach bench` reports peak heap only from a build with the counting allocator
+/// (`--features bench-alloc`); the default build, the bot's, has none and says how to get it.
+#[test]
+fn bench_reports_peak_heap_only_when_built_with_the_counting_allocator() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("game.replay"), replay_fixture()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlcoach"))
+        .args(["bench", "--runs", "1"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("game.replay"))
+        .expect("a row for the replay")
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.len(), 8, "{text}");
+    let heap = &row[6..];
+    if cfg!(feature = "bench-alloc") {
+        for mb in heap {
+            assert!(mb.parse::<f64>().is_ok_and(|v| v > 0.0), "{text}");
+        }
+        assert!(!text.contains("n/a"), "{text}");
+    } else {
+        assert_eq!(heap, ["n/a", "n/a"], "{text}");
+        assert!(
+            text.contains("n/a (build with --features bench-alloc)"),
+            "{text}"
+        );
+    }
+}
+
 /// Discord rejects the whole registration if one command breaks its limits; check them offline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_commands_respect_discord_limits() {
