@@ -32,6 +32,9 @@ pub struct PoolConfig {
     pub max_queue: i64,
     /// How often idle workers look for due jobs (they are also woken on each submission).
     pub poll: Duration,
+    /// How often the pool fails jobs whose worker died on their last attempt (also once at
+    /// start), so that their uploaders get an answer. A write transaction, so not on every tick.
+    pub sweep: Duration,
     pub limits: Limits,
 }
 
@@ -44,6 +47,7 @@ impl Default for PoolConfig {
             max_attempts: 3,
             max_queue: 200,
             poll: Duration::from_secs(2),
+            sweep: Duration::from_secs(30),
             limits: Limits::default(),
         }
     }
@@ -165,6 +169,12 @@ impl WorkerPool {
             };
             tasks.spawn(worker.run());
         }
+        tasks.spawn(sweep_abandoned(
+            store.clone(),
+            config.sweep,
+            events.clone(),
+            stop.subscribe(),
+        ));
         WorkerPool {
             tasks,
             stop,
@@ -257,12 +267,6 @@ impl Worker {
 
     /// Runs one job if there is one; Ok(true) when it did.
     async fn tick(&mut self) -> Result<bool, StorageError> {
-        for replay_id in self.store.fail_abandoned_jobs().await? {
-            self.announce(
-                replay_id,
-                Some("Something went wrong on our side while analyzing that replay.".into()),
-            );
-        }
         let Some(job) = self.store.claim_job(self.config.lease).await? else {
             return Ok(false);
         };
@@ -301,9 +305,15 @@ impl Worker {
             tokio::select! {
                 r = &mut analysis => break r.unwrap_or_else(|e| Err(AnalyzeError::Internal(e.to_string()))),
                 _ = beat.tick() => {
-                    if !self.store.heartbeat(&job, self.config.lease).await? {
-                        tracing::warn!(job = %job.job_id, "lease lost; another worker owns the job");
-                        return Ok(());
+                    match self.store.heartbeat(&job, self.config.lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(job = %job.job_id, "lease lost; another worker owns the job");
+                            return Ok(());
+                        }
+                        // The lease still has two thirds to run: the next beat tries again, and
+                        // if the lease is lost meanwhile, storing the result notices.
+                        Err(e) => tracing::warn!(job = %job.job_id, error = %e, "heartbeat failed"),
                     }
                 }
                 _ = &mut deadline => break Err(AnalyzeError::Timeout(self.config.job_timeout)),
@@ -315,12 +325,24 @@ impl Worker {
             }
         };
         match result {
-            Ok(report) => {
-                if self.store.complete_job(&job, &report).await? {
+            Ok(report) => match self.store.complete_job(&job, &report).await {
+                Ok(true) => {
                     tracing::info!(job = %job.job_id, replay = %job.replay_id, "analysis stored");
                     self.announce(job.replay_id.clone(), None);
                 }
-            }
+                Ok(false) => {}
+                Err(e) => {
+                    // A failure of ours to store the result: the job goes back to the queue for
+                    // another attempt after the short backoff instead of sitting out its lease.
+                    let retry = (job.attempt < job.max_attempts)
+                        .then(|| now_ms() + backoff_ms(job.attempt));
+                    tracing::warn!(job = %job.job_id, error = %e, retry = retry.is_some(), "storing the analysis failed");
+                    let message = e.user_message();
+                    if self.store.fail_job(&job, &message, false, retry).await? && retry.is_none() {
+                        self.announce(job.replay_id.clone(), Some(message));
+                    }
+                }
+            },
             Err(e) => {
                 let ours = matches!(e, AnalyzeError::Internal(_) | AnalyzeError::Timeout(_));
                 let retry = (ours && job.attempt < job.max_attempts)
@@ -336,10 +358,47 @@ impl Worker {
     }
 
     fn announce(&self, replay_id: String, error: Option<String>) {
-        // No receiver is fine: deliveries are also found in the database.
-        let _ = self
-            .events
-            .send(JobEvent::Finished(Completion { replay_id, error }));
+        announce(&self.events, replay_id, error);
+    }
+}
+
+fn announce(events: &broadcast::Sender<JobEvent>, replay_id: String, error: Option<String>) {
+    // No receiver is fine: deliveries are also found in the database.
+    let _ = events.send(JobEvent::Finished(Completion { replay_id, error }));
+}
+
+/// Fails, at start and then every `every`, the jobs whose worker died on their last attempt
+/// (their lease ran out and no attempt is left, so no worker claims them), and announces them.
+async fn sweep_abandoned(
+    store: Store,
+    every: Duration,
+    events: broadcast::Sender<JobEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut timer = tokio::time::interval(every.max(Duration::from_millis(1)));
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            changed = stop.changed() => if changed.is_err() { break },
+        }
+        if *stop.borrow() {
+            break;
+        }
+        match store.fail_abandoned_jobs().await {
+            Ok(failed) => {
+                for replay_id in failed {
+                    announce(
+                        &events,
+                        replay_id,
+                        Some(
+                            "Something went wrong on our side while analyzing that replay.".into(),
+                        ),
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sweeping abandoned jobs failed"),
+        }
     }
 }
 

@@ -179,11 +179,12 @@ fn highlighted_player_and_mvp_are_marked_on_the_match_card() {
     };
     let spec = MatchCardSpec::from_report(&r, &opts);
     let rows: Vec<_> = spec.teams.iter().flat_map(|t| &t.rows).collect();
-    assert_eq!(rows.iter().filter(|r| r.highlighted).count(), 1);
-    assert!(
-        rows.iter()
-            .any(|r| r.highlighted && r.mvp && r.name == r.name.clone())
-    );
+    let highlighted: Vec<_> = rows.iter().filter(|row| row.highlighted).collect();
+    assert_eq!(highlighted.len(), 1);
+    // The one highlighted row is the MVP's, and the only row starred.
+    assert_eq!(highlighted[0].name, r.players[mvp].name);
+    assert!(highlighted[0].mvp);
+    assert_eq!(rows.iter().filter(|row| row.mvp).count(), 1);
     // Each team's rows are sorted by score, and the team header carries its goals.
     for t in &spec.teams {
         assert!(t.rows.windows(2).all(|w| w[0].score >= w[1].score));

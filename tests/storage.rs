@@ -5,8 +5,14 @@ mod common;
 
 use std::time::Duration;
 
+use rlcoach::benchmarks::Metric;
 use rlcoach::jobs::{Completion, Intake, IntakeError, JobEvent, PoolConfig, WorkerPool};
-use rlcoach::storage::{NewUpload, StorageError, SubmitOutcome, UserId, Viewer};
+use rlcoach::storage::{
+    ClaimedJob, JobState, NewUpload, StorageConfig, StorageError, Store, SubmitOutcome, UserId,
+    Viewer,
+};
+use rlcoach::{Limits, Report};
+use sqlx::Row as _;
 
 fn config() -> PoolConfig {
     PoolConfig {
@@ -296,11 +302,8 @@ both_backends!(full_queue_answers_busy, |db: &common::db::TestDb| {
         let same_match = common::header_only_bytes(&replay());
         let o = intake.submit(same_match, upload(2)).await.unwrap();
         assert!(matches!(o, SubmitOutcome::Pending { .. }), "{o:?}");
-        // ...but a genuinely new one is.
-        let Some(files) = common::corpus() else {
-            return;
-        };
-        let other = std::fs::read(&files[0]).unwrap();
+        // ...but a genuinely new one (another match GUID) is.
+        let other = common::distinct_copy(&replay(), 1);
         let o = intake.submit(other, upload(3)).await.unwrap();
         assert!(matches!(o, SubmitOutcome::Busy { queued: 1 }), "{o:?}");
     }
@@ -564,6 +567,366 @@ both_backends!(
                     .unwrap()
                     .is_empty()
             );
+            pool.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+);
+
+/// The `game_stats` columns that hold a benchmark metric (each named after it); each is bound as
+/// an optional float, NULL when the report has no value.
+const METRIC_COLUMNS: [&str; 16] = [
+    "bcpm",
+    "avg_boost_amount",
+    "pct_zero_boost",
+    "pct_full_boost",
+    "boost_stolen",
+    "avg_speed_uu_s",
+    "pct_supersonic",
+    "pct_slow_speed",
+    "pct_on_ground",
+    "pct_low_air",
+    "pct_high_air",
+    "pct_offensive_third",
+    "pct_defensive_third",
+    "pct_behind_ball",
+    "avg_distance_to_ball",
+    "avg_distance_to_teammates",
+];
+
+/// Checks that the stored report and every player's stat row are exactly `r`'s.
+async fn assert_stored(store: &Store, replay_id: &str, r: &Report, context: &str) {
+    // As the report reads back from its JSON (floats may move by an ulp there).
+    let mut expected: Report = serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap();
+    expected.upgrade_stored();
+    let stored = store.report(&in_channel(99), replay_id).await.unwrap();
+    assert!(
+        stored.as_ref() == Some(&expected),
+        "{context}: stored report differs"
+    );
+    let sql = format!(
+        "SELECT goals, {} FROM game_stats WHERE replay_id = $1 AND platform = $2 AND platform_id = $3",
+        METRIC_COLUMNS.join(", ")
+    );
+    for p in &r.players {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(replay_id)
+            .bind(&p.id.platform)
+            .bind(&p.id.id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{context}: {}'s row: {e}", p.name));
+        assert_eq!(row.try_get::<i64, _>(0).unwrap(), i64::from(p.core.goals));
+        for (i, key) in METRIC_COLUMNS.iter().enumerate() {
+            let want = Metric::by_key(key).unwrap().value(p);
+            let got: Option<f64> = row.try_get(i + 1).unwrap();
+            assert_eq!(got, want, "{context}: {key} of {}", p.name);
+        }
+    }
+}
+
+// Issue 16: PostgreSQL prepares a statement once per connection and reuses it; through sqlx's Any
+// driver a NULL float was bound with another type than a value (FLOAT4 against the column's
+// DOUBLE PRECISION), so whichever report a connection stored first decided whether later ones
+// failed ("incorrect binary data format in bind parameter 36": a 1v1 player has no team-mate
+// distance). Here every replay at hand — 1v1, 2v2, 3v3, and each one's header-only report (no
+// stats at all) — is stored first on a fresh pool, then all the others at once, round after round.
+both_backends!(
+    every_report_stores_whatever_the_connection_stored_before,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        let storage_config = db.config.clone();
+        async move {
+            let mut inputs = vec![replay()];
+            for path in common::corpus().unwrap_or_default() {
+                inputs.push(std::fs::read(path).unwrap());
+            }
+            // Without the corpus, copies of the fixture that are other matches.
+            if inputs.len() < 3 {
+                inputs.extend((1..=2).map(|n| common::distinct_copy(&replay(), n)));
+            }
+            let intake = Intake::new(
+                store.clone(),
+                PoolConfig {
+                    max_queue: 1000,
+                    ..config()
+                },
+            );
+            // Per replay: its id and its two reports, full and header-only.
+            let mut entries: Vec<(String, [Report; 2])> = Vec::new();
+            for (i, bytes) in inputs.iter().enumerate() {
+                let outcome = intake.submit(bytes.clone(), upload(i as i64)).await;
+                let id = replay_id_of(&outcome.unwrap());
+                if entries.iter().any(|(e, _)| *e == id) {
+                    continue; // the fixture is a copy of a corpus replay
+                }
+                let full = rlcoach::analyze(bytes, &Limits::default()).unwrap();
+                let bare = common::header_only_bytes(bytes);
+                let header_only = rlcoach::analyze(&bare, &Limits::default()).unwrap();
+                assert!(full.quality.network_parsed && !header_only.quality.network_parsed);
+                entries.push((id, [full, header_only]));
+            }
+            let n = entries.len();
+            let report_of = |id: &str, header_only: bool| {
+                let (_, reports) = entries.iter().find(|(e, _)| e == id).unwrap();
+                reports[usize::from(header_only)].clone()
+            };
+            // Each replay goes first twice: its full report on a pool of one connection (which
+            // then stores all the others), its header-only one on a pool of eight (the first
+            // of these rounds on one).
+            for round in 0..2 * n {
+                let first = &entries[round % n].0;
+                let first_header_only = round >= n;
+                let connections = if round <= n { 1 } else { 8 };
+                let fresh = Store::open(&StorageConfig {
+                    max_connections: connections,
+                    ..storage_config.clone()
+                })
+                .await
+                .unwrap();
+                sqlx::query(
+                    "UPDATE jobs SET state = 'queued', attempts = 0, run_after = 0,
+                         lease_token = NULL, lease_until = NULL, finished_at = NULL",
+                )
+                .execute(fresh.pool())
+                .await
+                .unwrap();
+                let mut jobs: Vec<ClaimedJob> = Vec::new();
+                while let Some(job) = fresh.claim_job(Duration::from_secs(600)).await.unwrap() {
+                    jobs.push(job);
+                }
+                assert_eq!(jobs.len(), n);
+                jobs.sort_by(|a, b| a.replay_id.cmp(&b.replay_id));
+                jobs.rotate_left(round % n);
+                let at = jobs.iter().position(|j| j.replay_id == *first).unwrap();
+                let first_job = jobs.remove(at);
+                let mut plan = vec![(first_job, report_of(first, first_header_only))];
+                for (i, job) in jobs.into_iter().enumerate() {
+                    let r = report_of(&job.replay_id, (i + round) % 3 == 0);
+                    plan.push((job, r));
+                }
+                let context = |job: &ClaimedJob, r: &Report| {
+                    format!(
+                        "round {round} ({connections} connections, first {first} {}): {} {}v{}{}",
+                        if first_header_only {
+                            "header-only"
+                        } else {
+                            "full"
+                        },
+                        job.replay_id,
+                        r.metadata.team_size,
+                        r.metadata.team_size,
+                        if r.quality.network_parsed {
+                            ""
+                        } else {
+                            " header-only"
+                        },
+                    )
+                };
+                // The first alone, so it is what a fresh connection prepares; then all at once.
+                let (job, r) = &plan[0];
+                let stored = fresh.complete_job(job, r).await;
+                assert!(
+                    matches!(stored, Ok(true)),
+                    "{}: {stored:?}",
+                    context(job, r)
+                );
+                let mut tasks = Vec::new();
+                for (job, r) in plan[1..].iter().cloned() {
+                    let fresh = fresh.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let stored = fresh.complete_job(&job, &r).await;
+                        (job, r, stored)
+                    }));
+                }
+                for t in tasks {
+                    let (job, r, stored) = t.await.unwrap();
+                    assert!(
+                        matches!(stored, Ok(true)),
+                        "{}: {stored:?}",
+                        context(&job, &r)
+                    );
+                }
+                for (job, r) in &plan {
+                    assert_stored(&store, &job.replay_id, r, &context(job, r)).await;
+                }
+                fresh.close().await;
+            }
+        }
+    }
+);
+
+/// Makes storing any analysis fail while `inject_store_failure` holds a row (a trigger on
+/// `analyses`): a failure of ours to store a result.
+async fn install_store_failure(store: &Store) {
+    let statements: &[&'static str] = match store.backend() {
+        rlcoach::storage::Backend::Postgres => &[
+            "CREATE TABLE inject_store_failure (armed BIGINT)",
+            "CREATE FUNCTION inject_store_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF EXISTS (SELECT 1 FROM inject_store_failure) THEN
+                     RAISE EXCEPTION 'injected failure to store an analysis';
+                 END IF;
+                 RETURN NEW;
+             END $$",
+            "CREATE TRIGGER inject_store_failure BEFORE INSERT ON analyses
+             FOR EACH ROW EXECUTE FUNCTION inject_store_failure()",
+        ],
+        rlcoach::storage::Backend::Sqlite => &[
+            "CREATE TABLE inject_store_failure (armed BIGINT)",
+            "CREATE TRIGGER inject_store_failure BEFORE INSERT ON analyses
+             WHEN EXISTS (SELECT 1 FROM inject_store_failure)
+             BEGIN SELECT RAISE(ABORT, 'injected failure to store an analysis'); END",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(*sql).execute(store.pool()).await.unwrap();
+    }
+}
+
+async fn set_store_failure(store: &Store, armed: bool) {
+    let sql = if armed {
+        "INSERT INTO inject_store_failure (armed) VALUES (1)"
+    } else {
+        "DELETE FROM inject_store_failure"
+    };
+    sqlx::query(sql).execute(store.pool()).await.unwrap();
+}
+
+/// Polls the replay's job until `done` holds for (state, last error, attempts); None after a
+/// minute.
+async fn job_reaches(
+    store: &Store,
+    replay_id: &str,
+    done: impl Fn(JobState, Option<&str>, i64) -> bool,
+) -> Option<(JobState, Option<String>, i64)> {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let s = store.job_state(replay_id).await.unwrap().unwrap();
+            if done(s.0, s.1.as_deref(), s.2) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .ok()
+}
+
+// Issue 16: when storing a finished analysis failed, the worker kept the job's lease and the job
+// waited it out (60 s by default) before anyone ran it again. The lease here is ten minutes: the
+// job must be back in the queue (not running under our lease) at once, and run again after the
+// short retry backoff.
+both_backends!(
+    a_result_that_fails_to_store_is_retried_within_seconds_not_after_the_lease,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            install_store_failure(&store).await;
+            set_store_failure(&store, true).await;
+            let pool = WorkerPool::start(
+                store.clone(),
+                PoolConfig {
+                    workers: 1,
+                    lease: Duration::from_secs(600),
+                    max_attempts: 3,
+                    ..config()
+                },
+            );
+            let mut rx = pool.subscribe();
+            let id = replay_id_of(&pool.intake().submit(replay(), upload(1)).await.unwrap());
+            // Claimed, then no longer running under the worker's lease (or marked failed).
+            let after_failure = job_reaches(&store, &id, |state, error, attempts| {
+                attempts >= 1 && (state != JobState::Running || error.is_some())
+            })
+            .await;
+            let Some((state, error, attempts)) = after_failure else {
+                let now = store.job_state(&id).await.unwrap();
+                panic!("the failed store kept the job under its lease: {now:?}");
+            };
+            assert_eq!(state, JobState::Queued, "{error:?}");
+            assert_eq!(attempts, 1);
+            assert!(error.is_some());
+            assert!(store.report(&user(1), &id).await.unwrap().is_none());
+            assert!(
+                store
+                    .pending_deliveries(Some(&id))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "nobody is told anything while a retry is due"
+            );
+
+            set_store_failure(&store, false).await;
+            let done = wait_for(&mut rx, &id).await;
+            assert_eq!(done.error, None);
+            let (state, error, attempts) = store.job_state(&id).await.unwrap().unwrap();
+            assert_eq!((state, error, attempts), (JobState::Done, None, 2));
+            assert!(store.report(&user(1), &id).await.unwrap().is_some());
+            pool.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+);
+
+// Failing a job whose worker died on its last attempt takes a write lock; it is the pool's sweep
+// (at start, then every `PoolConfig::sweep`), not something each worker does on every tick.
+both_backends!(
+    a_job_abandoned_on_its_last_attempt_is_failed_by_the_sweep_not_by_worker_ticks,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let one_try = PoolConfig {
+                workers: 1,
+                max_attempts: 1,
+                sweep: Duration::from_secs(3600),
+                ..config()
+            };
+            let intake = Intake::new(store.clone(), one_try.clone());
+            // Two jobs allowed one attempt each, claimed by a worker that then dies.
+            let mut claimed = Vec::new();
+            for n in 1..=2 {
+                let bytes = common::distinct_copy(&replay(), n);
+                let id = replay_id_of(&intake.submit(bytes, upload(i64::from(n))).await.unwrap());
+                let job = store
+                    .claim_job(Duration::from_secs(600))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!((job.replay_id.as_str(), job.attempt), (id.as_str(), 1));
+                claimed.push(job);
+            }
+            let (first, second) = (claimed[0].replay_id.clone(), claimed[1].replay_id.clone());
+            // The first one's lease has run out before the pool starts; the second's has not.
+            assert!(store.heartbeat(&claimed[0], Duration::ZERO).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+
+            // Starting a pool sweeps once: the uploader hears that the analysis failed.
+            let pool = WorkerPool::start(store.clone(), one_try.clone());
+            let swept = job_reaches(&store, &first, |state, _, _| state == JobState::Failed).await;
+            assert!(swept.is_some(), "not failed by the start-up sweep");
+            let owed = store.pending_deliveries(Some(&first)).await.unwrap();
+            assert_eq!(owed.len(), 1);
+            assert!(owed[0].error.is_some());
+
+            // The second one's lease runs out while the pool runs: the worker goes on claiming and
+            // finishing another job without touching it; the next sweep (an hour away) will.
+            assert!(store.heartbeat(&claimed[1], Duration::ZERO).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let mut rx = pool.subscribe();
+            let other = common::distinct_copy(&replay(), 3);
+            let other = replay_id_of(&pool.intake().submit(other, upload(3)).await.unwrap());
+            assert_eq!(wait_for(&mut rx, &other).await.error, None);
+            let (state, _, _) = store.job_state(&second).await.unwrap().unwrap();
+            assert_eq!(
+                state,
+                JobState::Running,
+                "a worker tick failed the abandoned job"
+            );
+            pool.shutdown(Duration::from_secs(5)).await;
+
+            // The next pool's sweep fails it.
+            let pool = WorkerPool::start(store.clone(), one_try);
+            let swept = job_reaches(&store, &second, |state, _, _| state == JobState::Failed).await;
+            assert!(swept.is_some(), "not failed by the sweep");
             pool.shutdown(Duration::from_secs(5)).await;
         }
     }

@@ -10,8 +10,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rlcoach::cards::{CardOptions, ImageFormat};
 use rlcoach::{Limits, Report};
 
-use crate::alloc_meter;
-
 #[derive(Parser)]
 #[command(
     name = "rlcoach",
@@ -301,6 +299,33 @@ fn write_cards(
     Ok(paths)
 }
 
+/// Peak heap for `bench`, from the counting allocator that only `--features bench-alloc` builds
+/// install (the bot never pays for it); None without it.
+#[cfg(feature = "bench-alloc")]
+mod heap {
+    pub fn reset() {
+        crate::alloc_meter::reset_peak();
+    }
+    pub fn peak() -> Option<usize> {
+        Some(crate::alloc_meter::peak())
+    }
+}
+
+#[cfg(not(feature = "bench-alloc"))]
+mod heap {
+    pub fn reset() {}
+    pub fn peak() -> Option<usize> {
+        None
+    }
+}
+
+/// What the heap columns show without the counting allocator.
+const NO_HEAP: &str = "n/a (build with --features bench-alloc)";
+
+fn megabytes(bytes: Option<usize>) -> String {
+    bytes.map_or_else(|| "n/a".into(), |b| format!("{:.1}", b as f64 / 1048576.0))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -321,29 +346,29 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let mut full = Vec::new();
         let mut header = Vec::new();
         let mut frames = 0;
-        let (mut parse_peak, mut full_peak) = (0, 0);
+        let (mut parse_peak, mut full_peak) = (None, None);
         for _ in 0..runs {
             // The header-only parse that intake and the analyzer do first.
             let t = Instant::now();
             let _ = rlcoach::analysis::parse_header(&bytes);
             header.push(t.elapsed());
-            alloc_meter::reset_peak();
+            heap::reset();
             // The bare parse is timed up to freeing its frames, as the analysis frees them too.
             let t = Instant::now();
             let r = boxcars::ParserBuilder::new(&bytes)
                 .must_parse_network_data()
                 .parse();
-            parse_peak = parse_peak.max(alloc_meter::peak());
+            parse_peak = parse_peak.max(heap::peak());
             frames = r
                 .ok()
                 .and_then(|r| r.network_frames.map(|n| n.frames.len()))
                 .unwrap_or(0);
             parse.push(t.elapsed());
-            alloc_meter::reset_peak();
+            heap::reset();
             let t = Instant::now();
             let r = rlcoach::analyze(&bytes, &Limits::default());
             full.push(t.elapsed());
-            full_peak = full_peak.max(alloc_meter::peak());
+            full_peak = full_peak.max(heap::peak());
             if let Err(e) = r {
                 println!("{}: {e}", f.display());
             }
@@ -352,7 +377,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         total_parse += p;
         total_full += a;
         println!(
-            "{:<48} {:>7} {:>10.2} {:>10.2} {:>10.2} {:>6.2} {:>10.1} {:>10.1}",
+            "{:<48} {:>7} {:>10.2} {:>10.2} {:>10.2} {:>6.2} {:>10} {:>10}",
             f.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -361,9 +386,12 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             p.as_secs_f64() * 1e3,
             a.as_secs_f64() * 1e3,
             a.as_secs_f64() / p.as_secs_f64().max(1e-9),
-            parse_peak as f64 / 1048576.0,
-            full_peak as f64 / 1048576.0,
+            megabytes(parse_peak),
+            megabytes(full_peak),
         );
+    }
+    if heap::peak().is_none() {
+        println!("parse MB, peak MB: {NO_HEAP}");
     }
     if !files.is_empty() {
         println!(

@@ -1,6 +1,7 @@
 //! The `rlcoach` binary: the composition root. With no subcommand it will run the Discord bot;
 //! `analyze` and `bench` run offline.
 
+#[cfg(feature = "bench-alloc")]
 mod alloc_meter;
 mod bot;
 mod cli;
@@ -8,6 +9,8 @@ mod config;
 mod ingest_bench;
 mod slash;
 
+/// Only in builds for measuring (`--features bench-alloc`): it counts every allocation.
+#[cfg(feature = "bench-alloc")]
 #[global_allocator]
 static ALLOC: alloc_meter::Meter = alloc_meter::Meter;
 

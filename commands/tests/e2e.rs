@@ -281,14 +281,11 @@ async fn sigterm_mid_analysis_exits_cleanly_and_the_next_start_finishes_the_work
     restart_with_work_left(false).await;
 }
 
-/// Runs `restart_mid_analysis` until the stop left work to do (the single worker is normally
-/// 2-4 files into the 8 when the last is accepted; a run where it finished them all tested
-/// nothing and is repeated, at most three times).
+/// Runs `restart_mid_analysis` until the stop left work to do (a run where every file was
+/// answered before the stop tested nothing and is repeated, at most three times).
 async fn restart_with_work_left(crash: bool) {
     for attempt in 1..=3 {
-        let Some((answered_before, n)) = restart_mid_analysis(crash).await else {
-            return;
-        };
+        let (answered_before, n) = restart_mid_analysis(crash).await;
         if answered_before < n {
             return;
         }
@@ -297,17 +294,18 @@ async fn restart_with_work_left(crash: bool) {
     panic!("nothing was left to do after the stop in three attempts; the test proved nothing");
 }
 
-/// Drops every corpus replay in one message to a bot with one worker, stops it once all are
-/// accepted (SIGKILL when `crash`, else SIGTERM), starts it again: each gets one answer. Returns
-/// how many were answered before the stop, of how many (None without the corpus).
-async fn restart_mid_analysis(crash: bool) -> Option<(usize, usize)> {
-    let corpus = support::corpus()?;
+/// Drops eight distinct replays (copies of the in-repo fixture, each its own match; no corpus
+/// needed) in one message to a bot with one worker, stops it once all are accepted (SIGKILL when
+/// `crash`, else SIGTERM), starts it again: each gets one answer. Returns how many were answered
+/// before the stop, of how many.
+async fn restart_mid_analysis(crash: bool) -> (usize, usize) {
+    let replays = support::distinct_fixtures(8);
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = [("RLCOACH_WORKERS", "1"), ("RLCOACH_JOB_LEASE_SECS", "2")];
     let mut bot = Bot::start(&fake, dir.path(), &env).await;
     let channel = 8001;
-    let attachments: Vec<Value> = corpus
+    let attachments: Vec<Value> = replays
         .iter()
         .map(|(n, b)| fake.attachment(n, b.clone()))
         .collect();
@@ -405,7 +403,7 @@ async fn restart_mid_analysis(crash: bool) -> Option<(usize, usize)> {
         })
         .count();
     assert_eq!(summaries, 1);
-    Some((answered_before, n))
+    (answered_before, n)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,10 +411,11 @@ async fn fifty_concurrent_drops_from_ten_users_are_all_answered_and_rate_limits_
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path(), &[("RLCOACH_USER_BURST", "5")]).await;
-    let replays: Vec<Vec<u8>> = match support::corpus() {
-        Some(c) => c.into_iter().map(|(_, b)| b).collect(),
-        None => vec![replay_fixture()],
-    };
+    // Eight distinct replays (fixture copies with their own match GUIDs), as in the corpus.
+    let replays: Vec<Vec<u8>> = support::distinct_fixtures(8)
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
     // 10 users × 5 drops (the per-user burst), plus a sixth from one user, all at once. The
     // gateway's events are handled concurrently, so which of that user's six is refused is not
     // fixed: exactly one must be.
@@ -692,9 +691,7 @@ async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summ
     assert_eq!(tries, 1, "retried a channel it cannot post in");
 
     // Two replays in one message: each answered, then one series summary.
-    let second = support::corpus()
-        .and_then(|c| c.into_iter().next())
-        .map_or_else(replay_fixture, |(_, b)| b);
+    let second = support::distinct_fixtures(1).remove(0).1;
     let msg = fake.message_with(
         702,
         open,
@@ -723,6 +720,41 @@ async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summ
             .unwrap()
             .contains("Best player")
     );
+}
+
+/// `rlcoach bench` reports peak heap only from a build with the counting allocator
+/// (`--features bench-alloc`); the default build, the bot's, has none and says how to get it.
+#[test]
+fn bench_reports_peak_heap_only_when_built_with_the_counting_allocator() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("game.replay"), replay_fixture()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlcoach"))
+        .args(["bench", "--runs", "1"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("game.replay"))
+        .expect("a row for the replay")
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.len(), 8, "{text}");
+    let heap = &row[6..];
+    if cfg!(feature = "bench-alloc") {
+        for mb in heap {
+            assert!(mb.parse::<f64>().is_ok_and(|v| v > 0.0), "{text}");
+        }
+        assert!(!text.contains("n/a"), "{text}");
+    } else {
+        assert_eq!(heap, ["n/a", "n/a"], "{text}");
+        assert!(
+            text.contains("n/a (build with --features bench-alloc)"),
+            "{text}"
+        );
+    }
 }
 
 /// Discord rejects the whole registration if one command breaks its limits; check them offline.
@@ -1121,7 +1153,7 @@ async fn a_burst_from_many_users_is_load_and_every_file_counts_against_its_uploa
 
     // One user, one message with 7 files and a burst of 5: five are taken, two are refused by
     // name with the wait, and the series summary accounts for all seven.
-    let files: Vec<_> = (0..7u16)
+    let files: Vec<_> = (0..7u32)
         .map(|i| {
             fake.attachment(
                 &format!("s{i}.replay"),

@@ -499,6 +499,15 @@ async fn save_player(
     let won = r.metadata.score[team] > r.metadata.score[1 - team];
     let m = |key: &str| crate::benchmarks::Metric::by_key(key).and_then(|m| m.value(p));
     let b = p.boost.as_ref();
+    // Not a cached prepared statement (`persistent(false)`): PostgreSQL prepares a statement with
+    // the parameter types of its first execution, and sqlx 0.9's Any driver binds a NULL
+    // `Option<f64>` as FLOAT4 (`AnyArguments::convert_into` in sqlx-core swaps Real and Double
+    // for NULLs), the type its server sends with the statement. A connection whose first row had
+    // a NULL metric (a 1v1 player has no team-mate distance; a header-only report has no stats)
+    // then rejected every later 8-byte value there: "incorrect binary data format in bind
+    // parameter 36". A CAST in the SQL does not help, as the parameter's type comes with it.
+    // Prepared per execution, each row's NULLs are typed on their own and assigned to the
+    // DOUBLE PRECISION columns. SQLite is unaffected either way.
     sqlx::query(
         "INSERT INTO game_stats (replay_id, platform, platform_id, name, team, won, playlist, map, played_at, duration_s,
             score, goals, assists, saves, shots, demos, mvp, shooting_pct, bcpm, avg_boost_amount, pct_zero_boost,
@@ -578,6 +587,7 @@ async fn save_player(
     .bind(m("pct_behind_ball"))
     .bind(m("avg_distance_to_ball"))
     .bind(m("avg_distance_to_teammates"))
+    .persistent(false)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -1,6 +1,7 @@
 //! A fresh database per test: a temp-dir SQLite file, or a new PostgreSQL database on the
 //! server at `RLCOACH_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`), dropped at
-//! the end. When PostgreSQL is unreachable the Postgres variant prints SKIPPED and returns.
+//! the end. When PostgreSQL is unreachable the Postgres variant prints SKIPPED and returns, or
+//! fails when `RLCOACH_REQUIRE_POSTGRES=1` (as in CI).
 
 use rlcoach::storage::{StorageConfig, Store};
 use sqlx::Connection as _;
@@ -30,15 +31,17 @@ impl TestDb {
         }
     }
 
-    /// None (after printing SKIPPED) when no PostgreSQL server answers.
+    /// None (after printing SKIPPED) when no PostgreSQL server answers; a failure instead when
+    /// `RLCOACH_REQUIRE_POSTGRES=1`.
     pub async fn postgres() -> Option<TestDb> {
         let base = pg_base();
         let admin_url = format!("{base}/postgres");
         let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(c) => c,
             Err(e) => {
-                eprintln!(
-                    "SKIPPED: PostgreSQL not reachable at {base} ({e}); only SQLite was tested"
+                super::skip_or_fail(
+                    super::REQUIRE_POSTGRES,
+                    &format!("PostgreSQL not reachable at {base} ({e}); only SQLite was tested"),
                 );
                 return None;
             }

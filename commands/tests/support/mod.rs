@@ -1,6 +1,9 @@
 //! Test support: the fake Discord and the real `rlcoach` binary started against it.
 #![allow(dead_code)]
 
+#[path = "../../../tests/common/edit.rs"]
+pub mod edit;
+pub use edit::distinct_copy;
 pub mod fake_discord;
 
 use std::path::{Path, PathBuf};
@@ -113,24 +116,13 @@ pub fn replay_fixture() -> Vec<u8> {
     .unwrap()
 }
 
-/// The shared corpus, or None (with SKIPPED) when absent.
-pub fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/replays");
-    let Ok(files) = rlcoach::analysis::replay_files(&dir) else {
-        eprintln!("SKIPPED: replay corpus not found at {}", dir.display());
-        return None;
-    };
-    Some(
-        files
-            .into_iter()
-            .map(|p| {
-                (
-                    p.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                )
-            })
-            .collect(),
-    )
+/// `n` copies of the in-repo fixture that intake takes for `n` different replays (each with its
+/// own match GUID and sha256; see `edit::distinct_copy`), named `copy-<i>.replay`.
+pub fn distinct_fixtures(n: u32) -> Vec<(String, Vec<u8>)> {
+    let fixture = replay_fixture();
+    (1..=n)
+        .map(|i| (format!("copy-{i}.replay"), edit::distinct_copy(&fixture, i)))
+        .collect()
 }
 
 /// Decodes a whole PNG (panics if invalid) and returns its size.
@@ -140,28 +132,4 @@ pub fn png_size(bytes: &[u8]) -> (u32, u32) {
     let mut buf = vec![0; reader.output_buffer_size().expect("size")];
     let info = reader.next_frame(&mut buf).expect("PNG data");
     (info.width, info.height)
-}
-
-/// The same match as a different replay: the match GUID in the header rewritten (keeping its
-/// length) and both section CRCs re-sealed, so the bot stores it as another game.
-pub fn distinct_copy(bytes: &[u8], n: u16) -> Vec<u8> {
-    let guid = rlcoach::analysis::inspect(bytes, &rlcoach::Limits::default())
-        .expect("a valid replay")
-        .match_guid
-        .expect("the replay has a match GUID");
-    let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
-    let header = 8..8 + word(bytes, 0);
-    let at = bytes[header.clone()]
-        .windows(guid.len())
-        .position(|w| w == guid.as_bytes())
-        .expect("GUID in the header")
-        + header.start;
-    let mut b = bytes.to_vec();
-    b[at + guid.len() - 4..at + guid.len()].copy_from_slice(format!("{n:04X}").as_bytes());
-    let body = header.end + 8..header.end + 8 + word(&b, header.end);
-    for section in [header, body] {
-        let crc = boxcars::crc::calc_crc(&b[section.clone()]);
-        b[section.start - 4..section.start].copy_from_slice(&crc.to_le_bytes());
-    }
-    b
 }
