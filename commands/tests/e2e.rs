@@ -117,6 +117,7 @@ async fn dropped_replay_in_a_dm_gets_the_embed_and_a_valid_png() {
         .map(|c| c.content())
         .collect();
     assert!(texts[0].contains("received"), "{texts:?}");
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,6 +197,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
             .map(|_| ())
     })
     .await;
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,6 +271,7 @@ async fn setup_is_for_admins_and_auto_analyze_works_only_in_that_channel() {
                 == Some(&ignored.to_string())),
         "answered a drop made before auto-analyze was on"
     );
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,6 +408,7 @@ async fn restart_mid_analysis(crash: bool) -> Option<(usize, usize)> {
         })
         .count();
     assert_eq!(summaries, 1);
+    support::assert_within_discord_limits(&fake);
     Some((answered_before, n))
 }
 
@@ -470,6 +474,7 @@ async fn fifty_concurrent_drops_from_ten_users_are_all_answered_and_rate_limits_
         let s = status_for(&calls, d.0, d.1).unwrap();
         assert_eq!(final_edit(&calls, d.0, &s).len(), 1, "answered once");
     }
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -503,6 +508,7 @@ async fn startup_fails_clearly_without_a_token_or_with_a_rejected_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("rejected by Discord (401"), "{err}");
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,6 +661,7 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
             .unwrap()
             .contains("don't know the stat")
     );
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -723,6 +730,374 @@ async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summ
             .unwrap()
             .contains("Best player")
     );
+    support::assert_within_discord_limits(&fake);
+}
+
+/// Sends `body` to the fake as the bot would (JSON, or multipart with `files`); returns the
+/// status and the parsed answer.
+async fn send_raw(
+    fake: &FakeDiscord,
+    method: &str,
+    path: &str,
+    body: Value,
+    files: &[(&str, usize)],
+) -> (u16, Value) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v10{path}", fake.base);
+    let req = client.request(method.parse().unwrap(), url);
+    let req = if files.is_empty() {
+        req.header("content-type", "application/json")
+            .body(body.to_string())
+    } else {
+        let b = "XfakeBoundaryX";
+        let mut out = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"payload_json\"\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
+        )
+        .into_bytes();
+        for (i, (name, size)) in files.iter().enumerate() {
+            out.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"files[{i}]\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").bytes());
+            out.extend(std::iter::repeat_n(b'x', *size));
+            out.extend(b"\r\n");
+        }
+        out.extend(format!("--{b}--\r\n").bytes());
+        req.header("content-type", format!("multipart/form-data; boundary={b}"))
+            .body(out)
+    };
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The fake refuses what Discord refuses, with Discord's error body, and records it; what is
+/// exactly at a limit passes. (Lengths in code points: "é" counts one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_discord_refuses_what_discord_refuses() {
+    let fake = FakeDiscord::start().await;
+    let msgs = "/channels/1/messages";
+    let s = |c: &str, n: usize| c.repeat(n);
+    let button =
+        |id: String, label: String| json!({"type": 2, "style": 2, "custom_id": id, "label": label});
+    let row = |c: Vec<Value>| json!({"type": 1, "components": c});
+    let buttons = |n: usize| {
+        row((0..n)
+            .map(|i| button(format!("b{i}"), "ok".into()))
+            .collect())
+    };
+    let option = |v: String| json!({"label": "x", "value": v});
+    let select = |n: usize| json!({"type": 3, "custom_id": "pick", "options": (0..n).map(|i| option(format!("v{i}"))).collect::<Vec<_>>()});
+    let field =
+        |n: usize, v: usize| json!({"name": s("n", n), "value": s("v", v), "inline": false});
+    // (what, body, the error's path in `errors`, its code)
+    let refused = [
+        (
+            "content",
+            json!({"content": s("é", 2001)}),
+            "/content",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "title",
+            json!({"embeds": [{"title": s("t", 257)}]}),
+            "/embeds/0/title",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "description",
+            json!({"embeds": [{"description": s("d", 4097)}]}),
+            "/embeds/0/description",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "26 fields",
+            json!({"embeds": [{"fields": vec![field(1, 1); 26]}]}),
+            "/embeds/0/fields",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "field name",
+            json!({"embeds": [{"fields": [field(257, 1)]}]}),
+            "/embeds/0/fields/0/name",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "field value",
+            json!({"embeds": [{"fields": [field(1, 1025)]}]}),
+            "/embeds/0/fields/0/value",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "empty field value",
+            json!({"embeds": [{"fields": [field(1, 0)]}]}),
+            "/embeds/0/fields/0/value",
+            "BASE_TYPE_REQUIRED",
+        ),
+        (
+            "footer",
+            json!({"embeds": [{"footer": {"text": s("f", 2049)}}]}),
+            "/embeds/0/footer/text",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "author",
+            json!({"embeds": [{"author": {"name": s("a", 257)}}]}),
+            "/embeds/0/author/name",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "6000 in all",
+            json!({"embeds": [{"description": s("d", 3000)}, {"description": s("d", 3000), "title": "x"}]}),
+            "/embeds",
+            "MAX_EMBED_SIZE_EXCEEDED",
+        ),
+        (
+            "11 embeds",
+            json!({"embeds": vec![json!({"title": "x"}); 11]}),
+            "/embeds",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "6 rows",
+            json!({"components": (0..6).map(|i| row(vec![button(format!("r{i}"), "x".into())])).collect::<Vec<_>>()}),
+            "/components",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "6 buttons",
+            json!({"components": [buttons(6)]}),
+            "/components/0/components",
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+        ),
+        (
+            "select and button",
+            json!({"components": [row(vec![select(2), button("b".into(), "x".into())])]}),
+            "/components/0/components",
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+        ),
+        (
+            "label",
+            json!({"components": [row(vec![button("b".into(), s("l", 81))])]}),
+            "/components/0/components/0/label",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "custom_id",
+            json!({"components": [row(vec![button(s("i", 101), "x".into())])]}),
+            "/components/0/components/0/custom_id",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "same custom_id",
+            json!({"components": [row(vec![button("b".into(), "x".into())]), row(vec![button("b".into(), "y".into())])]}),
+            "/components/1/components/0/custom_id",
+            "COMPONENT_CUSTOM_ID_DUPLICATED",
+        ),
+        (
+            "26 options",
+            json!({"components": [row(vec![select(26)])]}),
+            "/components/0/components/0/options",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "option value",
+            json!({"components": [row(vec![json!({"type": 3, "custom_id": "p", "options": [option(s("v", 101))]})])]}),
+            "/components/0/components/0/options/0/value",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "same value",
+            json!({"components": [row(vec![json!({"type": 3, "custom_id": "p", "options": [option("a".into()), option("a".into())]})])]}),
+            "/components/0/components/0/options/1/value",
+            "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED",
+        ),
+        (
+            "placeholder",
+            json!({"components": [row(vec![json!({"type": 3, "custom_id": "p", "placeholder": s("p", 151), "options": [option("a".into())]})])]}),
+            "/components/0/components/0/placeholder",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+    ];
+    for (what, body, path, code) in &refused {
+        let (status, answer) = send_raw(&fake, "POST", msgs, body.clone(), &[]).await;
+        assert_eq!(
+            (status, &answer["code"]),
+            (400, &json!(50035)),
+            "{what}: {answer}"
+        );
+        assert_eq!(answer["message"], "Invalid Form Body");
+        let errors = answer["errors"]
+            .pointer(path)
+            .unwrap_or_else(|| panic!("{what}: {answer}"));
+        assert_eq!(errors["_errors"][0]["code"], *code, "{what}: {answer}");
+    }
+    // Exactly at the limits: accepted, on every message route.
+    let full = json!({
+        "content": s("é", 2000),
+        "embeds": [{"title": s("t", 256), "description": s("d", 4096), "fields": [field(256, 1024)], "footer": {"text": s("f", 368)}}],
+        "components": [buttons(5), row(vec![select(25)])],
+    });
+    assert_eq!(
+        send_raw(&fake, "POST", msgs, full.clone(), &[]).await.0,
+        200
+    );
+    assert_eq!(
+        send_raw(&fake, "PATCH", "/channels/1/messages/2", full.clone(), &[])
+            .await
+            .0,
+        200
+    );
+    let token = fake.slash(1, 1, None, "0", "x", json!([]), Value::Null);
+    let hook = format!("/webhooks/{}/{token}", support::fake_discord::APP_ID);
+    assert_eq!(
+        send_raw(&fake, "POST", &hook, full.clone(), &[]).await.0,
+        200
+    );
+    assert_eq!(
+        send_raw(
+            &fake,
+            "PATCH",
+            &format!("{hook}/messages/@original"),
+            full.clone(),
+            &[]
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(
+        fake.refused().len() == refused.len(),
+        "at the limits, nothing more is refused"
+    );
+
+    // Interaction callbacks: a message in `data`, autocomplete choices.
+    let callback = format!("/interactions/1/{token}/callback");
+    let (status, a) = send_raw(
+        &fake,
+        "POST",
+        &callback,
+        json!({"type": 4, "data": {"content": s("x", 2001)}}),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            &a["errors"]["data"]["content"]["_errors"][0]["code"]
+        ),
+        (400, &json!("BASE_TYPE_MAX_LENGTH"))
+    );
+    let choices = |n: usize, len: usize| json!({"type": 8, "data": {"choices": (0..n).map(|i| json!({"name": s("c", len), "value": format!("v{i}")})).collect::<Vec<_>>()}});
+    assert_eq!(
+        send_raw(&fake, "POST", &callback, choices(26, 1), &[])
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send_raw(&fake, "POST", &callback, choices(1, 101), &[])
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send_raw(&fake, "POST", &callback, choices(25, 100), &[])
+            .await
+            .0,
+        204
+    );
+
+    // Command registration.
+    let put = "/applications/1/commands";
+    let cmd =
+        |name: &str, desc: usize| json!({"name": name, "description": s("d", desc), "type": 1});
+    assert_eq!(
+        send_raw(&fake, "PUT", put, json!([cmd(&s("a", 32), 100)]), &[])
+            .await
+            .0,
+        200
+    );
+    let (status, a) = send_raw(
+        &fake,
+        "PUT",
+        put,
+        json!([cmd("ok", 1), cmd(&s("a", 33), 101)]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        a["errors"]["1"]["name"].is_object() && a["errors"]["1"]["description"].is_object(),
+        "{a}"
+    );
+    let mut many = cmd("many", 5);
+    many["options"] = json!(
+        (0..26)
+            .map(|i| json!({"name": format!("o{i}"), "description": "d", "type": 3}))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(send_raw(&fake, "PUT", put, json!([many]), &[]).await.0, 400);
+    let mut choice = cmd("choice", 5);
+    choice["options"] = json!([{"name": "c", "description": "d", "type": 3, "choices": (0..26).map(|i| json!({"name": format!("c{i}"), "value": format!("{i}")})).collect::<Vec<_>>()}]);
+    assert_eq!(
+        send_raw(&fake, "PUT", put, json!([choice]), &[]).await.0,
+        400
+    );
+
+    // Files: at most 10, each within the interaction's attachment_size_limit (413 beyond).
+    fake.set_attachment_size_limit(1000);
+    let small = fake.slash(1, 1, None, "0", "x", json!([]), Value::Null);
+    let hook = format!("/webhooks/{}/{small}", support::fake_discord::APP_ID);
+    let (status, a) = send_raw(
+        &fake,
+        "POST",
+        &hook,
+        json!({"content": "x"}),
+        &[("big.bin", 1001)],
+    )
+    .await;
+    assert_eq!((status, &a["code"]), (413, &json!(40005)));
+    assert_eq!(
+        send_raw(
+            &fake,
+            "POST",
+            &hook,
+            json!({"content": "x"}),
+            &[("ok.bin", 1000)]
+        )
+        .await
+        .0,
+        200
+    );
+    let eleven = [("f.bin", 1); 11];
+    assert_eq!(
+        send_raw(&fake, "POST", msgs, json!({"content": "x"}), &eleven)
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send_raw(&fake, "POST", msgs, json!({"content": "x"}), &eleven[..10])
+            .await
+            .0,
+        200
+    );
+
+    let refusals = fake.refused();
+    assert_eq!(
+        refusals.len(),
+        refused.len() + 8,
+        "every refusal is recorded"
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|c| c.refused.as_ref().is_some_and(|r| r["code"].is_number()))
+    );
+    let helper = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        support::assert_within_discord_limits(&fake)
+    }));
+    assert!(helper.is_err(), "the helper fails a test with refusals");
 }
 
 /// Discord rejects the whole registration if one command breaks its limits; check them offline.
@@ -788,6 +1163,7 @@ async fn registered_commands_respect_discord_limits() {
     for c in &cmds {
         check(c, "");
     }
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -901,6 +1277,7 @@ async fn private_reply_mode_answers_by_dm_and_never_in_the_channel() {
                 .as_array()
                 .is_none_or(|e| e.is_empty())
     );
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1011,4 +1388,5 @@ async fn forged_button_ids_never_open_someone_elses_replay() {
         })
         .await;
     assert_eq!(png_size(card.file("player-1.png").unwrap()), (1200, 675));
+    support::assert_within_discord_limits(&fake);
 }
