@@ -1390,3 +1390,418 @@ async fn forged_button_ids_never_open_someone_elses_replay() {
     assert_eq!(png_size(card.file("player-1.png").unwrap()), (1200, 675));
     support::assert_within_discord_limits(&fake);
 }
+
+/// 32 characters of what Rocket League names hold at worst: markdown, emoji (astral), accents,
+/// spoiler bars; distinct per `i`.
+fn long_name(i: usize) -> String {
+    format!("*_~`|>\\ 🚀🔥⚽ Ünïcødé ||{i}|| 𝓐𝓑𝓒")
+        .chars()
+        .chain(std::iter::repeat('ñ'))
+        .take(32)
+        .collect()
+}
+
+/// A long, awkward (but valid) file name.
+fn long_file(k: usize) -> String {
+    format!(
+        "{k:03} 🚀 *ranked* standard — the ||comeback|| `final` {}.replay",
+        "x".repeat(50)
+    )
+}
+
+fn epic(n: usize) -> rlcoach::report::PlayerId {
+    rlcoach::report::PlayerId {
+        platform: "epic".into(),
+        id: format!("{n:032x}"),
+    }
+}
+
+/// Game `k` of the stress test: the fixture stretched to 4v4, every name 32 awkward
+/// characters. Player 0 is `me` (the MVP); the three team-mates come from a pool of 30 regular
+/// friends; the four opponents are new every game. Five games a session, a session a day.
+fn stress_report(
+    base: &rlcoach::Report,
+    k: usize,
+    me: &rlcoach::report::PlayerId,
+) -> rlcoach::Report {
+    let mut r = base.clone();
+    let n = base.players.len();
+    r.players = (0..8)
+        .map(|i| {
+            let mut p = base.players[i % n].clone();
+            p.team = u8::from(i >= 4);
+            p.core.mvp = i == 0;
+            (p.id, p.name) = match i {
+                0 => (me.clone(), long_name(0)),
+                1..=3 => {
+                    let f = 1_000 + (k + i) % 30;
+                    (epic(f), long_name(f))
+                }
+                _ => (epic(100_000 + k * 8 + i), long_name(100_000 + k * 8 + i)),
+            };
+            p
+        })
+        .collect();
+    r.series.boost = (0..8).map(|i| base.series.boost[i % n].clone()).collect();
+    r.series.speed = (0..8).map(|i| base.series.speed[i % n].clone()).collect();
+    r.metadata.team_size = 4;
+    r.metadata.score = [(k % 5) as u32, ((k * 3 + 1) % 5) as u32];
+    r.metadata.started_at_unix =
+        Some(1_767_225_600 + (k / 5) as i64 * 86_400 + (k % 5) as i64 * 600);
+    r
+}
+
+/// What the bot finally said to interaction `token`: its message callback (types 4, 7, 8) or,
+/// after a deferral, the follow-up or the edit of the original response.
+async fn answer_to(fake: &FakeDiscord, what: &str, token: &str) -> Call {
+    fake.wait_for(what, T, |calls| {
+        calls
+            .iter()
+            .find(|c| {
+                c.path.contains(token)
+                    && if c.path.ends_with("/callback") {
+                        matches!(c.json["type"].as_u64(), Some(4 | 7 | 8))
+                    } else {
+                        matches!(c.method.as_str(), "POST" | "PATCH")
+                    }
+            })
+            .cloned()
+    })
+    .await
+}
+
+/// The message of an answer (a callback carries it in `data`).
+fn message_of(c: &Call) -> &Value {
+    if c.path.ends_with("/callback") {
+        &c.json["data"]
+    } else {
+        &c.json
+    }
+}
+
+fn custom_ids(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn gunzip_json(bytes: &[u8]) -> Value {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip file");
+    serde_json::from_slice(&out).expect("JSON inside")
+}
+
+/// The worst realistic inputs through every command and button, and not one request Discord
+/// would refuse: a user with 310 uploads of 4v4 games whose every player has a 32-character
+/// name full of emoji and markdown (seeded through the core API before the bot starts), 1,230
+/// players to pick from in `/link`, a series of 10 files in one message, long file names, the
+/// same replay uploaded twice, a full leaderboard, and an export split to fit a small upload
+/// limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worst_realistic_inputs_stay_within_discords_limits() {
+    use rlcoach::storage::{NewUpload, UserId, Viewer};
+
+    let started = std::time::Instant::now();
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = replay_fixture();
+    let base = rlcoach::analyze(&fixture, &rlcoach::Limits::default()).unwrap();
+    let (user, other, channel) = (31_337u64, 31_338u64, 6001u64);
+    let me = epic(7);
+    let seeder = support::seed::Seeder::open(dir.path(), &fixture).await;
+    for k in 0..300 {
+        let upload = NewUpload {
+            guild_id: Some(GUILD_ID as i64),
+            channel_id: Some(channel as i64),
+            file_name: Some(long_file(k)),
+            ..NewUpload::by(UserId::from_discord(user))
+        };
+        let report = stress_report(&base, k, &me);
+        seeder.add(k as u16 + 1, upload, report).await;
+    }
+    // The series' ten games are known already (someone else uploaded them): the bot answers
+    // from storage, with these names.
+    for j in 0..10 {
+        let upload = NewUpload::by(UserId::from_discord(other));
+        let report = stress_report(&base, 300 + j, &me);
+        seeder.add(1_001 + j as u16, upload, report).await;
+    }
+    let store = &seeder.store;
+    let mine = Viewer::user(UserId::from_discord(user));
+    store.link_identity(&mine, &me).await.unwrap();
+    store.set_public_profile(&mine, true).await.unwrap();
+    // Twelve friends with public, verified profiles: a full leaderboard.
+    for i in 0..12u64 {
+        let friend = Viewer::user(UserId::from_discord(40_000 + i));
+        store
+            .verify_identity(&friend, &epic(1_000 + i as usize))
+            .await
+            .unwrap();
+        store.set_public_profile(&friend, true).await.unwrap();
+    }
+    store
+        .set_auto_analyze(GUILD_ID as i64, channel as i64, true)
+        .await
+        .unwrap();
+    seeder.close().await;
+    eprintln!("seeded 310 games in {:?}", started.elapsed());
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let lap = |what: &str| eprintln!("{:>8.1?} {what}", started.elapsed());
+
+    // A series: ten files in one message, each answered with the embed, card and buttons.
+    let attachments: Vec<Value> = (0..10)
+        .map(|j| {
+            let bytes = support::seed::distinct_copy(&fixture, 1_001 + j as u16);
+            fake.attachment(&long_file(300 + j), bytes)
+        })
+        .collect();
+    let msg = fake.message_with(user, channel, Some(GUILD_ID), attachments);
+    let summary = fake
+        .wait_for("the series summary", T, |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.json["embeds"][0]["title"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("Series: 10 games"))
+                })
+                .cloned()
+        })
+        .await;
+    assert!(
+        summary.json["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Best player")
+    );
+    let calls = fake.calls();
+    let results: Vec<&Call> = calls
+        .iter()
+        .filter(|c| {
+            c.method == "PATCH"
+                && c.path
+                    .starts_with(&format!("/channels/{channel}/messages/"))
+                && c.file("match.png").is_some()
+        })
+        .collect();
+    assert_eq!(results.len(), 10, "every file of the series answered once");
+    for r in &results {
+        let fields = r.json["embeds"][0]["fields"].as_array().unwrap();
+        for f in fields {
+            assert_eq!(f["value"].as_str().unwrap().lines().count(), 4, "{f}");
+        }
+    }
+    assert!(status_for(&calls, channel, msg).is_some());
+    let ids = custom_ids(&results[0].json);
+    assert_eq!(ids.iter().filter(|i| i.starts_with("card:")).count(), 8);
+    let replay = ids[0].split(':').nth(1).unwrap().to_string();
+
+    lap("series answered");
+    // Every button under a result.
+    for (custom, file) in [
+        (format!("card:{replay}:7"), "player-8.png"),
+        (format!("chart:{replay}:boost"), "boost.png"),
+        (format!("chart:{replay}:heatmap"), "heatmap.png"),
+        (format!("chart:{replay}:timeline"), "timeline.png"),
+    ] {
+        let token = fake.component(user, channel, &custom, None);
+        let answer = answer_to(&fake, &custom, &token).await;
+        assert!(answer.file(file).is_some(), "{custom}: {:?}", answer.json);
+    }
+    let token = fake.component(user, channel, &format!("me:{replay}"), None);
+    let menu = answer_to(&fake, "the this-is-me menu", &token).await;
+    let options = message_of(&menu)["components"][0]["components"][0]["options"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(options.len(), 8);
+    let value = format!("{}:{}", me.platform, me.id);
+    assert!(options.iter().any(|o| o["value"] == value.as_str()));
+    let token = fake.component(user, channel, &format!("link:{replay}"), Some(vec![value]));
+    let linked = answer_to(&fake, "the link", &token).await;
+    assert!(
+        message_of(&linked)["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ Linked")
+    );
+
+    lap("buttons");
+    // The same replay again, twice, by /analyze: the user's latest uploads are one replay.
+    for _ in 0..2 {
+        let token = analyze_in_guild(
+            &fake,
+            user,
+            &long_file(300),
+            support::seed::distinct_copy(&fixture, 1_001),
+        );
+        let again = answer_to(&fake, "the repeated /analyze", &token).await;
+        assert!(again.file("match.png").is_some(), "{:?}", again.json);
+    }
+    lap("analyze again");
+    let slash = |name: &str, options: Value, resolved: Value| {
+        fake.slash(user, channel, Some(GUILD_ID), "0", name, options, resolved)
+    };
+
+    // /link: 1,230 players, 25 a page.
+    let token = slash("link", json!([]), Value::Null);
+    let picker = answer_to(&fake, "the /link picker", &token).await;
+    let m = message_of(&picker);
+    assert!(m["content"].as_str().unwrap().contains("page 1 of"), "{m}");
+    assert_eq!(
+        m["components"][0]["components"][0]["options"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+    let token = fake.component(user, channel, "linkpage:1", None);
+    let page = answer_to(&fake, "page 2", &token).await;
+    assert!(
+        message_of(&page)["content"]
+            .as_str()
+            .unwrap()
+            .contains("page 2 of")
+    );
+    // Autocomplete: the most Discord takes (1,230 players; every benchmarked stat).
+    let stats = rlcoach::benchmarks::METRICS.len().min(25);
+    for (command, option, want) in [("link", "player", 25), ("leaderboard", "stat", stats)] {
+        let options = json!([{"name": option, "type": 3, "value": "", "focused": true}]);
+        let token = fake.autocomplete(user, channel, Some(GUILD_ID), command, options);
+        let choices = answer_to(&fake, command, &token).await;
+        let n = message_of(&choices)["choices"].as_array().unwrap().len();
+        assert_eq!(n, want, "{command} autocomplete");
+    }
+
+    lap("link and autocomplete");
+    let friend = 40_000u64;
+    let as_user = json!([{"name": "user", "type": 6, "value": friend.to_string()}]);
+    let resolved =
+        json!({"users": {friend.to_string(): support::fake_discord::user_json(friend, false)}});
+    let embed_answers = [
+        ("stats", json!([]), Value::Null),
+        (
+            "stats",
+            json!([{"name": "games", "type": 4, "value": 500}]),
+            Value::Null,
+        ),
+        ("sessions", json!([]), Value::Null),
+        ("compare", json!([]), Value::Null),
+        ("compare", as_user, resolved),
+        ("leaderboard", json!([]), Value::Null),
+        (
+            "leaderboard",
+            json!([{"name": "stat", "type": 3, "value": "pct_zero_boost"}]),
+            Value::Null,
+        ),
+    ];
+    for (name, options, resolved) in embed_answers {
+        let token = slash(name, options, resolved);
+        let deferred = fake.callback(name, &token).await;
+        assert_eq!(deferred.json["type"], 5, "/{name} defers");
+        let answer = answer_to(&fake, name, &token).await;
+        let embed = &message_of(&answer)["embeds"][0];
+        assert!(embed.is_object(), "/{name}: {:?}", answer.json);
+        if name == "leaderboard" {
+            let lines = embed["description"].as_str().unwrap().lines().count();
+            assert_eq!(lines, 10, "a full leaderboard");
+        }
+    }
+
+    lap("stats, sessions, compare, leaderboard");
+    // /replays: the five latest distinct replays (the twice-uploaded one once).
+    let token = slash("replays", json!([]), Value::Null);
+    assert_eq!(
+        fake.callback("the /replays deferral", &token).await.json["type"],
+        5
+    );
+    let list = answer_to(&fake, "/replays", &token).await;
+    let ids = custom_ids(message_of(&list));
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (5, 5), "{ids:?}");
+    let text = message_of(&list)["content"].as_str().unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(
+        text.starts_with("1. `300 🚀"),
+        "the latest upload first: {text}"
+    );
+    let token = fake.component(user, channel, &ids[0], None);
+    let card = answer_to(&fake, "a card from /replays", &token).await;
+    assert!(card.file("match.png").is_some());
+
+    lap("replays");
+    // /trends over all of them.
+    let token = slash(
+        "trends",
+        json!([{"name": "stat", "type": 3, "value": "bcpm"}, {"name": "games", "type": 4, "value": 500}]),
+        Value::Null,
+    );
+    let chart = answer_to(&fake, "/trends", &token).await;
+    assert!(chart.file("trend.png").is_some(), "{:?}", chart.json);
+
+    lap("trends");
+    // /privacy export: one gzip file, everything in it.
+    let export = |fake: &FakeDiscord| {
+        fake.slash(
+            user,
+            channel,
+            Some(GUILD_ID),
+            "0",
+            "privacy",
+            json!([{"name": "export", "type": 1, "options": []}]),
+            Value::Null,
+        )
+    };
+    let token = export(&fake);
+    let sent = answer_to(&fake, "the export", &token).await;
+    assert_eq!(sent.files.len(), 1, "{:?}", sent.json);
+    let (name, gz) = &sent.files[0];
+    assert_eq!(name, "rlcoach-export.json.gz");
+    let json = gunzip_json(gz);
+    assert_eq!(json["uploads"].as_array().unwrap().len(), 312);
+    assert_eq!(json["games"].as_array().unwrap().len(), 310);
+    let pretty = serde_json::to_vec_pretty(&json).unwrap().len();
+    eprintln!(
+        "export of 312 uploads / 310 games: {pretty} bytes of JSON, {} gzip-compressed",
+        gz.len()
+    );
+    // The same under a small upload limit: parts, each within it, together everything.
+    let limit = gz.len() as u64 / 3;
+    fake.set_attachment_size_limit(limit);
+    let token = export(&fake);
+    let parts = answer_to(&fake, "the split export", &token).await;
+    fake.set_attachment_size_limit(0);
+    assert!(
+        (3..=10).contains(&parts.files.len()),
+        "{} parts",
+        parts.files.len()
+    );
+    let mut uploads = 0;
+    for (_, bytes) in &parts.files {
+        assert!(bytes.len() as u64 <= limit);
+        uploads += gunzip_json(bytes)["uploads"].as_array().unwrap().len();
+    }
+    assert_eq!(uploads, 312);
+    assert!(parts.content().contains("parts"), "{}", parts.content());
+
+    lap("exports");
+    let token = slash("help", json!([]), Value::Null);
+    answer_to(&fake, "/help", &token).await;
+
+    let calls = fake.calls();
+    let failures: Vec<&str> = calls
+        .iter()
+        .map(|c| message_of(c)["content"].as_str().unwrap_or(""))
+        .filter(|t| t.contains("went wrong"))
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    support::assert_within_discord_limits(&fake);
+    eprintln!("stress test: {:?} in all", started.elapsed());
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_discord;
+pub mod seed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
