@@ -139,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{name}: {title} ({} image(s))", call.files.len());
         }
         println!("answers written to {}", out.display());
+        warn_refusals(&fake);
         return Ok(());
     }
     let mut all: Vec<Duration> = drops
@@ -173,7 +174,16 @@ async fn main() -> anyhow::Result<()> {
         n as f64 / total.as_secs_f64(),
         total.as_secs_f64()
     );
+    warn_refusals(&fake);
     Ok(())
+}
+
+/// Requests the real Discord would have refused (a limit broken), with its error.
+fn warn_refusals(fake: &FakeDiscord) {
+    for c in fake.refused() {
+        let error = c.refused.map(|e| e.to_string()).unwrap_or_default();
+        eprintln!("Discord would refuse {} {}: {error}", c.method, c.path);
+    }
 }
 
 /// The final reply to a drop: the edit of its status message that carries match.png or an error.

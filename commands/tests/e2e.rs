@@ -117,6 +117,7 @@ async fn dropped_replay_in_a_dm_gets_the_embed_and_a_valid_png() {
         .map(|c| c.content())
         .collect();
     assert!(texts[0].contains("received"), "{texts:?}");
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,6 +197,7 @@ async fn analyze_command_defers_then_edits_in_the_card_and_bad_files_get_a_frien
             .map(|_| ())
     })
     .await;
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,6 +271,7 @@ async fn setup_is_for_admins_and_auto_analyze_works_only_in_that_channel() {
                 == Some(&ignored.to_string())),
         "answered a drop made before auto-analyze was on"
     );
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,6 +406,7 @@ async fn restart_mid_analysis(crash: bool) -> (usize, usize) {
         })
         .count();
     assert_eq!(summaries, 1);
+    support::assert_within_discord_limits(&fake);
     (answered_before, n)
 }
 
@@ -469,6 +473,7 @@ async fn fifty_concurrent_drops_from_ten_users_are_all_answered_and_rate_limits_
         let s = status_for(&calls, d.0, d.1).unwrap();
         assert_eq!(final_edit(&calls, d.0, &s).len(), 1, "answered once");
     }
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -502,6 +507,7 @@ async fn startup_fails_clearly_without_a_token_or_with_a_rejected_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("rejected by Discord (401"), "{err}");
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -654,6 +660,7 @@ async fn buttons_show_cards_and_charts_and_this_is_me_links_the_player_for_stats
             .unwrap()
             .contains("don't know the stat")
     );
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -720,6 +727,374 @@ async fn a_channel_the_bot_cannot_post_in_is_reported_once_and_series_get_a_summ
             .unwrap()
             .contains("Best player")
     );
+    support::assert_within_discord_limits(&fake);
+}
+
+/// Sends `body` to the fake as the bot would (JSON, or multipart with `files`); returns the
+/// status and the parsed answer.
+async fn send_raw(
+    fake: &FakeDiscord,
+    method: &str,
+    path: &str,
+    body: Value,
+    files: &[(&str, usize)],
+) -> (u16, Value) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v10{path}", fake.base);
+    let req = client.request(method.parse().unwrap(), url);
+    let req = if files.is_empty() {
+        req.header("content-type", "application/json")
+            .body(body.to_string())
+    } else {
+        let b = "XfakeBoundaryX";
+        let mut out = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"payload_json\"\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
+        )
+        .into_bytes();
+        for (i, (name, size)) in files.iter().enumerate() {
+            out.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"files[{i}]\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").bytes());
+            out.extend(std::iter::repeat_n(b'x', *size));
+            out.extend(b"\r\n");
+        }
+        out.extend(format!("--{b}--\r\n").bytes());
+        req.header("content-type", format!("multipart/form-data; boundary={b}"))
+            .body(out)
+    };
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The fake refuses what Discord refuses, with Discord's error body, and records it; what is
+/// exactly at a limit passes. (Lengths in code points: "é" counts one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_discord_refuses_what_discord_refuses() {
+    let fake = FakeDiscord::start().await;
+    let msgs = "/channels/1/messages";
+    let s = |c: &str, n: usize| c.repeat(n);
+    let button =
+        |id: String, label: String| json!({"type": 2, "style": 2, "custom_id": id, "label": label});
+    let row = |c: Vec<Value>| json!({"type": 1, "components": c});
+    let buttons = |n: usize| {
+        row((0..n)
+            .map(|i| button(format!("b{i}"), "ok".into()))
+            .collect())
+    };
+    let option = |v: String| json!({"label": "x", "value": v});
+    let select = |n: usize| json!({"type": 3, "custom_id": "pick", "options": (0..n).map(|i| option(format!("v{i}"))).collect::<Vec<_>>()});
+    let field =
+        |n: usize, v: usize| json!({"name": s("n", n), "value": s("v", v), "inline": false});
+    // (what, body, the error's path in `errors`, its code)
+    let refused = [
+        (
+            "content",
+            json!({"content": s("é", 2001)}),
+            "/content",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "title",
+            json!({"embeds": [{"title": s("t", 257)}]}),
+            "/embeds/0/title",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "description",
+            json!({"embeds": [{"description": s("d", 4097)}]}),
+            "/embeds/0/description",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "26 fields",
+            json!({"embeds": [{"fields": vec![field(1, 1); 26]}]}),
+            "/embeds/0/fields",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "field name",
+            json!({"embeds": [{"fields": [field(257, 1)]}]}),
+            "/embeds/0/fields/0/name",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "field value",
+            json!({"embeds": [{"fields": [field(1, 1025)]}]}),
+            "/embeds/0/fields/0/value",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "empty field value",
+            json!({"embeds": [{"fields": [field(1, 0)]}]}),
+            "/embeds/0/fields/0/value",
+            "BASE_TYPE_REQUIRED",
+        ),
+        (
+            "footer",
+            json!({"embeds": [{"footer": {"text": s("f", 2049)}}]}),
+            "/embeds/0/footer/text",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "author",
+            json!({"embeds": [{"author": {"name": s("a", 257)}}]}),
+            "/embeds/0/author/name",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "6000 in all",
+            json!({"embeds": [{"description": s("d", 3000)}, {"description": s("d", 3000), "title": "x"}]}),
+            "/embeds",
+            "MAX_EMBED_SIZE_EXCEEDED",
+        ),
+        (
+            "11 embeds",
+            json!({"embeds": vec![json!({"title": "x"}); 11]}),
+            "/embeds",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "6 rows",
+            json!({"components": (0..6).map(|i| row(vec![button(format!("r{i}"), "x".into())])).collect::<Vec<_>>()}),
+            "/components",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "6 buttons",
+            json!({"components": [buttons(6)]}),
+            "/components/0/components",
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+        ),
+        (
+            "select and button",
+            json!({"components": [row(vec![select(2), button("b".into(), "x".into())])]}),
+            "/components/0/components",
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+        ),
+        (
+            "label",
+            json!({"components": [row(vec![button("b".into(), s("l", 81))])]}),
+            "/components/0/components/0/label",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "custom_id",
+            json!({"components": [row(vec![button(s("i", 101), "x".into())])]}),
+            "/components/0/components/0/custom_id",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "same custom_id",
+            json!({"components": [row(vec![button("b".into(), "x".into())]), row(vec![button("b".into(), "y".into())])]}),
+            "/components/1/components/0/custom_id",
+            "COMPONENT_CUSTOM_ID_DUPLICATED",
+        ),
+        (
+            "26 options",
+            json!({"components": [row(vec![select(26)])]}),
+            "/components/0/components/0/options",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "option value",
+            json!({"components": [row(vec![json!({"type": 3, "custom_id": "p", "options": [option(s("v", 101))]})])]}),
+            "/components/0/components/0/options/0/value",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+        (
+            "same value",
+            json!({"components": [row(vec![json!({"type": 3, "custom_id": "p", "options": [option("a".into()), option("a".into())]})])]}),
+            "/components/0/components/0/options/1/value",
+            "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED",
+        ),
+        (
+            "placeholder",
+            json!({"components": [row(vec![json!({"type": 3, "custom_id": "p", "placeholder": s("p", 151), "options": [option("a".into())]})])]}),
+            "/components/0/components/0/placeholder",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
+    ];
+    for (what, body, path, code) in &refused {
+        let (status, answer) = send_raw(&fake, "POST", msgs, body.clone(), &[]).await;
+        assert_eq!(
+            (status, &answer["code"]),
+            (400, &json!(50035)),
+            "{what}: {answer}"
+        );
+        assert_eq!(answer["message"], "Invalid Form Body");
+        let errors = answer["errors"]
+            .pointer(path)
+            .unwrap_or_else(|| panic!("{what}: {answer}"));
+        assert_eq!(errors["_errors"][0]["code"], *code, "{what}: {answer}");
+    }
+    // Exactly at the limits: accepted, on every message route.
+    let full = json!({
+        "content": s("é", 2000),
+        "embeds": [{"title": s("t", 256), "description": s("d", 4096), "fields": [field(256, 1024)], "footer": {"text": s("f", 368)}}],
+        "components": [buttons(5), row(vec![select(25)])],
+    });
+    assert_eq!(
+        send_raw(&fake, "POST", msgs, full.clone(), &[]).await.0,
+        200
+    );
+    assert_eq!(
+        send_raw(&fake, "PATCH", "/channels/1/messages/2", full.clone(), &[])
+            .await
+            .0,
+        200
+    );
+    let token = fake.slash(1, 1, None, "0", "x", json!([]), Value::Null);
+    let hook = format!("/webhooks/{}/{token}", support::fake_discord::APP_ID);
+    assert_eq!(
+        send_raw(&fake, "POST", &hook, full.clone(), &[]).await.0,
+        200
+    );
+    assert_eq!(
+        send_raw(
+            &fake,
+            "PATCH",
+            &format!("{hook}/messages/@original"),
+            full.clone(),
+            &[]
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(
+        fake.refused().len() == refused.len(),
+        "at the limits, nothing more is refused"
+    );
+
+    // Interaction callbacks: a message in `data`, autocomplete choices.
+    let callback = format!("/interactions/1/{token}/callback");
+    let (status, a) = send_raw(
+        &fake,
+        "POST",
+        &callback,
+        json!({"type": 4, "data": {"content": s("x", 2001)}}),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            &a["errors"]["data"]["content"]["_errors"][0]["code"]
+        ),
+        (400, &json!("BASE_TYPE_MAX_LENGTH"))
+    );
+    let choices = |n: usize, len: usize| json!({"type": 8, "data": {"choices": (0..n).map(|i| json!({"name": s("c", len), "value": format!("v{i}")})).collect::<Vec<_>>()}});
+    assert_eq!(
+        send_raw(&fake, "POST", &callback, choices(26, 1), &[])
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send_raw(&fake, "POST", &callback, choices(1, 101), &[])
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send_raw(&fake, "POST", &callback, choices(25, 100), &[])
+            .await
+            .0,
+        204
+    );
+
+    // Command registration.
+    let put = "/applications/1/commands";
+    let cmd =
+        |name: &str, desc: usize| json!({"name": name, "description": s("d", desc), "type": 1});
+    assert_eq!(
+        send_raw(&fake, "PUT", put, json!([cmd(&s("a", 32), 100)]), &[])
+            .await
+            .0,
+        200
+    );
+    let (status, a) = send_raw(
+        &fake,
+        "PUT",
+        put,
+        json!([cmd("ok", 1), cmd(&s("a", 33), 101)]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        a["errors"]["1"]["name"].is_object() && a["errors"]["1"]["description"].is_object(),
+        "{a}"
+    );
+    let mut many = cmd("many", 5);
+    many["options"] = json!(
+        (0..26)
+            .map(|i| json!({"name": format!("o{i}"), "description": "d", "type": 3}))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(send_raw(&fake, "PUT", put, json!([many]), &[]).await.0, 400);
+    let mut choice = cmd("choice", 5);
+    choice["options"] = json!([{"name": "c", "description": "d", "type": 3, "choices": (0..26).map(|i| json!({"name": format!("c{i}"), "value": format!("{i}")})).collect::<Vec<_>>()}]);
+    assert_eq!(
+        send_raw(&fake, "PUT", put, json!([choice]), &[]).await.0,
+        400
+    );
+
+    // Files: at most 10, each within the interaction's attachment_size_limit (413 beyond).
+    fake.set_attachment_size_limit(1000);
+    let small = fake.slash(1, 1, None, "0", "x", json!([]), Value::Null);
+    let hook = format!("/webhooks/{}/{small}", support::fake_discord::APP_ID);
+    let (status, a) = send_raw(
+        &fake,
+        "POST",
+        &hook,
+        json!({"content": "x"}),
+        &[("big.bin", 1001)],
+    )
+    .await;
+    assert_eq!((status, &a["code"]), (413, &json!(40005)));
+    assert_eq!(
+        send_raw(
+            &fake,
+            "POST",
+            &hook,
+            json!({"content": "x"}),
+            &[("ok.bin", 1000)]
+        )
+        .await
+        .0,
+        200
+    );
+    let eleven = [("f.bin", 1); 11];
+    assert_eq!(
+        send_raw(&fake, "POST", msgs, json!({"content": "x"}), &eleven)
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send_raw(&fake, "POST", msgs, json!({"content": "x"}), &eleven[..10])
+            .await
+            .0,
+        200
+    );
+
+    let refusals = fake.refused();
+    assert_eq!(
+        refusals.len(),
+        refused.len() + 8,
+        "every refusal is recorded"
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|c| c.refused.as_ref().is_some_and(|r| r["code"].is_number()))
+    );
+    let helper = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        support::assert_within_discord_limits(&fake)
+    }));
+    assert!(helper.is_err(), "the helper fails a test with refusals");
 }
 
 /// `rlcoach bench` reports peak heap only from a build with the counting allocator
@@ -820,6 +1195,7 @@ async fn registered_commands_respect_discord_limits() {
     for c in &cmds {
         check(c, "");
     }
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -993,6 +1369,7 @@ async fn private_reply_mode_answers_by_dm_and_never_in_the_channel() {
         Value::Null,
     );
     assert_eq!(stats_flags(t).await & 64, 0, "public profile: public");
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1103,6 +1480,422 @@ async fn forged_button_ids_never_open_someone_elses_replay() {
         })
         .await;
     assert_eq!(png_size(card.file("player-1.png").unwrap()), (1200, 675));
+    support::assert_within_discord_limits(&fake);
+}
+
+/// 32 characters of what Rocket League names hold at worst: markdown, emoji (astral), accents,
+/// spoiler bars; distinct per `i`.
+fn long_name(i: usize) -> String {
+    format!("*_~`|>\\ 🚀🔥⚽ Ünïcødé ||{i}|| 𝓐𝓑𝓒")
+        .chars()
+        .chain(std::iter::repeat('ñ'))
+        .take(32)
+        .collect()
+}
+
+/// A long, awkward (but valid) file name.
+fn long_file(k: usize) -> String {
+    format!(
+        "{k:03} 🚀 *ranked* standard — the ||comeback|| `final` {}.replay",
+        "x".repeat(50)
+    )
+}
+
+fn epic(n: usize) -> rlcoach::report::PlayerId {
+    rlcoach::report::PlayerId {
+        platform: "epic".into(),
+        id: format!("{n:032x}"),
+    }
+}
+
+/// Game `k` of the stress test: the fixture stretched to 4v4, every name 32 awkward
+/// characters. Player 0 is `me` (the MVP); the three team-mates come from a pool of 30 regular
+/// friends; the four opponents are new every game. Five games a session, a session a day.
+fn stress_report(
+    base: &rlcoach::Report,
+    k: usize,
+    me: &rlcoach::report::PlayerId,
+) -> rlcoach::Report {
+    let mut r = base.clone();
+    let n = base.players.len();
+    r.players = (0..8)
+        .map(|i| {
+            let mut p = base.players[i % n].clone();
+            p.team = u8::from(i >= 4);
+            p.core.mvp = i == 0;
+            (p.id, p.name) = match i {
+                0 => (me.clone(), long_name(0)),
+                1..=3 => {
+                    let f = 1_000 + (k + i) % 30;
+                    (epic(f), long_name(f))
+                }
+                _ => (epic(100_000 + k * 8 + i), long_name(100_000 + k * 8 + i)),
+            };
+            p
+        })
+        .collect();
+    r.series.boost = (0..8).map(|i| base.series.boost[i % n].clone()).collect();
+    r.series.speed = (0..8).map(|i| base.series.speed[i % n].clone()).collect();
+    r.metadata.team_size = 4;
+    r.metadata.score = [(k % 5) as u32, ((k * 3 + 1) % 5) as u32];
+    r.metadata.started_at_unix =
+        Some(1_767_225_600 + (k / 5) as i64 * 86_400 + (k % 5) as i64 * 600);
+    r
+}
+
+/// What the bot finally said to interaction `token`: its message callback (types 4, 7, 8) or,
+/// after a deferral, the follow-up or the edit of the original response.
+async fn answer_to(fake: &FakeDiscord, what: &str, token: &str) -> Call {
+    fake.wait_for(what, T, |calls| {
+        calls
+            .iter()
+            .find(|c| {
+                c.path.contains(token)
+                    && if c.path.ends_with("/callback") {
+                        matches!(c.json["type"].as_u64(), Some(4 | 7 | 8))
+                    } else {
+                        matches!(c.method.as_str(), "POST" | "PATCH")
+                    }
+            })
+            .cloned()
+    })
+    .await
+}
+
+/// The message of an answer (a callback carries it in `data`).
+fn message_of(c: &Call) -> &Value {
+    if c.path.ends_with("/callback") {
+        &c.json["data"]
+    } else {
+        &c.json
+    }
+}
+
+fn custom_ids(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn gunzip_json(bytes: &[u8]) -> Value {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip file");
+    serde_json::from_slice(&out).expect("JSON inside")
+}
+
+/// The worst realistic inputs through every command and button, and not one request Discord
+/// would refuse: a user with 310 uploads of 4v4 games whose every player has a 32-character
+/// name full of emoji and markdown (seeded through the core API before the bot starts), 1,230
+/// players to pick from in `/link`, a series of 10 files in one message, long file names, the
+/// same replay uploaded twice, a full leaderboard, and an export split to fit a small upload
+/// limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worst_realistic_inputs_stay_within_discords_limits() {
+    use rlcoach::storage::{NewUpload, UserId, Viewer};
+
+    let started = std::time::Instant::now();
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = replay_fixture();
+    let base = rlcoach::analyze(&fixture, &rlcoach::Limits::default()).unwrap();
+    let (user, other, channel) = (31_337u64, 31_338u64, 6001u64);
+    let me = epic(7);
+    let seeder = support::seed::Seeder::open(dir.path(), &fixture).await;
+    for k in 0..300 {
+        let upload = NewUpload {
+            guild_id: Some(GUILD_ID as i64),
+            channel_id: Some(channel as i64),
+            file_name: Some(long_file(k)),
+            ..NewUpload::by(UserId::from_discord(user))
+        };
+        let report = stress_report(&base, k, &me);
+        seeder.add(k as u16 + 1, upload, report).await;
+    }
+    // The series' ten games are known already (someone else uploaded them): the bot answers
+    // from storage, with these names.
+    for j in 0..10 {
+        let upload = NewUpload::by(UserId::from_discord(other));
+        let report = stress_report(&base, 300 + j, &me);
+        seeder.add(1_001 + j as u16, upload, report).await;
+    }
+    let store = &seeder.store;
+    let mine = Viewer::user(UserId::from_discord(user));
+    store.link_identity(&mine, &me).await.unwrap();
+    store.set_public_profile(&mine, true).await.unwrap();
+    // Twelve friends with public, verified profiles: a full leaderboard.
+    for i in 0..12u64 {
+        let friend = Viewer::user(UserId::from_discord(40_000 + i));
+        store
+            .verify_identity(&friend, &epic(1_000 + i as usize))
+            .await
+            .unwrap();
+        store.set_public_profile(&friend, true).await.unwrap();
+    }
+    store
+        .set_auto_analyze(GUILD_ID as i64, channel as i64, true)
+        .await
+        .unwrap();
+    seeder.close().await;
+    eprintln!("seeded 310 games in {:?}", started.elapsed());
+    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let lap = |what: &str| eprintln!("{:>8.1?} {what}", started.elapsed());
+
+    // A series: ten files in one message, each answered with the embed, card and buttons.
+    let attachments: Vec<Value> = (0..10)
+        .map(|j| {
+            let bytes = support::seed::distinct_copy(&fixture, 1_001 + j as u16);
+            fake.attachment(&long_file(300 + j), bytes)
+        })
+        .collect();
+    let msg = fake.message_with(user, channel, Some(GUILD_ID), attachments);
+    let summary = fake
+        .wait_for("the series summary", T, |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.json["embeds"][0]["title"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("Series: 10 games"))
+                })
+                .cloned()
+        })
+        .await;
+    assert!(
+        summary.json["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Best player")
+    );
+    let calls = fake.calls();
+    let results: Vec<&Call> = calls
+        .iter()
+        .filter(|c| {
+            c.method == "PATCH"
+                && c.path
+                    .starts_with(&format!("/channels/{channel}/messages/"))
+                && c.file("match.png").is_some()
+        })
+        .collect();
+    assert_eq!(results.len(), 10, "every file of the series answered once");
+    for r in &results {
+        let fields = r.json["embeds"][0]["fields"].as_array().unwrap();
+        for f in fields {
+            assert_eq!(f["value"].as_str().unwrap().lines().count(), 4, "{f}");
+        }
+    }
+    assert!(status_for(&calls, channel, msg).is_some());
+    let ids = custom_ids(&results[0].json);
+    assert_eq!(ids.iter().filter(|i| i.starts_with("card:")).count(), 8);
+    let replay = ids[0].split(':').nth(1).unwrap().to_string();
+
+    lap("series answered");
+    // Every button under a result.
+    for (custom, file) in [
+        (format!("card:{replay}:7"), "player-8.png"),
+        (format!("chart:{replay}:boost"), "boost.png"),
+        (format!("chart:{replay}:heatmap"), "heatmap.png"),
+        (format!("chart:{replay}:timeline"), "timeline.png"),
+    ] {
+        let token = fake.component(user, channel, &custom, None);
+        let answer = answer_to(&fake, &custom, &token).await;
+        assert!(answer.file(file).is_some(), "{custom}: {:?}", answer.json);
+    }
+    let token = fake.component(user, channel, &format!("me:{replay}"), None);
+    let menu = answer_to(&fake, "the this-is-me menu", &token).await;
+    let options = message_of(&menu)["components"][0]["components"][0]["options"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(options.len(), 8);
+    let value = format!("{}:{}", me.platform, me.id);
+    assert!(options.iter().any(|o| o["value"] == value.as_str()));
+    let token = fake.component(user, channel, &format!("link:{replay}"), Some(vec![value]));
+    let linked = answer_to(&fake, "the link", &token).await;
+    assert!(
+        message_of(&linked)["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("✅ Linked")
+    );
+
+    lap("buttons");
+    // The same replay again, twice, by /analyze: the user's latest uploads are one replay.
+    for _ in 0..2 {
+        let token = analyze_in_guild(
+            &fake,
+            user,
+            &long_file(300),
+            support::seed::distinct_copy(&fixture, 1_001),
+        );
+        let again = answer_to(&fake, "the repeated /analyze", &token).await;
+        assert!(again.file("match.png").is_some(), "{:?}", again.json);
+    }
+    lap("analyze again");
+    let slash = |name: &str, options: Value, resolved: Value| {
+        fake.slash(user, channel, Some(GUILD_ID), "0", name, options, resolved)
+    };
+
+    // /link: 1,230 players, 25 a page.
+    let token = slash("link", json!([]), Value::Null);
+    let picker = answer_to(&fake, "the /link picker", &token).await;
+    let m = message_of(&picker);
+    assert!(m["content"].as_str().unwrap().contains("page 1 of"), "{m}");
+    assert_eq!(
+        m["components"][0]["components"][0]["options"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+    let token = fake.component(user, channel, "linkpage:1", None);
+    let page = answer_to(&fake, "page 2", &token).await;
+    assert!(
+        message_of(&page)["content"]
+            .as_str()
+            .unwrap()
+            .contains("page 2 of")
+    );
+    // Autocomplete: the most Discord takes (1,230 players; every benchmarked stat).
+    let stats = rlcoach::benchmarks::METRICS.len().min(25);
+    for (command, option, want) in [("link", "player", 25), ("leaderboard", "stat", stats)] {
+        let options = json!([{"name": option, "type": 3, "value": "", "focused": true}]);
+        let token = fake.autocomplete(user, channel, Some(GUILD_ID), command, options);
+        let choices = answer_to(&fake, command, &token).await;
+        let n = message_of(&choices)["choices"].as_array().unwrap().len();
+        assert_eq!(n, want, "{command} autocomplete");
+    }
+
+    lap("link and autocomplete");
+    let friend = 40_000u64;
+    let as_user = json!([{"name": "user", "type": 6, "value": friend.to_string()}]);
+    let resolved =
+        json!({"users": {friend.to_string(): support::fake_discord::user_json(friend, false)}});
+    let embed_answers = [
+        ("stats", json!([]), Value::Null),
+        (
+            "stats",
+            json!([{"name": "games", "type": 4, "value": 500}]),
+            Value::Null,
+        ),
+        ("sessions", json!([]), Value::Null),
+        ("compare", json!([]), Value::Null),
+        ("compare", as_user, resolved),
+        ("leaderboard", json!([]), Value::Null),
+        (
+            "leaderboard",
+            json!([{"name": "stat", "type": 3, "value": "pct_zero_boost"}]),
+            Value::Null,
+        ),
+    ];
+    for (name, options, resolved) in embed_answers {
+        let token = slash(name, options, resolved);
+        let deferred = fake.callback(name, &token).await;
+        assert_eq!(deferred.json["type"], 5, "/{name} defers");
+        let answer = answer_to(&fake, name, &token).await;
+        let embed = &message_of(&answer)["embeds"][0];
+        assert!(embed.is_object(), "/{name}: {:?}", answer.json);
+        if name == "leaderboard" {
+            let lines = embed["description"].as_str().unwrap().lines().count();
+            assert_eq!(lines, 10, "a full leaderboard");
+        }
+    }
+
+    lap("stats, sessions, compare, leaderboard");
+    // /replays: the five latest distinct replays (the twice-uploaded one once).
+    let token = slash("replays", json!([]), Value::Null);
+    assert_eq!(
+        fake.callback("the /replays deferral", &token).await.json["type"],
+        5
+    );
+    let list = answer_to(&fake, "/replays", &token).await;
+    let ids = custom_ids(message_of(&list));
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (5, 5), "{ids:?}");
+    let text = message_of(&list)["content"].as_str().unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(
+        text.starts_with("1. `300 🚀"),
+        "the latest upload first: {text}"
+    );
+    let token = fake.component(user, channel, &ids[0], None);
+    let card = answer_to(&fake, "a card from /replays", &token).await;
+    assert!(card.file("match.png").is_some());
+
+    lap("replays");
+    // /trends over all of them.
+    let token = slash(
+        "trends",
+        json!([{"name": "stat", "type": 3, "value": "bcpm"}, {"name": "games", "type": 4, "value": 500}]),
+        Value::Null,
+    );
+    let chart = answer_to(&fake, "/trends", &token).await;
+    assert!(chart.file("trend.png").is_some(), "{:?}", chart.json);
+
+    lap("trends");
+    // /privacy export: one gzip file, everything in it.
+    let export = |fake: &FakeDiscord| {
+        fake.slash(
+            user,
+            channel,
+            Some(GUILD_ID),
+            "0",
+            "privacy",
+            json!([{"name": "export", "type": 1, "options": []}]),
+            Value::Null,
+        )
+    };
+    let token = export(&fake);
+    let sent = answer_to(&fake, "the export", &token).await;
+    assert_eq!(sent.files.len(), 1, "{:?}", sent.json);
+    let (name, gz) = &sent.files[0];
+    assert_eq!(name, "rlcoach-export.json.gz");
+    let json = gunzip_json(gz);
+    assert_eq!(json["uploads"].as_array().unwrap().len(), 312);
+    assert_eq!(json["games"].as_array().unwrap().len(), 310);
+    let pretty = serde_json::to_vec_pretty(&json).unwrap().len();
+    eprintln!(
+        "export of 312 uploads / 310 games: {pretty} bytes of JSON, {} gzip-compressed",
+        gz.len()
+    );
+    // The same under a small upload limit: parts, each within it, together everything.
+    let limit = gz.len() as u64 / 3;
+    fake.set_attachment_size_limit(limit);
+    let token = export(&fake);
+    let parts = answer_to(&fake, "the split export", &token).await;
+    fake.set_attachment_size_limit(0);
+    assert!(
+        (3..=10).contains(&parts.files.len()),
+        "{} parts",
+        parts.files.len()
+    );
+    let mut uploads = 0;
+    for (_, bytes) in &parts.files {
+        assert!(bytes.len() as u64 <= limit);
+        uploads += gunzip_json(bytes)["uploads"].as_array().unwrap().len();
+    }
+    assert_eq!(uploads, 312);
+    assert!(parts.content().contains("parts"), "{}", parts.content());
+
+    lap("exports");
+    let token = slash("help", json!([]), Value::Null);
+    answer_to(&fake, "/help", &token).await;
+
+    let calls = fake.calls();
+    let failures: Vec<&str> = calls
+        .iter()
+        .map(|c| message_of(c)["content"].as_str().unwrap_or(""))
+        .filter(|t| t.contains("went wrong"))
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    support::assert_within_discord_limits(&fake);
+    eprintln!("stress test: {:?} in all", started.elapsed());
 }
 
 /// Every call whose JSON references message `m` (replies under the user's message).
@@ -1196,6 +1989,7 @@ async fn a_burst_from_many_users_is_load_and_every_file_counts_against_its_uploa
         text.contains("Not analyzed (2 of 7)") && text.contains("sent too fast"),
         "{text}"
     );
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1254,6 +2048,7 @@ async fn every_file_of_a_message_gets_its_status_at_once_and_the_summary_names_t
         "statuses at {statuses:?}, first edit at {first_edit}"
     );
     let _ = m;
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1320,6 +2115,7 @@ async fn a_dead_status_message_is_given_up_and_discord_outages_are_retried_with_
     let _bot = Bot::start(&fake, dir.path(), &[]).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(result_edits(&fake.calls(), deleted), 1);
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1361,6 +2157,7 @@ async fn one_slow_answer_does_not_hold_up_the_others() {
         "fast answered {:?} before slow",
         slow_at.duration_since(fast_at)
     );
+    support::assert_within_discord_limits(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1441,4 +2238,5 @@ async fn a_full_queue_keeps_the_file_and_offers_a_retry_button() {
         .await;
     assert_eq!(png_size(result.file("match.png").unwrap()), (1200, 675));
     store.close().await;
+    support::assert_within_discord_limits(&fake);
 }

@@ -54,17 +54,10 @@ pub async fn on_component(
             let Some(report) = data.store.report(&viewer, replay).await? else {
                 return respond(ctx, c, NOT_FOUND).await;
             };
-            let options: Vec<serenity::CreateSelectMenuOption> = report
-                .players
-                .iter()
-                .take(25)
-                .map(|p| {
-                    serenity::CreateSelectMenuOption::new(
-                        reply::truncate(&p.name, 90),
-                        format!("{}:{}", p.id.platform, p.id.id),
-                    )
-                })
-                .collect();
+            let options = player_options(&report);
+            if options.is_empty() {
+                return respond(ctx, c, "None of this replay's players can be linked.").await;
+            }
             let menu = serenity::CreateSelectMenu::new(
                 format!("link:{replay}"),
                 serenity::CreateSelectMenuKind::String { options },
@@ -205,6 +198,29 @@ async fn retry_upload(
     Ok(())
 }
 
+/// "This is me": one option per distinct player whose id fits an option value (Discord refuses
+/// duplicate values and values over 100 characters), at most 25.
+fn player_options(report: &rlcoach::Report) -> Vec<serenity::CreateSelectMenuOption> {
+    let mut seen = std::collections::HashSet::new();
+    report
+        .players
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let value = crate::slash::player_option_value(&p.id)?;
+            seen.insert(value.clone()).then(|| {
+                serenity::CreateSelectMenuOption::new(
+                    reply::label(&p.name, reply::limits::OPTION_TEXT, || {
+                        format!("Player {}", i + 1)
+                    }),
+                    value,
+                )
+            })
+        })
+        .take(25)
+        .collect()
+}
+
 async fn respond(
     ctx: &serenity::Context,
     c: &serenity::ComponentInteraction,
@@ -278,4 +294,50 @@ pub async fn image(
     rendered
         .map(|img| (img.name, img.bytes))
         .map_err(|e| e.user_message())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_is_me_offers_each_linkable_player_once_with_a_label() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/small-doubles.replay"
+        ))
+        .unwrap();
+        let mut r = rlcoach::analyze(&bytes, &rlcoach::Limits::default()).unwrap();
+        let template = r.players[0].clone();
+        // A split-screen guest without a name, a player listed twice, an id too long for an
+        // option value, and thirty more: 25 options at most.
+        let mut extra = |name: &str, platform: &str, id: String| {
+            let mut p = template.clone();
+            (p.name, p.id.platform, p.id.id) = (name.to_string(), platform.to_string(), id);
+            r.players.push(p);
+        };
+        extra("", "splitscreen", "guest".into());
+        extra("again", &template.id.platform, template.id.id.clone());
+        extra("long id", "epic", "e".repeat(120));
+        for i in 0..30 {
+            extra(&format!("p{i}"), "epic", format!("{i:032x}"));
+        }
+        let options = serde_json::to_value(player_options(&r)).unwrap();
+        let options = options.as_array().unwrap();
+        assert_eq!(options.len(), 25);
+        let values: Vec<&str> = options
+            .iter()
+            .map(|o| o["value"].as_str().unwrap())
+            .collect();
+        let distinct: std::collections::HashSet<&&str> = values.iter().collect();
+        assert_eq!(distinct.len(), values.len(), "{values:?}");
+        assert!(values.iter().all(|v| v.chars().count() <= 100));
+        assert!(!values.iter().any(|v| v.starts_with("epic:eee")));
+        assert!(values.contains(&"splitscreen:guest"));
+        assert_eq!(options[4]["label"], "Player 5", "a blank name gets a label");
+        assert!(options.iter().all(|o| {
+            let l = o["label"].as_str().unwrap().chars().count();
+            (1..=100).contains(&l)
+        }));
+    }
 }

@@ -512,7 +512,7 @@ async fn series_summary(data: &Data, user: UserId, message_id: i64, batch: Batch
     rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
     let best = rows
         .first()
-        .map(|(n, t)| format!("**{}** ({} pts)", reply::escape(n), t.0))
+        .map(|(n, t)| format!("**{}** ({} pts)", reply::player_name(n), t.0))
         .unwrap_or_default();
     let lines: Vec<String> = rows
         .iter()
@@ -520,7 +520,7 @@ async fn series_summary(data: &Data, user: UserId, message_id: i64, batch: Batch
         .map(|(n, t)| {
             format!(
                 "{} — {} pts · {}G {}A {}Sv",
-                reply::escape(n),
+                reply::player_name(n),
                 t.0,
                 t.1,
                 t.3,
@@ -542,8 +542,8 @@ async fn series_summary(data: &Data, user: UserId, message_id: i64, batch: Batch
         for (file, why) in batch.failed.iter().take(10) {
             description.push_str(&format!(
                 "\n❌ `{}` — {}",
-                reply::truncate(file, 60).replace('`', "'"),
-                reply::truncate(why, 200)
+                reply::plain(file, 60).replace('`', "'"),
+                reply::plain(why, 200)
             ));
         }
         if batch.failed.len() > 10 {

@@ -18,6 +18,8 @@ pub async fn leaderboard(
     let guild = ctx
         .guild_id()
         .ok_or_else(|| user_error("Leaderboards are per server."))?;
+    // It reads the whole server's games: defer, so Discord's 3 s deadline is never missed.
+    ctx.defer().await?;
     let rows = ctx
         .data()
         .store

@@ -30,7 +30,7 @@ async fn autocomplete_player(
         .filter_map(|c| {
             let value = option_value(&c.player)?;
             Some(serenity::AutocompleteChoice::new(
-                truncate(&format!("{} ({})", c.name, c.player.platform), 100),
+                crate::bot::reply::plain(&format!("{} ({})", c.name, c.player.platform), 100),
                 value,
             ))
         })
@@ -103,7 +103,7 @@ pub fn linked_message(state: LinkState) -> &'static str {
 
 /// The select value for an identity (`platform:id`); None when it would not fit Discord's
 /// 100-character limit.
-fn option_value(p: &PlayerId) -> Option<String> {
+pub fn option_value(p: &PlayerId) -> Option<String> {
     let v = format!("{}:{}", p.platform, p.id);
     (v.chars().count() <= 100).then_some(v)
 }
@@ -139,7 +139,7 @@ pub async fn picker(
             };
             lines.push(format!(
                 "• {} ({}) — {state}",
-                crate::bot::reply::escape(&truncate(l.name.as_deref().unwrap_or("?"), 40)),
+                crate::bot::reply::player_name(l.name.as_deref().unwrap_or("?")),
                 l.player.platform
             ));
         }
@@ -167,10 +167,10 @@ pub async fn picker(
             .filter_map(|c| {
                 Some(
                     serenity::CreateSelectMenuOption::new(
-                        truncate(&c.name, 100),
+                        crate::bot::reply::label(&c.name, 100, || c.player.id.clone()),
                         option_value(&c.player)?,
                     )
-                    .description(c.player.platform.clone()),
+                    .description(truncate(&c.player.platform, 100)),
                 )
             })
             .collect();

@@ -18,7 +18,7 @@ use rlcoach::storage::{Profile, UserId, Viewer};
 
 use crate::bot::{Context, Data, Error, user_error};
 
-pub use link::{linked_message, picker as link_picker};
+pub use link::{linked_message, option_value as player_option_value, picker as link_picker};
 
 pub fn all() -> Vec<poise::Command<Data, Error>> {
     vec![

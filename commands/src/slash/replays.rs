@@ -3,13 +3,29 @@
 use poise::serenity_prelude as serenity;
 
 use super::viewer;
+use crate::bot::reply::{FILE_NAME_MAX, plain};
 use crate::bot::{Context, Error, user_error};
+
+/// Replays listed (one row of buttons).
+const SHOWN: usize = 5;
 
 /// Your recently uploaded replays.
 #[poise::command(slash_command)]
 pub async fn replays(ctx: Context<'_>) -> Result<(), Error> {
+    // It reads the database and up to five reports: defer, so Discord's 3 s deadline is never
+    // missed.
+    ctx.defer_ephemeral().await?;
     let v = viewer(&ctx);
-    let list = ctx.data().store.my_uploads(&v, 5).await?;
+    // The same replay uploaded twice is listed once (two buttons with one id are refused).
+    let mut list: Vec<(String, Option<String>, i64)> = Vec::new();
+    for upload in ctx.data().store.my_uploads(&v, 50).await? {
+        if !list.iter().any(|(r, _, _)| *r == upload.0) {
+            list.push(upload);
+        }
+        if list.len() == SHOWN {
+            break;
+        }
+    }
     if list.is_empty() {
         return Err(user_error("You haven't uploaded any replays yet."));
     }
@@ -21,14 +37,18 @@ pub async fn replays(ctx: Context<'_>) -> Result<(), Error> {
                 "{}–{} on {}",
                 r.metadata.score[0],
                 r.metadata.score[1],
-                rlcoach::names::map_name(r.metadata.map.as_deref().unwrap_or("?"))
+                plain(
+                    &rlcoach::names::map_name(r.metadata.map.as_deref().unwrap_or("?")),
+                    64
+                )
             ),
             None => "not analyzed (yet)".to_string(),
         };
+        // In a code span: a backtick in the name would end it.
+        let file = plain(file.as_deref().unwrap_or("replay"), FILE_NAME_MAX).replace('`', "'");
         lines.push(format!(
-            "{}. `{}` · {score} · <t:{}:R>",
+            "{}. `{file}` · {score} · <t:{}:R>",
             i + 1,
-            file.as_deref().unwrap_or("replay"),
             at / 1000
         ));
         buttons.push(

@@ -62,7 +62,7 @@ pub async fn stats(
     let fmt = |v: Option<f64>, d: usize, unit: &str| {
         v.map_or("—".to_string(), |v| format!("{v:.d$}{unit}"))
     };
-    let name = rows[0].name.clone();
+    let name = crate::bot::reply::plain(&rows[0].name, crate::bot::reply::NAME_MAX);
     let embed = serenity::CreateEmbed::new()
         .title(format!(
             "{} — last {} games{}",

@@ -2,7 +2,12 @@
 //! (JSON and multipart bodies, recorded for assertions), attachment downloads from its own URLs,
 //! and a websocket gateway (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, then whatever
 //! events a test pushes). The real `rlcoach` binary is pointed at it with `DISCORD_API_BASE`.
+//! Every request is checked against Discord's limits (`discord_limits`) and refused as Discord
+//! refuses it; refusals are recorded so a test can assert there were none.
 #![allow(dead_code)]
+
+#[path = "discord_limits.rs"]
+pub mod discord_limits;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +41,8 @@ pub struct Call {
     pub files: Vec<(String, Vec<u8>)>,
     /// What the fake answered (JSON routes), e.g. the id of a created message.
     pub response: Value,
+    /// Discord's error body when the request broke one of its limits (and was refused).
+    pub refused: Option<Value>,
     pub at: std::time::Instant,
 }
 
@@ -74,6 +81,10 @@ pub struct Shared {
     slow_channels: Mutex<HashMap<u64, Duration>>,
     /// Tokens of slash commands sent from now on are dead on arrival for webhook calls.
     expire_new_tokens: std::sync::atomic::AtomicBool,
+    /// `attachment_size_limit` of interactions sent from now on (0: the default 25 MiB).
+    next_upload_limit: AtomicU64,
+    /// Interaction token → its `attachment_size_limit`.
+    upload_limits: Mutex<HashMap<String, u64>>,
     ids: AtomicU64,
     changed: Notify,
     identifies: AtomicU64,
@@ -114,6 +125,9 @@ impl FakeDiscord {
         let app = Router::new()
             .route("/files/{name}", get(serve_file))
             .route("/api/v10/{*rest}", any(rest))
+            // Bodies up to Discord's upload limits (axum's default stops at 2 MB), so files
+            // over the limit reach the check and are refused as Discord refuses them.
+            .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
             .with_state(shared.clone());
         tokio::spawn(async move { axum::serve(http, app).await.unwrap() });
         tokio::spawn(gateway(gw, shared.clone(), events.clone()));
@@ -208,6 +222,38 @@ impl FakeDiscord {
         self.shared.calls.lock().unwrap().clone()
     }
 
+    /// The requests refused for breaking one of Discord's limits.
+    pub fn refused(&self) -> Vec<Call> {
+        self.shared
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.refused.is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// Interactions sent from now on carry this `attachment_size_limit` (bytes), and files
+    /// answering them beyond it are refused (413).
+    pub fn set_attachment_size_limit(&self, bytes: u64) {
+        self.shared.next_upload_limit.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Records the upload limit of a new interaction; returns it.
+    fn upload_limit_for(&self, token: &str) -> u64 {
+        let limit = match self.shared.next_upload_limit.load(Ordering::SeqCst) {
+            0 => discord_limits::UPLOAD_LIMIT,
+            n => n,
+        };
+        self.shared
+            .upload_limits
+            .lock()
+            .unwrap()
+            .insert(token.to_string(), limit);
+        limit
+    }
+
     pub fn identifies(&self) -> u64 {
         self.shared.identifies.load(Ordering::SeqCst)
     }
@@ -292,18 +338,59 @@ impl FakeDiscord {
         options: Value,
         resolved: Value,
     ) -> String {
+        self.command_interaction(
+            2,
+            user,
+            channel,
+            guild,
+            permissions,
+            name,
+            options,
+            resolved,
+        )
+    }
+
+    /// An INTERACTION_CREATE asking for autocomplete choices (type 4): `options` as for
+    /// [`FakeDiscord::slash`], the option being typed marked `"focused": true`. Returns the
+    /// interaction token; the choices arrive in its callback (type 8).
+    pub fn autocomplete(
+        &self,
+        user: u64,
+        channel: u64,
+        guild: Option<u64>,
+        name: &str,
+        options: Value,
+    ) -> String {
+        self.command_interaction(4, user, channel, guild, "0", name, options, Value::Null)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per field of the payload"
+    )]
+    fn command_interaction(
+        &self,
+        kind: u64,
+        user: u64,
+        channel: u64,
+        guild: Option<u64>,
+        permissions: &str,
+        name: &str,
+        options: Value,
+        resolved: Value,
+    ) -> String {
         let id = self.next_id();
         let token = format!("tok{id}");
         if self.shared.expire_new_tokens.load(Ordering::SeqCst) {
             self.expire_token(&token);
         }
         let mut d = json!({
-            "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2, "token": token,
+            "id": id.to_string(), "application_id": APP_ID.to_string(), "type": kind, "token": token,
             "version": 1, "locale": "en-US", "channel_id": channel.to_string(),
             "channel": {"id": channel.to_string(), "type": if guild.is_some() { 0 } else { 1 }},
             "data": {"id": "600000000000000001", "name": name, "type": 1, "options": options, "resolved": resolved},
             "entitlements": [], "app_permissions": "2251799813685247", "authorizing_integration_owners": {},
-            "context": if guild.is_some() { 0 } else { 1 }, "attachment_size_limit": 26214400
+            "context": if guild.is_some() { 0 } else { 1 }, "attachment_size_limit": self.upload_limit_for(&token)
         });
         if resolved.is_null() {
             d["data"].as_object_mut().unwrap().remove("resolved");
@@ -357,7 +444,7 @@ impl FakeDiscord {
             "version": 1, "locale": "en-US", "channel_id": channel.to_string(),
             "channel": {"id": channel.to_string(), "type": 1}, "user": user_json(user, false),
             "message": message, "data": data, "entitlements": [], "app_permissions": "2251799813685247",
-            "authorizing_integration_owners": {}, "context": 1, "attachment_size_limit": 26214400
+            "authorizing_integration_owners": {}, "context": 1, "attachment_size_limit": self.upload_limit_for(&token)
         });
         self.dispatch("INTERACTION_CREATE", d);
         token
@@ -458,8 +545,33 @@ async fn rest(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    // Interaction routes answer within that interaction's upload limit.
+    let upload_limit = match parts.as_slice() {
+        ["interactions", _, token, ..] | ["webhooks", _, token, ..] => {
+            s.upload_limits.lock().unwrap().get(*token).copied()
+        }
+        _ => None,
+    }
+    .unwrap_or(discord_limits::UPLOAD_LIMIT);
+    let sizes: Vec<(String, u64)> = files
+        .iter()
+        .map(|(n, b)| (n.clone(), b.len() as u64))
+        .collect();
+    let refusal = discord_limits::check(
+        method.as_str(),
+        parts.as_slice(),
+        &json,
+        &sizes,
+        upload_limit,
+    );
     let resp = match (method.as_str(), parts.as_slice()) {
         _ if rejected => Unauthorized,
+        ("PATCH" | "POST" | "GET" | "DELETE", ["webhooks", _, token, ..])
+            if s.dead_tokens.lock().unwrap().contains(*token) =>
+        {
+            DeadToken
+        }
+        _ if refusal.is_some() => Refused(refusal.clone().expect("checked")),
         ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]) => {
             let port = s.gateway_port.load(Ordering::SeqCst);
             Json(json!({"url": format!("ws://127.0.0.1:{port}"), "shards": 1,
@@ -548,11 +660,6 @@ async fn rest(
             &content,
             &files,
         )),
-        ("PATCH" | "POST" | "GET" | "DELETE", ["webhooks", _, token, ..])
-            if s.dead_tokens.lock().unwrap().contains(*token) =>
-        {
-            DeadToken
-        }
         ("PATCH", ["webhooks", _, _, "messages", _])
         | ("GET", ["webhooks", _, _, "messages", _])
         | ("POST", ["webhooks", _, _]) => {
@@ -570,12 +677,17 @@ async fn rest(
         Json(v) => v.clone(),
         _ => Value::Null,
     };
+    let refused = match &resp {
+        Refused(r) => Some(r.body()),
+        _ => None,
+    };
     let call = Call {
         method: method.to_string(),
         path,
         json,
         files,
         response,
+        refused,
         at: std::time::Instant::now(),
     };
     s.calls.lock().unwrap().push(call);
@@ -632,6 +744,12 @@ async fn rest(
             json!({"message": "Invalid Webhook Token", "code": 50027}).to_string(),
         )
             .into_response(),
+        Refused(r) => (
+            StatusCode::from_u16(r.status()).expect("a valid status"),
+            [("content-type", "application/json")],
+            r.body().to_string(),
+        )
+            .into_response(),
     }
 }
 
@@ -644,8 +762,11 @@ enum Reply {
     DeadToken,
     UnknownMessage,
     Failure(u16),
+    Refused(discord_limits::Refusal),
 }
-use Reply::{DeadToken, DmClosed, Failure, Forbidden, Json, Status, Unauthorized, UnknownMessage};
+use Reply::{
+    DeadToken, DmClosed, Failure, Forbidden, Json, Refused, Status, Unauthorized, UnknownMessage,
+};
 
 fn guild_create() -> Value {
     // Two halves: one json! literal this size exceeds the default macro recursion limit.

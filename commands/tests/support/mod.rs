@@ -5,6 +5,7 @@
 pub mod edit;
 pub use edit::distinct_copy;
 pub mod fake_discord;
+pub mod seed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,6 +101,43 @@ impl Drop for Bot {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Panics, listing each request and Discord's error, if the fake refused any request of this
+/// test for breaking one of Discord's limits. Every end-to-end test ends with it.
+pub fn assert_within_discord_limits(fake: &FakeDiscord) {
+    let refused = fake.refused();
+    if refused.is_empty() {
+        return;
+    }
+    let list: Vec<String> = refused
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}\n  error: {}\n  body: {}",
+                c.method,
+                c.path,
+                c.refused
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                short(&c.json.to_string(), 3000)
+            )
+        })
+        .collect();
+    panic!(
+        "Discord would have refused {} request(s):\n{}",
+        refused.len(),
+        list.join("\n")
+    );
+}
+
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max).collect();
+    format!("{cut}…")
 }
 
 fn registrations(fake: &FakeDiscord) -> usize {
