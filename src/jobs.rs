@@ -142,7 +142,7 @@ impl Intake {
 /// N workers claiming jobs from the database.
 pub struct WorkerPool {
     tasks: JoinSet<()>,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
     events: broadcast::Sender<JobEvent>,
     intake: Intake,
 }
@@ -150,7 +150,7 @@ pub struct WorkerPool {
 impl WorkerPool {
     pub fn start(store: Store, config: PoolConfig) -> WorkerPool {
         let (events, _) = broadcast::channel(1024);
-        let (stop, _) = watch::channel(false);
+        let (stop, _) = watch::channel(None);
         let wake = Arc::new(Notify::new());
         let intake = Intake {
             store: store.clone(),
@@ -192,18 +192,18 @@ impl WorkerPool {
         self.events.subscribe()
     }
 
-    /// Stops claiming; running jobs are handed back to the queue at once (the next start runs
-    /// them first). Waits up to `grace` for that hand-back, then aborts what is left, whose
-    /// leases simply expire.
+    /// Stops claiming. Running analyses may finish and be stored for up to `grace` (most take
+    /// well under a second); one still running a second before `grace` ends is handed back to
+    /// the queue (the next start runs it first). Then waits for the workers, and aborts what is
+    /// left, whose leases simply expire.
     pub async fn shutdown(mut self, grace: Duration) {
-        let _ = self.stop.send(true);
+        let release_at = tokio::time::Instant::now() + grace.saturating_sub(Duration::from_secs(1));
+        let _ = self.stop.send(Some(release_at));
         let drained = tokio::time::timeout(grace, async {
             while self.tasks.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
-            // Workers release their jobs when they see the stop signal mid-job; anything left is
-            // aborted and its lease simply expires.
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
         }
@@ -217,20 +217,23 @@ impl WorkerPool {
     }
 }
 
+/// None while running; after `shutdown`, when running jobs are handed back if unfinished.
+type Stop = Option<tokio::time::Instant>;
+
 struct Worker {
     id: usize,
     store: Store,
     config: PoolConfig,
     wake: Arc<Notify>,
     events: broadcast::Sender<JobEvent>,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Stop>,
 }
 
 impl Worker {
     async fn run(mut self) {
         tracing::debug!(worker = self.id, "worker started");
         loop {
-            if *self.stop.borrow() {
+            if self.stop.borrow().is_some() {
                 break;
             }
             let wake = self.wake.clone();
@@ -317,8 +320,10 @@ impl Worker {
                     }
                 }
                 _ = &mut deadline => break Err(AnalyzeError::Timeout(self.config.job_timeout)),
-                _ = self.stop.changed() => {
-                    // Graceful shutdown: hand the job back so the next start runs it at once.
+                // Graceful shutdown: the analysis may finish (and be stored) until shortly
+                // before the grace ends; then the job is handed back so the next start runs it.
+                _ = wait_for_release(&mut self.stop) => {
+                    tracing::info!(job = %job.job_id, "shutting down: job handed back to the queue");
                     self.store.release_job(&job).await?;
                     return Ok(());
                 }
@@ -367,13 +372,28 @@ fn announce(events: &broadcast::Sender<JobEvent>, replay_id: String, error: Opti
     let _ = events.send(JobEvent::Finished(Completion { replay_id, error }));
 }
 
+/// Resolves when a shutdown's release time has come (never while the pool runs).
+async fn wait_for_release(stop: &mut watch::Receiver<Stop>) {
+    loop {
+        let at = *stop.borrow_and_update();
+        match at {
+            Some(at) => return tokio::time::sleep_until(at).await,
+            None => {
+                if stop.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
+}
+
 /// Fails, at start and then every `every`, the jobs whose worker died on their last attempt
 /// (their lease ran out and no attempt is left, so no worker claims them), and announces them.
 async fn sweep_abandoned(
     store: Store,
     every: Duration,
     events: broadcast::Sender<JobEvent>,
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Stop>,
 ) {
     let mut timer = tokio::time::interval(every.max(Duration::from_millis(1)));
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -382,7 +402,7 @@ async fn sweep_abandoned(
             _ = timer.tick() => {}
             changed = stop.changed() => if changed.is_err() { break },
         }
-        if *stop.borrow() {
+        if stop.borrow().is_some() {
             break;
         }
         match store.fail_abandoned_jobs().await {

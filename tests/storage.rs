@@ -931,3 +931,46 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    shutdown_lets_a_running_analysis_finish_within_the_grace,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(
+                store.clone(),
+                PoolConfig {
+                    workers: 1,
+                    ..config()
+                },
+            );
+            let mut rx = pool.subscribe();
+            let running = replay_id_of(&pool.intake().submit(replay(), upload(1)).await.unwrap());
+            let queued = replay_id_of(
+                &pool
+                    .intake()
+                    .submit(common::distinct_copy(&replay(), 5), upload(2))
+                    .await
+                    .unwrap(),
+            );
+            // Stop while the first analysis runs: it finishes and is stored; the queued one
+            // waits for the next start.
+            loop {
+                if let JobEvent::Started { replay_id } = rx.recv().await.unwrap()
+                    && replay_id == running
+                {
+                    break;
+                }
+            }
+            pool.shutdown(Duration::from_secs(10)).await;
+            let (state, _, _) = store.job_state(&running).await.unwrap().unwrap();
+            assert_eq!(state, JobState::Done, "the running analysis was finished");
+            let (state, _, _) = store.job_state(&queued).await.unwrap().unwrap();
+            assert_eq!(
+                state,
+                JobState::Queued,
+                "nothing new is claimed after the stop"
+            );
+        }
+    }
+);

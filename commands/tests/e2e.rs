@@ -1644,7 +1644,12 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
         .unwrap();
     seeder.close().await;
     eprintln!("seeded 310 games in {:?}", started.elapsed());
-    let _bot = Bot::start(&fake, dir.path(), &[]).await;
+    let _bot = Bot::start(
+        &fake,
+        dir.path(),
+        &[("RLCOACH_HEAVY_BURST", "200"), ("RLCOACH_USER_BURST", "50")],
+    )
+    .await;
     let lap = |what: &str| eprintln!("{:>8.1?} {what}", started.elapsed());
 
     // A series: ten files in one message, each answered with the embed, card and buttons.
@@ -2238,5 +2243,41 @@ async fn a_full_queue_keeps_the_file_and_offers_a_retry_button() {
         .await;
     assert_eq!(png_size(result.file("match.png").unwrap()), (1200, 675));
     store.close().await;
+    support::assert_within_discord_limits(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachment_downloads_are_bounded() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, dir.path(), &[("RLCOACH_MAX_DOWNLOADS", "2")]).await;
+    fake.slow_downloads(Duration::from_millis(400));
+    // Three users drop three files each at once: nine downloads want to run together.
+    let mut drops = Vec::new();
+    for u in 0..3u64 {
+        let files: Vec<_> = (0..3u64)
+            .map(|i| fake.attachment(&format!("d{u}-{i}.replay"), replay_fixture()))
+            .collect();
+        let channel = 36_000 + u;
+        drops.push((channel, fake.message_with(36_100 + u, channel, None, files)));
+    }
+    fake.wait_for("every file answered", T, |calls| {
+        drops
+            .iter()
+            .all(|(ch, _)| {
+                calls
+                    .iter()
+                    .filter(|c| {
+                        c.method == "PATCH"
+                            && c.path.starts_with(&format!("/channels/{ch}/messages/"))
+                            && c.file("match.png").is_some()
+                    })
+                    .count()
+                    >= 3
+            })
+            .then_some(())
+    })
+    .await;
+    assert_eq!(fake.peak_concurrent_downloads(), 2);
     support::assert_within_discord_limits(&fake);
 }

@@ -277,7 +277,8 @@ impl Store {
         let now = now_ms();
         let r = sqlx::query(
             "UPDATE uploads SET delivering_until = $1
-             WHERE upload_id = $2 AND delivered_at IS NULL AND (delivering_until IS NULL OR delivering_until < $3)",
+             WHERE upload_id = $2 AND delivered_at IS NULL AND (delivering_until IS NULL OR delivering_until < $3)
+               AND (next_delivery_at IS NULL OR next_delivery_at <= $3)",
         )
         .bind(now + lease.as_millis() as i64)
         .bind(upload_id)
@@ -444,6 +445,40 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Takes back a file's refusal (its Try again button was pressed): true for exactly one
+    /// caller, so a file is retried once however often the button is pressed.
+    pub async fn take_batch_refusal(
+        &self,
+        user: UserId,
+        message_id: i64,
+        attachment_id: i64,
+    ) -> Result<bool> {
+        Ok(sqlx::query(
+            "DELETE FROM batch_refusals WHERE message_id = $1 AND attachment_id = $2 AND user_id = $3",
+        )
+        .bind(message_id)
+        .bind(attachment_id)
+        .bind(user.get())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Whether an upload still waits for its answer and nobody is sending it (status updates
+    /// such as "analyzing…" must never overwrite an answer).
+    pub async fn is_unanswered(&self, upload_id: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM uploads WHERE upload_id = $1 AND delivered_at IS NULL
+               AND (delivering_until IS NULL OR delivering_until < $2)",
+        )
+        .bind(upload_id)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
     }
 
     /// Gives a claimed upload back at once (sending the answer failed; retried later).

@@ -130,6 +130,13 @@ async fn retry_upload(
         .filter_map(|p| p.parse().ok())
         .filter(|n| *n > 0)
         .collect();
+    // The button must be on the message clicked (a forged id can't act on another message).
+    let on_this_message = c.message.components.iter().any(|row| {
+        row.components.iter().any(|b| match b {
+            serenity::ActionRowComponent::Button(b) => matches!(&b.data, serenity::ButtonKind::NonLink { custom_id: id, .. } if id == custom_id),
+            _ => false,
+        })
+    });
     let [channel, message, attachment] = ids[..] else {
         return respond(
             ctx,
@@ -167,8 +174,28 @@ async fn retry_upload(
         )
         .await;
     };
+    if !on_this_message {
+        return respond(
+            ctx,
+            c,
+            "That button is broken; please drop the replay again.",
+        )
+        .await;
+    }
     if let (0, Some(wait)) = data.limits.files(c.user.id.get(), 1) {
         return respond(ctx, c, &super::wait_message(wait)).await;
+    }
+    // Once per file, however often the button is pressed.
+    if !data
+        .store
+        .take_batch_refusal(
+            UserId::from_discord(c.user.id.get()),
+            sid(original.id.get()),
+            sid(a.id.get()),
+        )
+        .await?
+    {
+        return respond(ctx, c, "That file is already being retried.").await;
     }
     c.create_response(
         ctx,

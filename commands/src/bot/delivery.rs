@@ -30,6 +30,9 @@ const DELIVERY_LEASE: Duration = Duration::from_secs(15);
 /// Interaction tokens last 15 minutes; leave a margin.
 const TOKEN_TTL_MS: i64 = 14 * 60 * 1000;
 
+/// A send Discord has not answered by then is abandoned and retried (shorter than the claim).
+const SEND_TIMEOUT: Duration = Duration::from_secs(12);
+
 /// Answers being built or sent at the same time.
 pub const CONCURRENT_DELIVERIES: usize = 8;
 
@@ -177,7 +180,7 @@ async fn mark_analyzing(data: &Data, replay_id: &str) {
     let Ok(waiting) = data.store.waiting_uploads(replay_id).await else {
         return;
     };
-    for (_, channel, message, file) in waiting {
+    for (upload, channel, message, file) in waiting {
         let (Some(channel), Some(message)) = (channel, message) else {
             continue;
         };
@@ -185,6 +188,10 @@ async fn mark_analyzing(data: &Data, replay_id: &str) {
             .status_locks
             .hold(status_key(Some(message), None))
             .await;
+        // The answer may have gone out meanwhile: never write "analyzing" over it.
+        if !data.store.is_unanswered(&upload).await.unwrap_or(false) {
+            continue;
+        }
         let text = format!("⚙️ Analyzing `{}`…", file.as_deref().unwrap_or("replay"));
         let _ = serenity::ChannelId::new(channel.max(1) as u64)
             .edit_message(
@@ -199,7 +206,11 @@ async fn mark_analyzing(data: &Data, replay_id: &str) {
 /// Delivers one upload now if its job has finished (used when a duplicate answers at once).
 pub async fn deliver_upload(data: &Data, upload_id: &str) {
     match data.store.pending_delivery(upload_id).await {
-        Ok(Some(d)) => deliver(data, d).await,
+        Ok(Some(d)) => {
+            if let Ok(_slot) = data.deliveries.permits.clone().acquire_owned().await {
+                deliver(data, d).await;
+            }
+        }
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "cannot load a delivery"),
     }
@@ -244,7 +255,20 @@ async fn deliver(data: &Data, d: Delivery) {
             return;
         }
     }
-    match send(data, &d, &a).await {
+    let sent = match tokio::time::timeout(SEND_TIMEOUT, send(data, &d, &a)).await {
+        Ok(r) => r,
+        Err(_) => {
+            retry(
+                data,
+                &d,
+                DeliveryFailure::Transient,
+                "Discord did not answer in time",
+            )
+            .await;
+            return;
+        }
+    };
+    match sent {
         Ok(()) => {
             if let Err(e) = data.store.mark_delivered(&d.upload_id).await {
                 tracing::error!(error = %e, "cannot mark a delivery; it will be re-sent");

@@ -107,6 +107,7 @@ pub async fn on_message(
     // Every file gets its status message at once; then they are downloaded and queued side by
     // side (downloads are bounded across the bot by `Data::downloads`).
     let mut work = tokio::task::JoinSet::new();
+    let mut accepted = Vec::new();
     for a in replays.into_iter().take(allowed) {
         let mut status = serenity::CreateMessage::new()
             .content(format!("📥 `{}` received — checking it…", a.filename))
@@ -144,6 +145,9 @@ pub async fn on_message(
             channel: msg.channel_id,
             message: msg.id,
         };
+        accepted.push((a, upload, target, source));
+    }
+    for (a, upload, target, source) in accepted {
         let data = data.clone();
         work.spawn(async move { accept(&data, &a, upload, &target, Some(source)).await });
     }
@@ -276,10 +280,10 @@ pub async fn accept(
         refused(why).await;
         return;
     }
-    let bytes = {
-        let _permit = data.downloads.acquire().await;
-        download(data, &a.url, max).await
-    };
+    // The slot is held until the bytes are stored (or refused), so at most
+    // `RLCOACH_MAX_DOWNLOADS` files are in memory at once.
+    let _download_slot = data.downloads.acquire().await;
+    let bytes = download(data, &a.url, max).await;
     let bytes = match bytes {
         Ok(b) => b,
         Err(e) => {
@@ -364,7 +368,21 @@ pub async fn accept(
                 }
             }
             drop(guard);
-            refused("the queue was full (press Try again under its status)".into()).await;
+            // Recorded for every dropped file (not only series): the Try again button consumes
+            // the row, so a file is retried once however often the button is pressed.
+            if let (Some(m), Some(_)) = (message, source) {
+                let _ = data
+                    .store
+                    .record_batch_refusal(
+                        user,
+                        m,
+                        sid(a.id.get()),
+                        &name,
+                        "the queue was full (press Try again under its status)",
+                    )
+                    .await;
+                super::delivery::after_answer(data, user, m).await;
+            }
         }
         Err(IntakeError::Replay(e)) => {
             status

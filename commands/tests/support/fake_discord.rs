@@ -79,6 +79,10 @@ pub struct Shared {
     result_failures: Mutex<HashMap<u64, std::collections::VecDeque<u16>>>,
     /// Per channel: how long the fake takes to answer result edits there.
     slow_channels: Mutex<HashMap<u64, Duration>>,
+    /// Attachment downloads take this long (0: at once); while they do, how many run at once.
+    download_delay: Mutex<Duration>,
+    downloads_now: AtomicU64,
+    downloads_peak: AtomicU64,
     /// Tokens of slash commands sent from now on are dead on arrival for webhook calls.
     expire_new_tokens: std::sync::atomic::AtomicBool,
     /// `attachment_size_limit` of interactions sent from now on (0: the default 25 MiB).
@@ -194,6 +198,16 @@ impl FakeDiscord {
             .lock()
             .unwrap()
             .insert(channel, delay);
+    }
+
+    /// Attachment downloads take `delay` each, and the most running at once is recorded.
+    pub fn slow_downloads(&self, delay: Duration) {
+        *self.shared.download_delay.lock().unwrap() = delay;
+    }
+
+    /// The most attachment downloads that ran at the same time (while downloads were slow).
+    pub fn peak_concurrent_downloads(&self) -> u64 {
+        self.shared.downloads_peak.load(Ordering::SeqCst)
     }
 
     /// This user does not accept DMs: messages to their DM channel fail (403, code 50007).
@@ -434,7 +448,13 @@ impl FakeDiscord {
     ) -> String {
         let id = self.next_id();
         let token = format!("tok{id}");
-        let message = message_json(&self.shared, message, &channel.to_string(), "", &[]);
+        let mut message = message_json(&self.shared, message, &channel.to_string(), "", &[]);
+        // The clicked message carries the component (as Discord's payload does).
+        message["components"] = if values.is_some() {
+            json!([{"type": 1, "components": [{"type": 3, "custom_id": custom_id, "options": []}]}])
+        } else {
+            json!([{"type": 1, "components": [{"type": 2, "style": 1, "label": "x", "custom_id": custom_id}]}])
+        };
         let data = match values {
             Some(v) => json!({"custom_id": custom_id, "component_type": 3, "values": v}),
             None => json!({"custom_id": custom_id, "component_type": 2}),
@@ -457,10 +477,17 @@ pub fn user_json(id: u64, bot: bool) -> Value {
 }
 
 async fn serve_file(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    match s.files.lock().unwrap().get(&name) {
-        Some(b) => b.clone().into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+    let Some(bytes) = s.files.lock().unwrap().get(&name).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let delay = *s.download_delay.lock().unwrap();
+    if !delay.is_zero() {
+        let now = s.downloads_now.fetch_add(1, Ordering::SeqCst) + 1;
+        s.downloads_peak.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(delay).await;
+        s.downloads_now.fetch_sub(1, Ordering::SeqCst);
     }
+    bytes.into_response()
 }
 
 fn message_json(
