@@ -13,6 +13,7 @@ pub async fn leaderboard(
     #[autocomplete = "autocomplete_stat"]
     stat: Option<String>,
 ) -> Result<(), Error> {
+    super::heavy(&ctx)?;
     let stat = stat.unwrap_or_else(|| "bcpm".into());
     let label = stat_label(&stat)?;
     let guild = ctx
