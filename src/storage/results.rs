@@ -408,12 +408,12 @@ impl Store {
             return Ok(DeliveryRetry::GaveUp);
         }
         let at = now + delivery_backoff_ms(attempt);
+        // Counted in SQL: two senders failing at once both count.
         sqlx::query(
-            "UPDATE uploads SET delivery_attempts = $1, next_delivery_at = $2, delivery_error = $3,
-                 delivering_until = NULL
-             WHERE upload_id = $4 AND delivered_at IS NULL",
+            "UPDATE uploads SET delivery_attempts = delivery_attempts + 1, next_delivery_at = $1,
+                 delivery_error = $2, delivering_until = NULL
+             WHERE upload_id = $3 AND delivered_at IS NULL",
         )
-        .bind(attempt)
         .bind(at)
         .bind(&error)
         .bind(&d.upload_id)

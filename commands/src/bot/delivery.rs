@@ -164,16 +164,31 @@ fn spawn_delivery(data: &Data, d: Delivery) {
     }
     let data = data.clone();
     tokio::spawn(async move {
-        let upload = d.upload_id.clone();
+        // Leaves the in-flight set however the task ends (a panic included).
+        let _in_flight = InFlight {
+            deliveries: data.deliveries.clone(),
+            upload: d.upload_id.clone(),
+        };
         if let Ok(_permit) = data.deliveries.permits.clone().acquire_owned().await {
             deliver(&data, d).await;
         }
-        data.deliveries
+    });
+}
+
+/// An upload's place in the in-flight set, given back on drop.
+struct InFlight {
+    deliveries: Arc<Deliveries>,
+    upload: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.deliveries
             .in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&upload);
-    });
+            .remove(&self.upload);
+    }
 }
 
 async fn mark_analyzing(data: &Data, replay_id: &str) {
