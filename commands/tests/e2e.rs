@@ -1616,14 +1616,14 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
             ..NewUpload::by(UserId::from_discord(user))
         };
         let report = stress_report(&base, k, &me);
-        seeder.add(k as u16 + 1, upload, report).await;
+        seeder.add(k as u32 + 1, upload, report).await;
     }
     // The series' ten games are known already (someone else uploaded them): the bot answers
     // from storage, with these names.
     for j in 0..10 {
         let upload = NewUpload::by(UserId::from_discord(other));
         let report = stress_report(&base, 300 + j, &me);
-        seeder.add(1_001 + j as u16, upload, report).await;
+        seeder.add(1_001 + j as u32, upload, report).await;
     }
     let store = &seeder.store;
     let mine = Viewer::user(UserId::from_discord(user));
@@ -1655,7 +1655,7 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
     // A series: ten files in one message, each answered with the embed, card and buttons.
     let attachments: Vec<Value> = (0..10)
         .map(|j| {
-            let bytes = support::seed::distinct_copy(&fixture, 1_001 + j as u16);
+            let bytes = support::distinct_copy(&fixture, 1_001 + j as u32);
             fake.attachment(&long_file(300 + j), bytes)
         })
         .collect();
@@ -1737,7 +1737,7 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
             &fake,
             user,
             &long_file(300),
-            support::seed::distinct_copy(&fixture, 1_001),
+            support::distinct_copy(&fixture, 1_001),
         );
         let again = answer_to(&fake, "the repeated /analyze", &token).await;
         assert!(again.file("match.png").is_some(), "{:?}", again.json);

@@ -25,6 +25,11 @@ pub fn reseal(bytes: &mut [u8]) {
 /// `MatchGUID` header property become `n` (so the sha256 changes too) and the CRCs are re-sealed.
 /// The game itself is unchanged, so its analysis is the original's.
 pub fn distinct_copy(bytes: &[u8], n: u32) -> Vec<u8> {
+    distinct_copy_and_guid(bytes, n).0
+}
+
+/// [`distinct_copy`], with the copy's match GUID.
+pub fn distinct_copy_and_guid(bytes: &[u8], n: u32) -> (Vec<u8>, String) {
     let mut b = bytes.to_vec();
     let header = sections(&b).0;
     let name = b"\0MatchGUID\0";
@@ -45,6 +50,7 @@ pub fn distinct_copy(bytes: &[u8], n: u32) -> Vec<u8> {
         "MatchGUID is not a hex string"
     );
     b[value.end - 8..value.end].copy_from_slice(format!("{n:08X}").as_bytes());
+    let guid = String::from_utf8_lossy(&b[value]).into_owned();
     reseal(&mut b);
-    b
+    (b, guid)
 }
