@@ -256,13 +256,16 @@ pub async fn accept(
 ) {
     let name = a.filename.clone();
     let max = data.settings.max_replay_bytes;
-    let batch = upload
+    let refusal = upload
         .message_id
-        .filter(|_| upload.batch_size.unwrap_or(1) > 1)
         .map(|m| (upload.user_id, m, sid(a.id.get())));
-    // A file that never becomes an upload still counts for its message's series summary.
-    let refused = |reason: String| async move {
-        if let Some((user, message, attachment)) = batch {
+    let in_series = upload.batch_size.unwrap_or(1) > 1;
+    // A file that never becomes an upload still counts for its message's series summary;
+    // `always` records it outside a series too (what the Try again button consumes).
+    let refused = |reason: String, always: bool| async move {
+        if let Some((user, message, attachment)) = refusal
+            && (always || in_series)
+        {
             let _ = data
                 .store
                 .record_batch_refusal(user, message, attachment, &name_of(a), &reason)
@@ -277,7 +280,7 @@ pub async fn accept(
             max / 1048576
         );
         status.fail(data, format!("❌ `{name}` {why}")).await;
-        refused(why).await;
+        refused(why, false).await;
         return;
     }
     // The slot is held until the bytes are stored (or refused), so at most
@@ -294,7 +297,7 @@ pub async fn accept(
                     format!("❌ I couldn't download `{name}` from Discord. Please try again."),
                 )
                 .await;
-            refused("couldn't be downloaded from Discord".into()).await;
+            refused("couldn't be downloaded from Discord".into(), false).await;
             return;
         }
     };
@@ -368,28 +371,20 @@ pub async fn accept(
                 }
             }
             drop(guard);
-            // Recorded for every dropped file (not only series): the Try again button consumes
-            // the row, so a file is retried once however often the button is pressed.
-            if let (Some(m), Some(_)) = (message, source) {
-                let _ = data
-                    .store
-                    .record_batch_refusal(
-                        user,
-                        m,
-                        sid(a.id.get()),
-                        &name,
-                        "the queue was full (press Try again under its status)",
-                    )
-                    .await;
-                super::delivery::after_answer(data, user, m).await;
-            }
+            // Recorded for every dropped file: the Try again button consumes the row, so a
+            // file is retried once however often the button is pressed.
+            refused(
+                "the queue was full (press Try again under its status)".into(),
+                source.is_some(),
+            )
+            .await;
         }
         Err(IntakeError::Replay(e)) => {
             status
                 .fail(data, format!("❌ `{name}`: {}", e.user_message()))
                 .await;
             drop(guard);
-            refused(e.user_message()).await;
+            refused(e.user_message(), false).await;
         }
         Err(e @ IntakeError::Storage(_)) => {
             tracing::error!(file = %name, error = %e, "intake failed");
@@ -397,7 +392,7 @@ pub async fn accept(
                 .set(data, format!("❌ `{name}`: {}", e.user_message()))
                 .await;
             drop(guard);
-            refused(e.user_message()).await;
+            refused(e.user_message(), false).await;
         }
     }
 }
