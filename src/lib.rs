@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod benchmarks;
 pub mod cards;
+pub mod coach;
 pub mod export;
 pub mod jobs;
 pub mod names;
