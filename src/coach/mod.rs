@@ -3,9 +3,13 @@
 //! conversation loop. No Discord types: the bot and the web site show the same conversations.
 
 pub mod client;
+pub mod conversation;
 pub mod model;
+pub mod prompt;
+pub mod tools;
 
 pub use client::{ModelClient, ModelConfig, Provider};
+pub use conversation::{Activity, Answer, Coach, CoachConfig, CoachError, Progress};
 pub use model::{
     Block, Message, ModelError, ModelRequest, ModelTurn, Role, StopReason, StreamUpdate, ToolSpec,
     Usage,

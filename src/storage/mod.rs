@@ -8,6 +8,7 @@
 //! and verified identities, export, delete), `queries` (reports, trends, sessions, comparisons,
 //! leaderboards — all scoped to the asker).
 
+pub mod coach;
 mod files;
 mod jobs;
 pub mod queries;
@@ -22,6 +23,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
 
+pub use coach::{
+    BudgetStatus, Conversation, NewMessage, Note, NoteCategory, NoteSource, Plan, PlanSource,
+    Reservation, Settled, StoredMessage, Tier,
+};
 pub use files::SweepReport;
 pub use jobs::{ClaimedJob, JobState, QueueStats};
 pub use replays::{NewUpload, SubmitOutcome};
