@@ -110,6 +110,24 @@ pub struct UserExport {
     /// How many games count for the user; `games` holds the newest `EXPORT_MAX_GAMES` of them.
     pub games_total: i64,
     pub games: Vec<crate::storage::queries::GameRow>,
+    /// The coach: plan sources, conversations with their messages, notes, token ledger.
+    pub coach: CoachExport,
+}
+
+/// The coach's part of an export.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoachExport {
+    pub plan: super::coach::Plan,
+    pub conversations: Vec<ConversationExport>,
+    pub notes: Vec<super::coach::Note>,
+    /// Per budget period: (period start ms, tokens charged, thinking tokens, requests).
+    pub usage: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationExport {
+    pub conversation: super::coach::Conversation,
+    pub messages: Vec<super::coach::StoredMessage>,
 }
 
 pub(super) async fn ensure_user(tx: &mut sqlx::AnyConnection, user_id: i64) -> Result<()> {
@@ -469,19 +487,14 @@ impl Store {
     /// `EXPORT_MAX_GAMES`; `games_total` says how many there are).
     pub async fn export_user(&self, viewer: &Viewer) -> Result<UserExport> {
         let me = Viewer::user(viewer.user);
-        let row = sqlx::query(
-            "SELECT plan, public_profile, leaderboard_opt_out FROM users WHERE user_id = $1",
-        )
-        .bind(me.user.get())
-        .fetch_optional(&self.pool)
-        .await?;
-        let (plan, public, opt_out) = match row {
-            Some(r) => (
-                r.try_get::<String, _>(0)?,
-                r.try_get::<i64, _>(1)? == 1,
-                r.try_get::<i64, _>(2)? == 1,
-            ),
-            None => ("free".to_string(), false, false),
+        let row =
+            sqlx::query("SELECT public_profile, leaderboard_opt_out FROM users WHERE user_id = $1")
+                .bind(me.user.get())
+                .fetch_optional(&self.pool)
+                .await?;
+        let (public, opt_out) = match row {
+            Some(r) => (r.try_get::<i64, _>(0)? == 1, r.try_get::<i64, _>(1)? == 1),
+            None => (false, false),
         };
         let uploads = sqlx::query(
             "SELECT upload_id, replay_id, guild_id, channel_id, message_id, file_name, created_at
@@ -504,9 +517,42 @@ impl Store {
         })
         .collect::<Result<Vec<_>>>()?;
         let games_total = self.count_games(me.user).await?;
+        let mut conversations = Vec::new();
+        for conversation in self.conversations(&me, 1000).await? {
+            let messages = self.conversation_messages(&me, &conversation.id).await?;
+            conversations.push(ConversationExport {
+                conversation,
+                messages,
+            });
+        }
+        let usage = sqlx::query(
+            "SELECT period_start, used_tokens, thinking_tokens, requests FROM coach_usage
+             WHERE user_id = $1 ORDER BY period_start",
+        )
+        .bind(me.user.get())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| -> Result<serde_json::Value> {
+            Ok(serde_json::json!({
+                "period_start_ms": r.try_get::<i64, _>(0)?,
+                "tokens_charged": r.try_get::<i64, _>(1)?,
+                "thinking_tokens": r.try_get::<i64, _>(2)?,
+                "requests": r.try_get::<i64, _>(3)?,
+            }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let plan = self.plan(&me).await?;
+        let coach = CoachExport {
+            plan: plan.clone(),
+            conversations,
+            notes: self.notes(&me).await?,
+            usage,
+        };
         Ok(UserExport {
+            coach,
             user_id: me.user,
-            plan,
+            plan: plan.tier.as_str().to_string(),
             public_profile: public,
             leaderboard_opt_out: opt_out,
             identities: self.identities(&me).await?,
@@ -521,7 +567,9 @@ impl Store {
     /// Deletes everything of the viewer: their uploads, links, settings and series summaries;
     /// replays only they uploaded go too (file, analysis, stat rows, job, and the names of
     /// players seen only there). Replays others also uploaded stay theirs. Returns how many
-    /// replays were removed.
+    /// replays were removed. Coach conversations and notes go; the token ledger (counts only)
+    /// and plan rows (billing records) stay, so a deletion neither resets a period's budget nor
+    /// forgets a paid subscription.
     pub async fn delete_user(&self, viewer: &Viewer) -> Result<usize> {
         let user = viewer.user.get();
         let mut tx = self.write_tx().await?;
@@ -539,6 +587,10 @@ impl Store {
             "DELETE FROM batch_summaries WHERE message_id IN
                (SELECT message_id FROM uploads WHERE user_id = $1 AND message_id IS NOT NULL)",
             "DELETE FROM batch_refusals WHERE user_id = $1",
+            "DELETE FROM coach_messages WHERE conversation_id IN
+               (SELECT conversation_id FROM coach_conversations WHERE user_id = $1)",
+            "DELETE FROM coach_conversations WHERE user_id = $1",
+            "DELETE FROM coach_notes WHERE user_id = $1",
             "DELETE FROM uploads WHERE user_id = $1",
             "DELETE FROM user_identities WHERE user_id = $1",
             "DELETE FROM users WHERE user_id = $1",
