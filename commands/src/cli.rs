@@ -33,6 +33,9 @@ enum Command {
     Health,
     /// Re-run the analysis of stored replays made by an older analyzer version, then exit.
     Reanalyze,
+    /// A user's plan: `plan set <discord-user-id> pro|free`, `plan show <discord-user-id>`.
+    #[command(subcommand)]
+    Plan(crate::operator::PlanCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -108,6 +111,9 @@ pub fn run() -> ExitCode {
             }
         },
         Some(Command::Reanalyze) => runtime().and_then(|rt| rt.block_on(reanalyze())),
+        Some(Command::Plan(cmd)) => {
+            runtime().and_then(|rt| rt.block_on(crate::operator::plan(cmd)))
+        }
         Some(Command::Migrate) => runtime().and_then(|rt| {
             rt.block_on(async {
                 let store = crate::config::open_store().await?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use rlcoach::coach::{CoachConfig, ModelConfig, Provider};
 use rlcoach::jobs::PoolConfig;
 use rlcoach::storage::StorageConfig;
 
@@ -57,4 +58,67 @@ pub async fn open_store() -> anyhow::Result<rlcoach::storage::Store> {
     rlcoach::storage::Store::open(&cfg)
         .await
         .with_context(|| format!("cannot open the database ({shown})"))
+}
+
+/// The coach's model and limits, or None when no model is configured (then `/coach` says so).
+///
+/// `RLCOACH_COACH_PROVIDER` `anthropic` (default: needs `ANTHROPIC_API_KEY`; `ANTHROPIC_BASE_URL`
+/// default `https://api.anthropic.com`) or `openai` (an OpenAI-compatible server:
+/// `RLCOACH_COACH_BASE_URL`, default `http://127.0.0.1:11434` (Ollama), optional
+/// `RLCOACH_COACH_API_KEY`). `RLCOACH_COACH_MODEL` (default `claude-sonnet-4-5`; required for
+/// `openai`). Limits: `RLCOACH_COACH_MONTHLY_TOKENS` (150000), `RLCOACH_COACH_MAX_INPUT_TOKENS`
+/// (16000), `RLCOACH_COACH_MAX_OUTPUT_TOKENS` (8000), `RLCOACH_COACH_THINKING_TOKENS` (2048; 0
+/// turns thinking off), `RLCOACH_COACH_TIMEOUT_SECS` (60).
+pub fn coach() -> anyhow::Result<Option<(ModelConfig, CoachConfig)>> {
+    let provider = match var("RLCOACH_COACH_PROVIDER").as_deref().map(str::trim) {
+        None | Some("anthropic") => Provider::Anthropic,
+        Some("openai") => Provider::OpenAi,
+        Some(other) => {
+            anyhow::bail!("RLCOACH_COACH_PROVIDER={other:?} is invalid: use anthropic or openai")
+        }
+    };
+    let (base_url, api_key, model) = match provider {
+        Provider::Anthropic => {
+            let Some(key) = var("ANTHROPIC_API_KEY") else {
+                return Ok(None);
+            };
+            (
+                var("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
+                Some(key.trim().to_string()),
+                var("RLCOACH_COACH_MODEL").unwrap_or_else(|| "claude-sonnet-4-5".into()),
+            )
+        }
+        Provider::OpenAi => (
+            var("RLCOACH_COACH_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:11434".into()),
+            var("RLCOACH_COACH_API_KEY").map(|k| k.trim().to_string()),
+            var("RLCOACH_COACH_MODEL").context(
+                "RLCOACH_COACH_MODEL must name the model when RLCOACH_COACH_PROVIDER=openai",
+            )?,
+        ),
+    };
+    let defaults = CoachConfig::default();
+    let thinking: u32 = parsed("RLCOACH_COACH_THINKING_TOKENS", 2048u32)?;
+    let limits = CoachConfig {
+        monthly_tokens: parsed("RLCOACH_COACH_MONTHLY_TOKENS", defaults.monthly_tokens)?,
+        max_input_tokens: parsed("RLCOACH_COACH_MAX_INPUT_TOKENS", defaults.max_input_tokens)?
+            .max(2_000),
+        max_output_tokens: parsed(
+            "RLCOACH_COACH_MAX_OUTPUT_TOKENS",
+            defaults.max_output_tokens,
+        )?
+        .max(256),
+        thinking_budget: (thinking > 0).then_some(thinking.max(1024)),
+        ..defaults
+    };
+    Ok(Some((
+        ModelConfig {
+            provider,
+            base_url: base_url.trim().trim_end_matches('/').to_string(),
+            api_key,
+            model: model.trim().to_string(),
+            timeout: Duration::from_secs(parsed("RLCOACH_COACH_TIMEOUT_SECS", 60u64)?.max(1)),
+            max_retries: 3,
+        },
+        limits,
+    )))
 }

@@ -7,6 +7,7 @@ mod bot;
 mod cli;
 mod config;
 mod ingest_bench;
+mod operator;
 mod slash;
 
 /// Only in builds for measuring (`--features bench-alloc`): it counts every allocation.

@@ -111,6 +111,7 @@ pub async fn on_component(
             .await?;
         }
         "retry" => retry_upload(ctx, data, c, id).await?,
+        "coachretry" | "coachreview" => coach_button(ctx, data, c, kind, replay).await?,
         _ => tracing::debug!(custom_id = id, "unknown component"),
     }
     Ok(())
@@ -262,6 +263,106 @@ async fn respond(
         ),
     )
     .await?;
+    Ok(())
+}
+
+/// "Retry" under an interrupted coach answer (the conversation's id), and "Review my last
+/// session" under a match result: both for the clicking user's own coach only.
+async fn coach_button(
+    ctx: &serenity::Context,
+    data: &Data,
+    c: &serenity::ComponentInteraction,
+    kind: &str,
+    conversation: &str,
+) -> Result<(), Error> {
+    let me = Viewer::user(UserId::from_discord(c.user.id.get()));
+    let Some(coach) = data.coach.as_ref() else {
+        return respond(ctx, c, "The coach isn't set up on this bot.").await;
+    };
+    if !data.store.plan(&me).await?.is_pro() {
+        let (text, rows) = super::coach::upsell(&data.settings);
+        c.create_response(
+            ctx,
+            serenity::CreateInteractionResponse::Message(
+                serenity::CreateInteractionResponseMessage::new()
+                    .content(text)
+                    .components(rows)
+                    .ephemeral(true),
+            ),
+        )
+        .await?;
+        return Ok(());
+    }
+    if let Err(e) = super::coach::take_question(data, c.user.id) {
+        return respond(ctx, c, &e.to_string()).await;
+    }
+    if kind == "coachretry" {
+        let Some(conv) = data.store.conversation(&me, conversation).await? else {
+            return respond(ctx, c, "That conversation isn't yours.").await;
+        };
+        let channel = conv
+            .channel_id
+            .and_then(|id| u64::try_from(id).ok())
+            .map_or(c.channel_id, serenity::ChannelId::new);
+        c.create_response(ctx, serenity::CreateInteractionResponse::Acknowledge)
+            .await?;
+        let data = data.clone();
+        tokio::spawn(async move {
+            super::coach::answer(&data, channel, me, conv.id, None).await;
+        });
+        return Ok(());
+    }
+    let budget = coach.usage(&me).await.map_err(super::coach::coach_error)?.1;
+    if budget.left() < 1_000 {
+        let msg = rlcoach::coach::CoachError::BudgetExhausted {
+            resets_at: budget.period_end,
+        }
+        .user_message();
+        return respond(ctx, c, &msg).await;
+    }
+    c.create_response(
+        ctx,
+        serenity::CreateInteractionResponse::Defer(
+            serenity::CreateInteractionResponseMessage::new().ephemeral(true),
+        ),
+    )
+    .await?;
+    let opened = super::coach::open(
+        data,
+        &c.user,
+        super::coach::Place {
+            guild: c.guild_id,
+            channel: c.channel_id,
+        },
+        "review",
+        "session review",
+    )
+    .await;
+    let text = match opened {
+        Ok((conv, channel)) => {
+            crate::slash::coach::spawn_answer(
+                data,
+                channel,
+                me,
+                conv.id,
+                rlcoach::coach::prompt::REVIEW_REQUEST.to_string(),
+            );
+            if c.guild_id.is_some() {
+                format!("Your review is being written in <#{channel}>.")
+            } else {
+                "Your review is on its way below.".to_string()
+            }
+        }
+        Err(e) => match e.downcast_ref::<super::UserError>() {
+            Some(u) => u.0.clone(),
+            None => {
+                tracing::warn!(error = %e, "could not open a review");
+                "I couldn't open your review right now; please try again in a minute.".into()
+            }
+        },
+    };
+    c.edit_response(ctx, serenity::EditInteractionResponse::new().content(text))
+        .await?;
     Ok(())
 }
 

@@ -401,7 +401,23 @@ async fn answer(data: &Data, d: &Delivery) -> Result<Answer, AnswerError> {
     };
     let opts = super::components::card_options(data, &d.uploader(), &report).await;
     let embed = reply::result_embed(&report, d.file_name.as_deref());
-    let buttons = reply::result_buttons(&report, &d.replay_id, data.settings.web_base.as_deref());
+    let mut buttons =
+        reply::result_buttons(&report, &d.replay_id, data.settings.web_base.as_deref());
+    // Pro uploaders get their coach one click away.
+    if data.coach.is_some()
+        && data
+            .store
+            .plan(&d.uploader())
+            .await
+            .is_ok_and(|p| p.is_pro())
+    {
+        buttons.push(serenity::CreateActionRow::Buttons(vec![
+            serenity::CreateButton::new("coachreview")
+                .label("Review my last session")
+                .style(serenity::ButtonStyle::Success),
+        ]));
+        buttons.truncate(5);
+    }
     let png = tokio::task::spawn_blocking(move || {
         cards::render_chart(&report, Chart::Match, &opts, ImageFormat::Png)
     })

@@ -14,6 +14,9 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 pub struct RateLimits {
     files: DefaultKeyedRateLimiter<u64>,
     heavy: DefaultKeyedRateLimiter<u64>,
+    /// Questions to the coach (on top of the token budget).
+    coach: DefaultKeyedRateLimiter<u64>,
+    coach_per_hour: u32,
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -46,10 +49,30 @@ impl RateLimits {
     }
 
     pub fn new(files: Quota, heavy: Quota) -> RateLimits {
+        RateLimits::with_coach(files, heavy, env_u32("RLCOACH_COACH_PER_HOUR", 10))
+    }
+
+    /// `coach_per_hour` questions to the coach per user per hour, all of them available at once.
+    pub fn with_coach(files: Quota, heavy: Quota, coach_per_hour: u32) -> RateLimits {
+        let n = NonZeroU32::new(coach_per_hour.max(1)).unwrap_or(NonZeroU32::MIN);
         RateLimits {
             files: RateLimiter::keyed(files),
             heavy: RateLimiter::keyed(heavy),
+            coach: RateLimiter::keyed(Quota::per_hour(n).allow_burst(n)),
+            coach_per_hour: n.get(),
         }
+    }
+
+    /// A question to the coach: Ok, or how long until the next one.
+    pub fn coach(&self, user: u64) -> Result<(), Duration> {
+        let now = DefaultClock::default().now();
+        self.coach
+            .check_key(&user)
+            .map_err(|n| n.wait_time_from(now))
+    }
+
+    pub fn coach_per_hour(&self) -> u32 {
+        self.coach_per_hour
     }
 
     /// Takes one token per file: how many of `n` files the user may send now, and, when not
@@ -76,7 +99,7 @@ impl RateLimits {
     /// Forgets users whose buckets are full again, so memory does not grow with every user
     /// ever seen. Run periodically.
     pub fn prune(&self) {
-        for l in [&self.files, &self.heavy] {
+        for l in [&self.files, &self.heavy, &self.coach] {
             l.retain_recent();
             l.shrink_to_fit();
         }
@@ -85,7 +108,7 @@ impl RateLimits {
     /// Users currently tracked.
     #[cfg(test)]
     pub fn tracked(&self) -> usize {
-        self.files.len() + self.heavy.len()
+        self.files.len() + self.heavy.len() + self.coach.len()
     }
 }
 
@@ -95,6 +118,16 @@ pub fn wait_message(wait: Duration) -> String {
         "Slow down a little: try again in {} s.",
         wait.as_secs().max(1)
     )
+}
+
+/// "7 s", "4 min", "1 h 5 min".
+pub fn human_wait(wait: Duration) -> String {
+    let s = wait.as_secs().max(1);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s.div_ceil(60)),
+        _ => format!("{} h {} min", s / 3600, (s % 3600).div_ceil(60)),
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +160,18 @@ mod tests {
         assert!(l.heavy(1).is_ok() && l.heavy(1).is_ok());
         assert!(l.heavy(1).is_err());
         assert!(l.heavy(2).is_ok());
+    }
+
+    #[test]
+    fn ten_coach_questions_an_hour() {
+        let l = RateLimits::with_coach(per_minute(60, 10), per_minute(60, 2), 10);
+        for _ in 0..10 {
+            assert!(l.coach(1).is_ok());
+        }
+        let wait = l.coach(1).unwrap_err();
+        assert!(wait > Duration::from_secs(5 * 60) && wait <= Duration::from_secs(6 * 60));
+        assert_eq!(human_wait(wait), "6 min");
+        assert!(l.coach(2).is_ok());
     }
 
     #[test]

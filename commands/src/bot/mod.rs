@@ -6,6 +6,7 @@
 //! deliveries → gateway. `DISCORD_API_BASE` redirects every REST call (and so the gateway URL lookup) to
 //! another server, e.g. the offline fake used by the end-to-end tests.
 
+pub mod coach;
 mod components;
 mod delivery;
 pub mod intake;
@@ -55,6 +56,8 @@ pub struct Data {
     pub deliveries: Arc<delivery::Deliveries>,
     /// Attachment downloads at the same time (each holds up to the size limit in memory).
     pub downloads: Arc<tokio::sync::Semaphore>,
+    /// The AI coach; None when no model is configured.
+    pub coach: Option<rlcoach::coach::Coach>,
 }
 
 /// Bot settings from the environment (see README).
@@ -152,10 +155,15 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
         status_locks: Arc::default(),
         deliveries: Arc::default(),
         downloads: Arc::new(tokio::sync::Semaphore::new(settings.max_downloads)),
+        coach: build_coach(&store)?,
     };
     // Results finished while the bot was down go out now; new ones as the pool announces them.
     let deliveries = tokio::spawn(delivery::run(data.clone(), pool.subscribe()));
     let sweeper = tokio::spawn(sweep_files(store.clone()));
+    let coach_sweeper = data
+        .coach
+        .clone()
+        .map(|c| tokio::spawn(sweep_reservations(c)));
     let pruner = tokio::spawn({
         let limits = data.limits.clone();
         async move {
@@ -223,6 +231,9 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
     shards.shutdown_all().await;
     deliveries.abort();
     sweeper.abort();
+    if let Some(s) = coach_sweeper {
+        s.abort();
+    }
     pruner.abort();
     store.close().await;
     outcome
@@ -254,6 +265,37 @@ async fn sweep_files(store: Store) {
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "orphan file sweep failed"),
+        }
+    }
+}
+
+/// The coach from the environment (None without a model: `/coach` then says so).
+fn build_coach(store: &Store) -> anyhow::Result<Option<rlcoach::coach::Coach>> {
+    let Some((model, limits)) = crate::config::coach()? else {
+        tracing::info!(
+            "coach: no model configured (ANTHROPIC_API_KEY or RLCOACH_COACH_PROVIDER=openai)"
+        );
+        return Ok(None);
+    };
+    tracing::info!(provider = ?model.provider, model = %model.model, base = %model.base_url, "coach: model configured");
+    let client =
+        rlcoach::coach::ModelClient::new(model).context("cannot build the coach's model client")?;
+    Ok(Some(rlcoach::coach::Coach::new(
+        store.clone(),
+        client,
+        limits,
+    )))
+}
+
+/// Every minute, releases token reservations left by calls that crashed or hung.
+async fn sweep_reservations(coach: rlcoach::coach::Coach) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match coach.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "stale coach reservations released"),
+            Err(e) => tracing::warn!(error = %e, "coach reservation sweep failed"),
         }
     }
 }
@@ -311,7 +353,8 @@ async fn event_handler(
     let data = fw.user_data;
     match event {
         serenity::FullEvent::Message { new_message } => {
-            intake::on_message(fw.serenity_context, data, new_message).await
+            intake::on_message(fw.serenity_context, data, new_message).await?;
+            coach::on_message(data, new_message).await
         }
         serenity::FullEvent::InteractionCreate { interaction } => {
             if let serenity::Interaction::Component(c) = interaction {

@@ -2,10 +2,12 @@
 //! format; errors a user can cause are `UserError`s shown ephemerally by `bot::reply::on_error`.
 
 mod analyze;
+pub mod coach;
 mod compare;
 mod help;
 mod leaderboard;
 mod link;
+mod notes;
 mod privacy;
 mod replays;
 mod sessions;
@@ -32,6 +34,8 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         leaderboard::leaderboard(),
         setup::setup(),
         privacy::privacy(),
+        coach::coach(),
+        notes::notes(),
         help::help(),
     ]
 }
