@@ -36,8 +36,9 @@ pub use results::{
 };
 pub use scope::{UserId, Viewer};
 pub use users::{
-    ClaimableIdentity, DiscordConnection, EXPORT_MAX_GAMES, GuildSettings, LinkState,
-    LinkedIdentity, Profile, UserExport, VerifyOutcome, identity_from_connection, is_verifiable,
+    ClaimableIdentity, CoachExport, ConversationExport, DiscordConnection, EXPORT_MAX_GAMES,
+    GuildSettings, LinkState, LinkedIdentity, Profile, UserExport, VerifyOutcome,
+    identity_from_connection, is_verifiable,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -61,11 +61,10 @@ pub fn take_question(data: &Data, user: serenity::UserId) -> Result<(), Error> {
 /// A usage bar: "▰▰▰▱▱▱▱▱▱▱ 30 %".
 pub fn usage_bar(b: &BudgetStatus) -> String {
     let used = b.used + b.reserved;
-    let pct = if b.limit == 0 {
-        100
-    } else {
-        (used.saturating_mul(100) / b.limit).min(100)
-    };
+    let pct = used
+        .saturating_mul(100)
+        .checked_div(b.limit)
+        .map_or(100, |p| p.min(100));
     let filled = usize::try_from(pct / 10).unwrap_or(10);
     format!(
         "{}{} {pct} %\n{} of {} tokens used this period; **{} left**. Resets on {}.",
@@ -82,7 +81,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -34,9 +34,11 @@ pub async fn export(ctx: Context<'_>) -> Result<(), Error> {
         format!("all {} of your games", data.games.len())
     };
     let what = format!(
-        "your settings (plan, profile visibility, leaderboard choice), {} linked players, {} uploads (replay, file name, server, channel, message and time of each) and {games} (your stats in each). Replay files and full match reports are not included.",
+        "your settings (plan, profile visibility, leaderboard choice), {} linked players, {} uploads (replay, file name, server, channel, message and time of each), {games} (your stats in each) and your {} coach conversations, {} coach notes and coach token usage. Replay files and full match reports are not included.",
         data.identities.len(),
-        data.uploads.len()
+        data.uploads.len(),
+        data.coach.conversations.len(),
+        data.coach.notes.len()
     );
     let export =
         tokio::task::spawn_blocking(move || export_files(&data, limit, limits::FILES)).await??;
@@ -131,6 +133,10 @@ pub fn export_files(
     let mut base = serde_json::to_value(data)?;
     let uploads = take_array(&mut base, "uploads");
     let games = take_array(&mut base, "games");
+    let conversations = match base.get_mut("coach") {
+        Some(coach) => take_array(coach, "conversations"),
+        None => Vec::new(),
+    };
     let share = |v: &[serde_json::Value], i: usize, k: usize| {
         serde_json::Value::Array(v[i * v.len() / k..(i + 1) * v.len() / k].to_vec())
     };
@@ -142,6 +148,7 @@ pub fn export_files(
             part["parts"] = k.into();
             part["uploads"] = share(&uploads, i, k);
             part["games"] = share(&games, i, k);
+            part["coach"]["conversations"] = share(&conversations, i, k);
             let bytes = gzip(&serde_json::to_vec_pretty(&part)?)?;
             if bytes.len() > limit {
                 break;
@@ -196,7 +203,7 @@ pub async fn delete(
     ctx.send(
         poise::CreateReply::default()
             .content(format!(
-                "Deleted your data: your uploads, linked players and settings ({n} replays only you had uploaded were removed with their files and stats). Games other people uploaded stay theirs."
+                "Deleted your data: your uploads, linked players, settings, coach conversations and notes ({n} replays only you had uploaded were removed with their files and stats). Games other people uploaded stay theirs. Your plan and this period's coach token count are kept (they are billing records)."
             ))
             .ephemeral(true),
     )
@@ -265,6 +272,18 @@ mod tests {
                 .map(|i| serde_json::json!({"upload_id": format!("u{i}"), "file_name": format!("game {i}.replay")}))
                 .collect(),
             games_total: games as i64,
+            coach: rlcoach::storage::CoachExport {
+                plan: rlcoach::storage::Plan {
+                    tier: rlcoach::storage::Tier::Free,
+                    source: None,
+                    ends_at: None,
+                    period_start: 0,
+                    period_end: 1,
+                },
+                conversations: Vec::new(),
+                notes: Vec::new(),
+                usage: Vec::new(),
+            },
             games: (0..games)
                 .map(|i| GameRow {
                     replay_id: format!("{i:064x}"),
