@@ -2,8 +2,10 @@
 //! servers), the tools that read the asking user's own stats, token budgets, and the
 //! conversation loop. No Discord types: the bot and the web site show the same conversations.
 
+pub mod anthropic;
 pub mod client;
 pub mod model;
+pub mod openai;
 
 pub use client::{ModelClient, ModelConfig, Provider};
 pub use model::{
