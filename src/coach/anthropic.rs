@@ -266,18 +266,14 @@ enum StartBlock {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Delta {
-    TextDelta {
-        text: String,
-    },
-    InputJsonDelta {
-        partial_json: String,
-    },
-    ThinkingDelta {
-        thinking: String,
-    },
-    SignatureDelta {
-        signature: String,
-    },
+    #[serde(rename = "text_delta")]
+    Text { text: String },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: String },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: String },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: String },
     #[serde(other)]
     Unknown,
 }
@@ -381,19 +377,19 @@ impl TurnState {
                     return Ok(Flow::Continue);
                 };
                 match (block, delta) {
-                    (Block::Text { text }, Delta::TextDelta { text: more }) => {
+                    (Block::Text { text }, Delta::Text { text: more }) => {
                         text.push_str(&more);
                         if !more.is_empty() {
                             on(StreamUpdate::Text(more));
                         }
                     }
-                    (Block::ToolUse { .. }, Delta::InputJsonDelta { partial_json }) => {
+                    (Block::ToolUse { .. }, Delta::InputJson { partial_json }) => {
                         json.push_str(&partial_json);
                     }
-                    (Block::Thinking { thinking, .. }, Delta::ThinkingDelta { thinking: more }) => {
+                    (Block::Thinking { thinking, .. }, Delta::Thinking { thinking: more }) => {
                         thinking.push_str(&more);
                     }
-                    (Block::Thinking { signature, .. }, Delta::SignatureDelta { signature: s }) => {
+                    (Block::Thinking { signature, .. }, Delta::Signature { signature: s }) => {
                         *signature = s;
                     }
                     _ => {}

@@ -138,24 +138,17 @@ impl ModelClient {
                 }
                 Err(failure) => failure,
             };
-            let mut error = failure.error;
-            if let ModelError::Interrupted { partial, .. } = &mut error {
-                partial.usage = add_usage(partial.usage, billed);
-            }
-            if shown || !failure.retryable || attempt >= self.config.max_retries {
-                return Err(error);
-            }
+            let error = failure.error;
             let delay = match &error {
+                _ if shown || !failure.retryable || attempt >= self.config.max_retries => None,
                 ModelError::Status {
                     retry_after: Some(after),
                     ..
-                } => {
-                    if *after > RETRY_AFTER_MAX {
-                        return Err(error);
-                    }
-                    *after
-                }
-                _ => backoff(attempt),
+                } => (*after <= RETRY_AFTER_MAX).then_some(*after),
+                _ => Some(backoff(attempt)),
+            };
+            let Some(delay) = delay else {
+                return Err(with_billed(error, billed));
             };
             billed = add_usage(billed, error.usage());
             tracing::warn!(attempt, ?delay, %error, "model call failed; retrying");
@@ -180,6 +173,14 @@ impl ModelClient {
             Provider::OpenAi => estimate_request(req),
         }
     }
+}
+
+/// The final error, its partial turn charged with the earlier attempts' usage too.
+fn with_billed(mut error: ModelError, billed: Usage) -> ModelError {
+    if let ModelError::Interrupted { partial, .. } = &mut error {
+        partial.usage = add_usage(partial.usage, billed);
+    }
+    error
 }
 
 fn add_usage(a: Usage, b: Usage) -> Usage {
