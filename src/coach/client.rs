@@ -105,7 +105,9 @@ impl ModelClient {
     /// output are retried with backoff (and `retry-after`).
     ///
     /// The usage of attempts that were billed and then retried (a stream that broke before any
-    /// text) is added to the returned turn's usage, so budgets count every token paid for.
+    /// text) is added to the returned turn's usage, so budgets count every token paid for; the
+    /// same goes for a final `Interrupted`. (A final error of another kind carries no usage, so
+    /// earlier billed attempts are then not reported: `ModelError::usage` has nowhere to put it.)
     pub async fn stream(
         &self,
         req: &ModelRequest<'_>,
