@@ -2,9 +2,11 @@
 //! servers), the tools that read the asking user's own stats, token budgets, and the
 //! conversation loop. No Discord types: the bot and the web site show the same conversations.
 
+pub mod anthropic;
 pub mod client;
 pub mod conversation;
 pub mod model;
+pub mod openai;
 pub mod prompt;
 pub mod tools;
 
