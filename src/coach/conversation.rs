@@ -243,7 +243,12 @@ impl Coach {
                 self.store
                     .append_messages(&me, conversation_id, &[NewMessage::of(message.clone())])
                     .await?;
-                history.push(message);
+                // A question left unanswered (a crash, an interrupted answer) and this one go
+                // to the model as one user turn.
+                match history.last_mut() {
+                    Some(last) if last.role == Role::User => last.content.extend(message.content),
+                    _ => history.push(message),
+                }
             }
             None => {
                 if history.last().is_none_or(|m| m.role != Role::User) {

@@ -92,12 +92,45 @@ pub fn check(
         | ("PATCH", ["channels", _, "messages", _])
         | ("POST", ["webhooks", _, _])
         | ("PATCH", ["webhooks", _, _, "messages", _]) => message(&mut e, &[], body),
+        ("POST", ["channels", _, "threads"]) => thread(&mut e, body),
         _ => {}
     }
     if files.len() > FILES {
         e.max_len(&["files"], FILES);
     }
     e.into_refusal()
+}
+
+/// `POST /channels/{id}/threads` without a message: a name of 1–100 characters, a thread type
+/// (10, 11, 12), an archive duration Discord offers.
+fn thread(e: &mut Errors, body: &Value) {
+    let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+    let n = name.chars().count();
+    if !(1..=100).contains(&n) {
+        e.add(
+            &["name"],
+            "BASE_TYPE_BAD_LENGTH",
+            format!("Must be between 1 and 100 in length. ({n})"),
+        );
+    }
+    if let Some(t) = body.get("type").and_then(Value::as_u64)
+        && !matches!(t, 10..=12)
+    {
+        e.add(
+            &["type"],
+            "BASE_TYPE_CHOICES",
+            format!("Value must be one of (10, 11, 12). ({t})"),
+        );
+    }
+    if let Some(d) = body.get("auto_archive_duration").and_then(Value::as_u64)
+        && !matches!(d, 60 | 1440 | 4320 | 10080)
+    {
+        e.add(
+            &["auto_archive_duration"],
+            "BASE_TYPE_CHOICES",
+            format!("Value must be one of (60, 1440, 4320, 10080). ({d})"),
+        );
+    }
 }
 
 /// The errors object, nested by field path as Discord writes it (`{"embeds": {"0": {"title":

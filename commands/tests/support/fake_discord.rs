@@ -89,6 +89,10 @@ pub struct Shared {
     next_upload_limit: AtomicU64,
     /// Interaction token → its `attachment_size_limit`.
     upload_limits: Mutex<HashMap<String, u64>>,
+    /// Threads the bot opened: (id, parent, type, name).
+    threads: Mutex<Vec<(u64, u64, u64, String)>>,
+    /// Private threads (type 12) are refused (no permission, or the server does not allow them).
+    refuse_private_threads: std::sync::atomic::AtomicBool,
     ids: AtomicU64,
     changed: Notify,
     identifies: AtomicU64,
@@ -211,6 +215,40 @@ impl FakeDiscord {
     }
 
     /// This user does not accept DMs: messages to their DM channel fail (403, code 50007).
+    /// Threads the bot opened: (id, parent channel, type, name).
+    pub fn threads(&self) -> Vec<(u64, u64, u64, String)> {
+        self.shared.threads.lock().unwrap().clone()
+    }
+
+    /// From now on, creating a private thread is refused with 403 Missing Permissions.
+    pub fn refuse_private_threads(&self) {
+        self.shared
+            .refuse_private_threads
+            .store(true, Ordering::SeqCst);
+    }
+
+    /// A MESSAGE_CREATE with text from `user` in `channel` (guild None = DM); returns its id.
+    pub fn message_text(&self, user: u64, channel: u64, guild: Option<u64>, text: &str) -> u64 {
+        let id = self.next_id();
+        let mut d = json!({
+            "id": id.to_string(), "channel_id": channel.to_string(), "author": user_json(user, false),
+            "content": text, "timestamp": "2026-11-23T12:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": 0
+        });
+        if let Some(g) = guild {
+            d["guild_id"] = json!(g.to_string());
+            d["member"] = json!({"roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0});
+        }
+        self.shared
+            .user_messages
+            .lock()
+            .unwrap()
+            .insert(id, d.clone());
+        self.dispatch("MESSAGE_CREATE", d);
+        id
+    }
+
     pub fn close_dms(&self, user: u64) {
         self.shared.closed_dms.lock().unwrap().insert(user);
     }
@@ -647,6 +685,35 @@ async fn rest(
                 Json(message_json(&s, id, c, &content, &files))
             }
         }
+        ("POST", ["channels", _, "threads"])
+            if json.get("type").and_then(Value::as_u64) == Some(12)
+                && s.refuse_private_threads.load(Ordering::SeqCst) =>
+        {
+            Forbidden
+        }
+        ("POST", ["channels", parent, "threads"]) => {
+            let id = s.ids.fetch_add(1, Ordering::SeqCst);
+            let kind = json.get("type").and_then(Value::as_u64).unwrap_or(11);
+            let name = json
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            s.threads
+                .lock()
+                .unwrap()
+                .push((id, parent.parse().unwrap_or(0), kind, name.clone()));
+            Json(json!({
+                "id": id.to_string(), "type": kind, "guild_id": GUILD_ID.to_string(),
+                "parent_id": parent, "name": name, "owner_id": BOT_ID.to_string(),
+                "last_message_id": null, "rate_limit_per_user": 0, "message_count": 0,
+                "member_count": 1, "flags": 0, "total_message_sent": 0,
+                "thread_metadata": {"archived": false, "auto_archive_duration": 1440,
+                    "archive_timestamp": "2026-11-23T12:00:00.000000+00:00", "locked": false,
+                    "invitable": false}
+            }))
+        }
+        ("PUT", ["channels", _, "thread-members", _]) => Status(StatusCode::NO_CONTENT),
         ("GET", ["channels", _, "messages", m]) => {
             match m
                 .parse::<u64>()

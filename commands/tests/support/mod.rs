@@ -3,6 +3,7 @@
 
 #[path = "../../../tests/common/edit.rs"]
 pub mod edit;
+#[allow(unused_imports)]
 pub use edit::distinct_copy;
 pub mod fake_discord;
 pub mod seed;
