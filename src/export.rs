@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{Boost, Movement, Positioning, Report};
+use crate::report::{Boost, EventKind, Movement, Positioning, Report};
 
 pub const PLAYER_COLUMNS: &str = "color;team name;player name;platform;player id;car id;car name;game duration;score;goals;assists;saves;shots;shots conceded;goals conceded;goals conceded while last defender;shooting percentage;bpm;avg boost amount;amount collected;amount collected big pads;amount collected small pads;count collected big pads;count collected small pads;amount stolen;amount stolen big pads;amount stolen small pads;count stolen big pads;count stolen small pads;0 boost time;100 boost time;amount used while supersonic;amount overfill total;amount overfill stolen;avg speed;total distance;time slow speed;percentage slow speed;time boost speed;percentage boost speed;time supersonic speed;percentage supersonic speed;time on ground;percentage on ground;time low in air;percentage low in air;time high in air;percentage high in air;time powerslide;avg powerslide time;count powerslide;time most back;time most forward;avg distance to ball;avg distance to ball has possession;avg distance to ball no possession;avg distance to team mates;time behind ball;percentage behind ball;time in front of ball;percentage in front of ball;time defensive half;percentage defensive half;time offensive half;percentage offensive half;time defensive third;percentage defensive third;time neutral third;percentage neutral third;time offensive third;percentage offensive third;demos inflicted;demos taken";
 
@@ -327,7 +327,7 @@ pub fn text(report: &Report, player: Option<usize>) -> String {
     let goals: Vec<_> = report
         .timeline
         .iter()
-        .filter(|e| e.kind == "GOAL")
+        .filter(|e| e.kind == EventKind::Goal)
         .collect();
     if !goals.is_empty() && player.is_none() {
         let _ = writeln!(s, "\ngoals:");

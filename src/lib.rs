@@ -9,8 +9,10 @@ pub mod coach;
 pub mod export;
 pub mod jobs;
 pub mod names;
+pub mod playlist;
 pub mod report;
 pub mod storage;
+pub mod summary;
 
 pub use analysis::{AnalyzeError, Limits, analyze};
 pub use report::Report;

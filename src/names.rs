@@ -1,6 +1,8 @@
 //! Display names for the game's internal identifiers (map asset names, playlists), for cards,
 //! embeds and the web. Unknown values fall back to a tidied form of the raw name.
 
+use crate::playlist::Playlist;
+
 /// `EuroStadium_Dusk_P` → `Mannfield (Dusk)`; unknown maps lose the `_P` suffix.
 pub fn map_name(raw: &str) -> String {
     let lower = raw.to_ascii_lowercase();
@@ -84,19 +86,17 @@ const VARIANT: &[(&str, &str)] = &[
 ];
 
 /// `DOUBLES` → `Doubles`, `PRIVATE` → `Private match`.
+/// Labels no report of ours carries (older or hand-made data) get a readable name too.
 pub fn playlist_name(raw: &str) -> String {
+    if let Some(p) = Playlist::from_label(raw) {
+        return p.display_name().into();
+    }
     match raw.to_ascii_uppercase().as_str() {
-        "DUEL" => "Duel".into(),
-        "DOUBLES" => "Doubles".into(),
-        "STANDARD" => "Standard".into(),
-        "CHAOS" => "Chaos".into(),
-        "PRIVATE" => "Private match".into(),
-        "TOURNAMENT" => "Tournament".into(),
         "HOOPS" => "Hoops".into(),
         "RUMBLE" => "Rumble".into(),
         "DROPSHOT" => "Dropshot".into(),
         "SNOWDAY" => "Snow Day".into(),
-        "UNKNOWN" | "" => "Unknown playlist".into(),
+        "" => Playlist::Unknown.display_name().into(),
         other => title(&other.to_ascii_lowercase()),
     }
 }

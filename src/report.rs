@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::playlist::Playlist;
+
 /// Bumped whenever a field changes meaning or is removed; additions keep the version.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// Stored with every analysis so a newer analyzer can re-run stored replays (`rlcoach
@@ -43,7 +45,7 @@ pub struct Metadata {
     pub map: Option<String>,
     pub match_type: Option<String>,
     /// DUEL, DOUBLES, STANDARD, CHAOS, PRIVATE, ... or UNKNOWN.
-    pub playlist: String,
+    pub playlist: Playlist,
     pub team_size: u8,
     /// Σ of network frame deltas (what ballchasing calls `duration`); header seconds when header-only.
     pub duration_seconds: f64,
@@ -280,7 +282,7 @@ pub struct Kickoff {
     pub time_to_first_touch: Option<f64>,
     pub first_touch_player: Option<usize>,
     /// FIRST_POSSESSION_BLUE/ORANGE, NEUTRAL, GOAL_FOR_BLUE/ORANGE.
-    pub outcome: String,
+    pub outcome: KickoffOutcome,
     pub players: Vec<KickoffPlayer>,
 }
 
@@ -289,11 +291,55 @@ pub struct KickoffPlayer {
     /// Index into `Report::players`.
     pub player: usize,
     /// CENTER, OFF_CENTER, DIAGONAL or UNKNOWN (by spawn position).
-    pub spawn: String,
+    pub spawn: SpawnClass,
     /// GO, CHEAT, WING or BACK.
-    pub role: String,
+    pub role: KickoffRole,
     pub boost_used: f64,
-    pub approach: String,
+    pub approach: KickoffApproach,
+}
+
+/// Where a car started a kickoff (STATS.md §8, SA's classes).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SpawnClass {
+    Center,
+    OffCenter,
+    Diagonal,
+    Unknown,
+}
+
+/// A player's job at a kickoff (STATS.md §8, RC's roles).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KickoffRole {
+    /// The player of the team closest to the centre.
+    Go,
+    Cheat,
+    Wing,
+    Back,
+}
+
+/// How a player went at a kickoff.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KickoffApproach {
+    Speedflip,
+    StandardFlip,
+    StandardBoost,
+    Delay,
+    FakeStationary,
+    Standard,
+}
+
+/// Who came out of a kickoff with the ball, or scored soon after it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KickoffOutcome {
+    GoalForBlue,
+    GoalForOrange,
+    FirstPossessionBlue,
+    FirstPossessionOrange,
+    Neutral,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -302,11 +348,39 @@ pub struct TimelineEvent {
     pub t: f64,
     pub frame: usize,
     /// GOAL, SHOT, SAVE, ASSIST, DEMO, KICKOFF, CHALLENGE
-    pub kind: String,
+    pub kind: EventKind,
     pub player: Option<usize>,
     pub team: Option<u8>,
     /// Kind-specific details (speeds in uu/s, locations in uu).
     pub data: serde_json::Value,
+}
+
+/// What a timeline event is; serialized as GOAL, SHOT, SAVE, ….
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventKind {
+    Goal,
+    Shot,
+    Save,
+    Assist,
+    Demo,
+    Kickoff,
+    Challenge,
+}
+
+impl EventKind {
+    /// The serialized name (the timeline is ordered by it within a frame).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Goal => "GOAL",
+            EventKind::Shot => "SHOT",
+            EventKind::Save => "SAVE",
+            EventKind::Assist => "ASSIST",
+            EventKind::Demo => "DEMO",
+            EventKind::Kickoff => "KICKOFF",
+            EventKind::Challenge => "CHALLENGE",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -153,7 +153,11 @@ fn check_invariants(name: &str, r: &Report) {
             "team avg boost is the sum"
         );
     }
-    let goals = r.timeline.iter().filter(|e| e.kind == "GOAL").count() as u32;
+    let goals = r
+        .timeline
+        .iter()
+        .filter(|e| e.kind == rlcoach::report::EventKind::Goal)
+        .count() as u32;
     assert_eq!(
         goals,
         r.metadata.score[0] + r.metadata.score[1],
@@ -177,7 +181,7 @@ fn summary(r: &Report) -> serde_json::Value {
     serde_json::json!({
         "map": r.metadata.map, "playlist": r.metadata.playlist, "score": r.metadata.score,
         "duration": round(r.metadata.duration_seconds), "overtime": r.metadata.overtime,
-        "kickoffs": r.kickoffs.iter().map(|k| k.outcome.clone()).collect::<Vec<_>>(),
+        "kickoffs": r.kickoffs.iter().map(|k| k.outcome).collect::<Vec<_>>(),
         "players": r.players.iter().map(|p| {
             let b = p.boost.as_ref().unwrap();
             let m = p.movement.as_ref().unwrap();

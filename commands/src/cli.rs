@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -102,7 +102,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Analyze(a)) => analyze(a),
-        Some(Command::Bench(b)) => bench(b),
+        Some(Command::Bench(b)) => crate::bench::run(&b.dir, b.runs, b.ingest),
         Some(Command::Health) => match crate::config::storage() {
             Ok(cfg) if crate::bot::health_check(&cfg.data_dir) => return ExitCode::SUCCESS,
             _ => {
@@ -188,22 +188,19 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         } else {
             ImageFormat::Png
         };
-        let named: Vec<(&PathBuf, &Report)> = args
+        let folders = card_folders(&args.files);
+        let named: Vec<(&PathBuf, &Report, Option<&PathBuf>)> = args
             .files
             .iter()
             .zip(&results)
-            .filter_map(|(p, r)| r.as_ref().ok().map(|r| (p, r)))
+            .zip(&folders)
+            .filter_map(|((p, r), f)| r.as_ref().ok().map(|r| (p, r, f.as_ref())))
             .collect();
-        let several = args.files.len() > 1;
-        let written = parallel_map(&named, |(path, report)| {
-            let sub = if several {
-                dir.join(path.file_stem().unwrap_or_default())
-            } else {
-                dir.clone()
-            };
+        let written = parallel_map(&named, |(_, report, folder)| {
+            let sub = folder.map_or_else(|| dir.clone(), |f| dir.join(f));
             write_cards(&sub, report, &args, format)
         });
-        for (w, (path, _)) in written.into_iter().zip(&named) {
+        for (w, (path, ..)) in written.into_iter().zip(&named) {
             match w {
                 Ok(files) => {
                     for f in files {
@@ -272,6 +269,36 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The sub-folder of `--card DIR` for each file: none for a single file, else the file's stem,
+/// and for stems shared by files from different folders the stem with the first free `-N`, so
+/// no file's cards overwrite another's.
+fn card_folders(files: &[PathBuf]) -> Vec<Option<PathBuf>> {
+    if files.len() < 2 {
+        return vec![None; files.len()];
+    }
+    let stem = |f: &PathBuf| f.file_stem().unwrap_or_default().to_os_string();
+    let mut used: std::collections::HashSet<std::ffi::OsString> = files.iter().map(stem).collect();
+    files
+        .iter()
+        .map(|f| {
+            let s = stem(f);
+            let shared = files.iter().filter(|g| stem(g) == s).count() > 1;
+            if !shared {
+                return Some(PathBuf::from(s));
+            }
+            let mut n = 1;
+            loop {
+                let mut candidate = s.clone();
+                candidate.push(format!("-{n}"));
+                if used.insert(candidate.clone()) {
+                    return Some(PathBuf::from(candidate));
+                }
+                n += 1;
+            }
+        })
+        .collect()
+}
+
 /// Renders every card for one report into `dir`; returns the written paths.
 fn write_cards(
     dir: &Path,
@@ -303,115 +330,6 @@ fn write_cards(
         paths.push(path);
     }
     Ok(paths)
-}
-
-/// Peak heap for `bench`, from the counting allocator that only `--features bench-alloc` builds
-/// install (the bot never pays for it); None without it.
-#[cfg(feature = "bench-alloc")]
-mod heap {
-    pub fn reset() {
-        crate::alloc_meter::reset_peak();
-    }
-    pub fn peak() -> Option<usize> {
-        Some(crate::alloc_meter::peak())
-    }
-}
-
-#[cfg(not(feature = "bench-alloc"))]
-mod heap {
-    pub fn reset() {}
-    pub fn peak() -> Option<usize> {
-        None
-    }
-}
-
-/// What the heap columns show without the counting allocator.
-const NO_HEAP: &str = "n/a (build with --features bench-alloc)";
-
-fn megabytes(bytes: Option<usize>) -> String {
-    bytes.map_or_else(|| "n/a".into(), |b| format!("{:.1}", b as f64 / 1048576.0))
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let files = rlcoach::analysis::replay_files(&args.dir)
-        .with_context(|| format!("cannot read {}", args.dir.display()))?;
-    let runs = args.runs.max(1);
-    println!(
-        "{:<48} {:>7} {:>10} {:>10} {:>10} {:>6} {:>10} {:>10}",
-        "replay", "frames", "header ms", "parse ms", "analyze ms", "ratio", "parse MB", "peak MB"
-    );
-    let (mut total_parse, mut total_full) = (Duration::ZERO, Duration::ZERO);
-    for f in &files {
-        let bytes = std::fs::read(f)?;
-        let mut parse = Vec::new();
-        let mut full = Vec::new();
-        let mut header = Vec::new();
-        let mut frames = 0;
-        let (mut parse_peak, mut full_peak) = (None, None);
-        for _ in 0..runs {
-            // The header-only parse that intake and the analyzer do first.
-            let t = Instant::now();
-            let _ = rlcoach::analysis::parse_header(&bytes);
-            header.push(t.elapsed());
-            heap::reset();
-            // The bare parse is timed up to freeing its frames, as the analysis frees them too.
-            let t = Instant::now();
-            let r = boxcars::ParserBuilder::new(&bytes)
-                .must_parse_network_data()
-                .parse();
-            parse_peak = parse_peak.max(heap::peak());
-            frames = r
-                .ok()
-                .and_then(|r| r.network_frames.map(|n| n.frames.len()))
-                .unwrap_or(0);
-            parse.push(t.elapsed());
-            heap::reset();
-            let t = Instant::now();
-            let r = rlcoach::analyze(&bytes, &Limits::default());
-            full.push(t.elapsed());
-            full_peak = full_peak.max(heap::peak());
-            if let Err(e) = r {
-                println!("{}: {e}", f.display());
-            }
-        }
-        let (p, a) = (median(parse), median(full));
-        total_parse += p;
-        total_full += a;
-        println!(
-            "{:<48} {:>7} {:>10.2} {:>10.2} {:>10.2} {:>6.2} {:>10} {:>10}",
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            frames,
-            median(header).as_secs_f64() * 1e3,
-            p.as_secs_f64() * 1e3,
-            a.as_secs_f64() * 1e3,
-            a.as_secs_f64() / p.as_secs_f64().max(1e-9),
-            megabytes(parse_peak),
-            megabytes(full_peak),
-        );
-    }
-    if heap::peak().is_none() {
-        println!("parse MB, peak MB: {NO_HEAP}");
-    }
-    if !files.is_empty() {
-        println!(
-            "total: parse {:.1} ms, analyze {:.1} ms, ratio {:.2} (analysis includes the parse)",
-            total_parse.as_secs_f64() * 1e3,
-            total_full.as_secs_f64() * 1e3,
-            total_full.as_secs_f64() / total_parse.as_secs_f64().max(1e-9)
-        );
-    }
-    bench_cards(&files, runs)?;
-    if args.ingest {
-        runtime()?.block_on(crate::ingest_bench::run(&files, 3))?;
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn reanalyze() -> anyhow::Result<ExitCode> {
@@ -475,47 +393,26 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Median PNG render time per card on one thread, and the largest file produced.
-fn bench_cards(files: &[PathBuf], runs: usize) -> anyhow::Result<()> {
-    use rlcoach::cards::{self, Chart};
-    println!();
-    print!("{:<48}", "render ms (PNG, one thread)");
-    for c in Chart::ALL {
-        print!(" {:>9}", c.slug());
-    }
-    println!(" {:>9} {:>9}", "player", "max KB");
-    let opts = CardOptions::default();
-    for f in files {
-        let Ok(report) = rlcoach::analyze(&std::fs::read(f)?, &Limits::default()) else {
-            continue;
-        };
-        print!(
-            "{:<48}",
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_folders_never_share_a_name() {
+        let files: Vec<PathBuf> = [
+            "a/game.replay",
+            "b/game.replay",
+            "game-1.replay",
+            "c/other.replay",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let folders: Vec<PathBuf> = card_folders(&files).into_iter().flatten().collect();
+        assert_eq!(
+            folders,
+            ["game-2", "game-3", "game-1", "other"].map(PathBuf::from)
         );
-        let mut max_bytes = 0;
-        let mut time = |render: &dyn Fn() -> Result<cards::Image, cards::CardError>| {
-            let mut times = Vec::with_capacity(runs);
-            for _ in 0..runs {
-                let t = Instant::now();
-                let img = render();
-                times.push(t.elapsed());
-                if let Ok(img) = img {
-                    max_bytes = max_bytes.max(img.bytes.len());
-                } else {
-                    return f64::NAN;
-                }
-            }
-            median(times).as_secs_f64() * 1e3
-        };
-        for c in Chart::ALL {
-            let ms = time(&|| cards::render_chart(&report, c, &opts, ImageFormat::Png));
-            print!(" {ms:>9.1}");
-        }
-        let ms = time(&|| cards::render_player_card(&report, 0, &opts, ImageFormat::Png));
-        println!(" {ms:>9.1} {:>9.0}", max_bytes as f64 / 1024.0);
+        assert_eq!(card_folders(&files[..1]), [None]);
     }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "bench-alloc")]
 mod alloc_meter;
+mod bench;
 mod bot;
 mod cli;
 mod config;

@@ -6,35 +6,15 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::AnalyzeError;
-use super::engine::{KickoffTrack, Tracker};
 use super::events;
 use super::field::{self, Vec3};
 use super::header::{self, HeaderInfo, HeaderPlayer};
 use super::objects::ObjectTable;
+use super::tracker::{KickoffPlayerTrack, KickoffTrack, Tracker};
 use crate::report::*;
 
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-fn playlist_label(id: Option<i32>, header: &HeaderInfo) -> String {
-    if let Some(id) = id {
-        let label = header::playlist_from_id(id);
-        if label != "UNKNOWN" {
-            return label.into();
-        }
-    }
-    if header.match_type.as_deref() == Some("Private") {
-        return "PRIVATE".into();
-    }
-    match header.team_size {
-        1 => "DUEL",
-        2 => "DOUBLES",
-        3 => "STANDARD",
-        4 => "CHAOS",
-        _ => "UNKNOWN",
-    }
-    .into()
 }
 
 /// Car names we have confirmed against ballchasing; others are reported by id only.
@@ -58,7 +38,11 @@ fn metadata(bytes: &[u8], replay: &boxcars::Replay, header: &HeaderInfo) -> Meta
         started_at_unix: header.started_at_unix,
         map: header.map.clone(),
         match_type: header.match_type.clone(),
-        playlist: playlist_label(None, header),
+        playlist: Playlist::resolve(
+            None,
+            header.match_type.as_deref() == Some("Private"),
+            header.team_size,
+        ),
         team_size: header.team_size,
         duration_seconds: header.total_seconds_played.unwrap_or(0.0),
         overtime: false,
@@ -121,34 +105,35 @@ fn finish_core(players: &mut [PlayerReport], score: [u32; 2]) {
     }
 }
 
+/// A player known only from the header's scoreboard.
+fn header_player_report(h: &HeaderPlayer) -> PlayerReport {
+    PlayerReport {
+        id: header_player_id(h),
+        name: h.name.clone(),
+        team: h.team.min(1),
+        is_bot: h.is_bot,
+        car_id: None,
+        car_name: None,
+        time_played: 0.0,
+        core: header_core(h),
+        boost: None,
+        movement: None,
+        positioning: None,
+        touches: None,
+        challenges: None,
+        kickoffs: None,
+        mechanics: None,
+        heatmap: None,
+    }
+}
+
 pub fn header_only_report(
     bytes: &[u8],
     replay: &boxcars::Replay,
     header: &HeaderInfo,
     warning: String,
 ) -> Report {
-    let mut players: Vec<PlayerReport> = header
-        .players
-        .iter()
-        .map(|h| PlayerReport {
-            id: header_player_id(h),
-            name: h.name.clone(),
-            team: h.team.min(1),
-            is_bot: h.is_bot,
-            car_id: None,
-            car_name: None,
-            time_played: 0.0,
-            core: header_core(h),
-            boost: None,
-            movement: None,
-            positioning: None,
-            touches: None,
-            challenges: None,
-            kickoffs: None,
-            mechanics: None,
-            heatmap: None,
-        })
-        .collect();
+    let mut players: Vec<PlayerReport> = header.players.iter().map(header_player_report).collect();
     finish_core(&mut players, header.score);
     let teams = team_reports(&players, None, header.score);
     Report {
@@ -217,7 +202,8 @@ pub enum FramePassError {
 }
 
 /// Decodes the network frames and feeds each to the tracker as it comes out of boxcars (none are
-/// kept), then assembles the report. `replay` is the header-and-body parse (no frames).
+/// kept), then assembles the report in named steps: players, kickoffs, timeline and series,
+/// metadata, teams. `replay` is the header-and-body parse (no frames).
 pub fn full_report(
     bytes: &[u8],
     replay: &boxcars::Replay,
@@ -226,9 +212,72 @@ pub fn full_report(
     started: Instant,
 ) -> Result<Report, FramePassError> {
     let objects = ObjectTable::new(&replay.objects);
+    let pass = frame_pass(bytes, replay, header, &objects, limits, started)?;
+    let tracker = &pass.tracker;
+
+    let mut warnings = Vec::new();
+    let ball_default = objects
+        .ball_archetype
+        .as_deref()
+        .is_none_or(|b| b == "Archetypes.Ball.Ball_Default");
+    let extra_mode = tracker.playlist_id.is_some_and(Playlist::is_extra_mode_id);
+    let mode_supported = is_supported_map(header, replay) && ball_default && !extra_mode;
+    if !mode_supported {
+        warnings.push(
+            "non-standard mode or arena: boost pad and field-position stats are not reported"
+                .into(),
+        );
+    }
+
+    let Roster {
+        mut players,
+        order,
+        index_of,
+    } = roster(tracker, header, mode_supported, &mut warnings);
+    let kickoffs = kickoff_reports(tracker, &index_of, header);
+    credit_kickoffs(&mut players, &kickoffs);
+    let timeline = timeline(tracker, &index_of, header, &players, &kickoffs);
+    let series = series(tracker, &order, &timeline);
+    let metadata = full_metadata(bytes, replay, header, &pass, players.len());
+    let teams = full_team_reports(tracker, &players, header.score, mode_supported);
+    Ok(Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        analyzer_version: ANALYZER_VERSION.into(),
+        metadata,
+        quality: Quality {
+            parser: "boxcars 0.13".into(),
+            network_parsed: true,
+            mode_supported,
+            warnings,
+        },
+        teams,
+        players,
+        kickoffs,
+        timeline,
+        series,
+    })
+}
+
+/// The tracker after every frame, and what the decoding loop counted.
+struct FramePass<'a> {
+    tracker: Tracker<'a>,
+    frames: usize,
+    /// Σ frame deltas.
+    duration: f64,
+}
+
+/// The one pass over the network frames, within the frame limit and the deadline.
+fn frame_pass<'a>(
+    bytes: &[u8],
+    replay: &'a boxcars::Replay,
+    header: &HeaderInfo,
+    objects: &'a ObjectTable,
+    limits: &super::Limits,
+    started: Instant,
+) -> Result<FramePass<'a>, FramePassError> {
     let goal_frames: Vec<(usize, u8)> = header.goals.iter().map(|g| (g.frame, g.team)).collect();
     let mut tracker = Tracker::new(
-        &objects,
+        objects,
         &replay.names,
         replay.objects.len(),
         replay.net_version,
@@ -240,28 +289,27 @@ pub fn full_report(
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0)
         .min(limits.max_frames);
-    tracker.ball_speed.reserve_exact(expected);
-    tracker.frame_t.reserve_exact(expected);
+    tracker.totals.reserve_frames(expected);
     let deadline = started + limits.max_duration;
-    let mut frame_count = 0usize;
+    let mut frames = 0usize;
     let mut duration = 0.0f64;
     let mut refused = None;
     let decoded = boxcars::ParserBuilder::new(bytes)
         .on_error_check_crc()
         .for_each_frame(|frame| {
-            if frame_count >= limits.max_frames {
+            if frames >= limits.max_frames {
                 refused = Some(AnalyzeError::TooManyFrames {
-                    frames: frame_count + 1,
+                    frames: frames + 1,
                     limit: limits.max_frames,
                 });
                 return false;
             }
-            if frame_count.is_multiple_of(1024) && Instant::now() > deadline {
+            if frames.is_multiple_of(1024) && Instant::now() > deadline {
                 refused = Some(AnalyzeError::Timeout(limits.max_duration));
                 return false;
             }
-            tracker.process(frame_count, frame);
-            frame_count += 1;
+            tracker.process(frames, frame);
+            frames += 1;
             duration += f64::from(frame.delta.max(0.0));
             true
         });
@@ -270,71 +318,78 @@ pub fn full_report(
     }
     decoded.map_err(FramePassError::Undecodable)?;
     tracker.finish();
+    Ok(FramePass {
+        tracker,
+        frames,
+        duration,
+    })
+}
 
-    let mut warnings = Vec::new();
-    let ball_default = objects
-        .ball_archetype
-        .as_deref()
-        .is_none_or(|b| b == "Archetypes.Ball.Ball_Default");
-    let extra_mode = tracker.playlist_id.is_some_and(|p| (27..=30).contains(&p));
-    let mode_supported = is_supported_map(header, replay) && ball_default && !extra_mode;
-    if !mode_supported {
-        warnings.push(
-            "non-standard mode or arena: boost pad and field-position stats are not reported"
-                .into(),
-        );
-    }
+/// The report's players and how they map to the tracker's.
+struct Roster {
+    players: Vec<PlayerReport>,
+    /// Tracker indices of the network players, in report order.
+    order: Vec<usize>,
+    /// Tracker index → report index.
+    index_of: Vec<Option<usize>>,
+}
+
+/// Players: network players that were on a team, in team then header order, then header players
+/// never seen in the network data (left before recording started), scoreboard only.
+fn roster(
+    tracker: &Tracker<'_>,
+    header: &HeaderInfo,
+    mode_supported: bool,
+    warnings: &mut Vec<String>,
+) -> Roster {
+    let tracks = &tracker.players;
+    let events = &tracker.events;
     // Active time (clock running or kickoff countdown): the base of boost per minute.
-    let active_time = tracker.phase_time[0] + tracker.phase_time[1] + tracker.phase_time[2];
-
-    // Players: network players that were on a team, in team then header order.
-    let pickup_totals = events::pickup_totals(&tracker.pickups, tracker.players.len());
-    let (touch_stats, challenge_stats) =
-        events::touch_stats(&tracker.touches, tracker.players.len());
-    let mut order: Vec<usize> = (0..tracker.players.len())
-        .filter(|&i| tracker.players[i].team.is_some())
-        .collect();
-    let header_pos = |i: usize| {
-        let t = &tracker.players[i];
+    let [countdown, waiting, live, _] = tracker.totals.phase_time;
+    let active_time = countdown + waiting + live;
+    let pickup_totals = events::pickup_totals(&events.pickups, tracks.len());
+    let (touch_stats, challenge_stats) = events::touch_stats(&events.touches, tracks.len());
+    let header_of = |i: usize| {
+        let t = &tracks[i];
         header
             .players
             .iter()
             .position(|h| header_matches(h, &t.id, &t.name))
-            .unwrap_or(usize::MAX)
     };
-    order.sort_by_key(|&i| (tracker.players[i].team, header_pos(i)));
-    let mut index_of = vec![None; tracker.players.len()];
+    let mut order: Vec<usize> = (0..tracks.len())
+        .filter(|&i| tracks[i].team.is_some())
+        .collect();
+    order.sort_by_key(|&i| (tracks[i].team, header_of(i).unwrap_or(usize::MAX)));
+    let mut index_of = vec![None; tracks.len()];
     let mut players = Vec::new();
     for &i in &order {
-        let t = &tracker.players[i];
-        let acc = &tracker.accs[i];
+        let t = &tracks[i];
+        let acc = &tracker.totals.accs[i];
         let team = t.team.unwrap_or(0);
         let team_count = order
             .iter()
-            .filter(|&&j| tracker.players[j].team == Some(team))
+            .filter(|&&j| tracks[j].team == Some(team))
             .count();
-        let h = header
-            .players
-            .iter()
-            .find(|h| header_matches(h, &t.id, &t.name));
+        let h = header_of(i).map(|k| &header.players[k]);
         let mut core = match h {
             Some(h) => header_core(h),
             None => Core {
-                goals: t.pri_stats[0],
-                assists: t.pri_stats[1],
-                saves: t.pri_stats[2],
-                shots: t.pri_stats[3],
-                score: t.pri_stats[4],
+                goals: t.pri_stats.goals,
+                assists: t.pri_stats.assists,
+                saves: t.pri_stats.saves,
+                shots: t.pri_stats.shots,
+                score: t.pri_stats.score,
                 ..Core::default()
             },
         };
-        core.demos_inflicted = t.pri_stats[5].max(t.demos_inflicted);
+        core.demos_inflicted = t.pri_stats.demolishes.max(t.demos_inflicted);
         core.demos_taken = t.demos_taken;
         core.goals_against_while_last_defender = Some(
             tracker
-                .last_defender_at
+                .totals
+                .last_defenders
                 .iter()
-                .filter(|(_, d)| *d == Some(i))
+                .filter(|d| **d == Some(i))
                 .count() as u32,
         );
         let boost = mode_supported.then(|| {
@@ -368,47 +423,36 @@ pub fn full_report(
             heatmap: mode_supported.then(|| acc.heatmap()),
         });
     }
-    // Header players never seen in the network data (left before recording started).
     for h in &header.players {
         let seen = order
             .iter()
-            .any(|&i| header_matches(h, &tracker.players[i].id, &tracker.players[i].name));
+            .any(|&i| header_matches(h, &tracks[i].id, &tracks[i].name));
         if !seen {
             warnings.push(format!("{} has no network data; scoreboard only", h.name));
-            players.push(PlayerReport {
-                id: header_player_id(h),
-                name: h.name.clone(),
-                team: h.team.min(1),
-                is_bot: h.is_bot,
-                car_id: None,
-                car_name: None,
-                time_played: 0.0,
-                core: header_core(h),
-                boost: None,
-                movement: None,
-                positioning: None,
-                touches: None,
-                challenges: None,
-                kickoffs: None,
-                mechanics: None,
-                heatmap: None,
-            });
+            players.push(header_player_report(h));
         }
     }
     finish_core(&mut players, header.score);
+    Roster {
+        players,
+        order,
+        index_of,
+    }
+}
 
-    let kickoffs = kickoff_reports(&tracker.kickoffs, &index_of, &tracker, header);
-    for k in &kickoffs {
+/// Per-player kickoff counts, GO roles, first touches and speedflips.
+fn credit_kickoffs(players: &mut [PlayerReport], kickoffs: &[Kickoff]) {
+    for k in kickoffs {
         for kp in &k.players {
             let Some(p) = players.get_mut(kp.player) else {
                 continue;
             };
             let s = p.kickoffs.get_or_insert_with(PlayerKickoffs::default);
             s.count += 1;
-            if kp.role == "GO" {
+            if kp.role == KickoffRole::Go {
                 s.as_go += 1;
             }
-            if kp.approach == "SPEEDFLIP"
+            if kp.approach == KickoffApproach::Speedflip
                 && let Some(m) = p.mechanics.as_mut()
             {
                 m.speedflips += 1;
@@ -424,67 +468,107 @@ pub fn full_report(
             s.first_touches += 1;
         }
     }
+}
 
-    let timeline = timeline(&tracker, &index_of, header, &players, &kickoffs);
-    let series = series(&tracker, &order, &timeline);
+/// The header's metadata completed by the frame pass: playlist, duration, overtime, GUID.
+fn full_metadata(
+    bytes: &[u8],
+    replay: &boxcars::Replay,
+    header: &HeaderInfo,
+    pass: &FramePass<'_>,
+    players: usize,
+) -> Metadata {
+    let tracker = &pass.tracker;
     let mut meta = metadata(bytes, replay, header);
-    meta.playlist = playlist_label(tracker.playlist_id, header);
-    meta.duration_seconds = duration;
-    meta.total_frames = frame_count;
-    meta.overtime = tracker.overtime;
-    meta.overtime_seconds = tracker
-        .overtime_start_t
-        .map(|s| (tracker.clock - s).max(0.0))
-        .unwrap_or(0.0);
+    meta.playlist = Playlist::resolve(
+        tracker.playlist_id,
+        header.match_type.as_deref() == Some("Private"),
+        header.team_size,
+    );
+    meta.duration_seconds = pass.duration;
+    meta.total_frames = pass.frames;
+    meta.overtime = tracker.phase.overtime;
+    meta.overtime_seconds = tracker.phase.overtime_seconds();
     if meta.match_guid.is_none() {
         meta.match_guid = tracker.match_guid.clone();
     }
     if meta.team_size == 0 {
-        meta.team_size = u8::try_from(players.len().div_ceil(2)).unwrap_or(0);
+        meta.team_size = u8::try_from(players.div_ceil(2)).unwrap_or(0);
     }
-    let possession = mode_supported.then_some(tracker.possession_time);
-    let mut teams = team_reports(&players, possession, header.score);
+    meta
+}
+
+/// Team sums, with possession and ball-in-own-side time when the field is standard.
+fn full_team_reports(
+    tracker: &Tracker<'_>,
+    players: &[PlayerReport],
+    score: [u32; 2],
+    mode_supported: bool,
+) -> Vec<TeamReport> {
+    let totals = &tracker.totals;
+    let possession = mode_supported.then_some(totals.possession_time);
+    let mut teams = team_reports(players, possession, score);
     if mode_supported {
         for (team, report) in teams.iter_mut().enumerate() {
             // Ball in own side: blue's side is −y.
-            report.time_ball_in_own_side = Some(tracker.ball_side_time[team]);
+            report.time_ball_in_own_side = Some(totals.ball_side_time[team]);
         }
     }
-    Ok(Report {
-        schema_version: REPORT_SCHEMA_VERSION,
-        analyzer_version: ANALYZER_VERSION.into(),
-        metadata: meta,
-        quality: Quality {
-            parser: "boxcars 0.13".into(),
-            network_parsed: true,
-            mode_supported,
-            warnings,
-        },
-        teams,
-        players,
-        kickoffs,
-        timeline,
-        series,
-    })
+    teams
 }
 
-fn spawn_class(pos: Vec3) -> &'static str {
+fn spawn_class(pos: Vec3) -> SpawnClass {
     let (x, y) = (pos.x.abs(), pos.y.abs());
-    if x <= 350.0 && y >= 4300.0 {
-        "CENTER"
-    } else if x <= 900.0 && y >= 3300.0 {
-        "OFF_CENTER"
-    } else if x >= 1500.0 && y <= 3300.0 {
-        "DIAGONAL"
+    if x <= field::SPAWN_CENTER_X_MAX && y >= field::SPAWN_CENTER_Y_MIN {
+        SpawnClass::Center
+    } else if x <= field::SPAWN_OFF_CENTER_X_MAX && y >= field::SPAWN_OFF_CENTER_Y_MIN {
+        SpawnClass::OffCenter
+    } else if x >= field::SPAWN_DIAGONAL_X_MIN && y <= field::SPAWN_DIAGONAL_Y_MAX {
+        SpawnClass::Diagonal
     } else {
-        "UNKNOWN"
+        SpawnClass::Unknown
+    }
+}
+
+fn kickoff_role(is_go: bool, spawn: Vec3) -> KickoffRole {
+    if is_go {
+        KickoffRole::Go
+    } else if spawn.x.abs() >= field::ROLE_WING_X_MIN && spawn.y.abs() <= field::ROLE_WING_Y_MAX {
+        KickoffRole::Wing
+    } else if spawn.y.abs() <= field::ROLE_CHEAT_Y_MAX {
+        KickoffRole::Cheat
+    } else {
+        KickoffRole::Back
+    }
+}
+
+fn kickoff_approach(
+    p: &KickoffPlayerTrack,
+    is_go: bool,
+    first_touch_s: Option<f64>,
+) -> KickoffApproach {
+    let used_pct = field::raw_to_pct(p.boost_used_raw);
+    if p.max_moved < field::FAKE_KICKOFF_MOVED_MAX {
+        KickoffApproach::FakeStationary
+    } else if p.dodged
+        && used_pct >= field::SPEEDFLIP_BOOST_PCT_MIN
+        && first_touch_s.is_some_and(|t| t <= field::SPEEDFLIP_FIRST_TOUCH_MAX_S)
+    {
+        KickoffApproach::Speedflip
+    } else if p.dodged && used_pct >= field::KICKOFF_BOOST_PCT_MIN {
+        KickoffApproach::StandardFlip
+    } else if used_pct >= field::KICKOFF_BOOST_PCT_MIN {
+        KickoffApproach::StandardBoost
+    } else if is_go {
+        KickoffApproach::Delay
+    } else {
+        KickoffApproach::Standard
     }
 }
 
 fn kickoff_reports(
-    tracks: &[KickoffTrack],
-    index_of: &[Option<usize>],
     tracker: &Tracker<'_>,
+    index_of: &[Option<usize>],
     header: &HeaderInfo,
 ) -> Vec<Kickoff> {
     let goal_times: Vec<(f64, u8)> = header
@@ -492,97 +576,83 @@ fn kickoff_reports(
         .iter()
         .filter_map(|g| {
             tracker
+                .totals
                 .frame_t
                 .get(g.frame)
                 .map(|t| (f64::from(*t), g.team.min(1)))
         })
         .collect();
-    tracks
+    let team_of = |p: usize| tracker.players.get(p).and_then(|t| t.team).unwrap_or(0);
+    let report_index = |p: usize| index_of.get(p).copied().flatten();
+    let kickoff = |k: &KickoffTrack| {
+        // GO: the player of each team closest to the centre.
+        let mut go = [None::<(usize, f32)>; 2];
+        for kp in &k.players {
+            let d = kp.spawn.dist_xy(Vec3::ZERO);
+            let slot = &mut go[usize::from(team_of(kp.player))];
+            if slot.is_none_or(|(_, bd)| d < bd) {
+                *slot = Some((kp.player, d));
+            }
+        }
+        let players = k
+            .players
+            .iter()
+            .filter_map(|kp| {
+                let player = report_index(kp.player)?;
+                let is_go = go[usize::from(team_of(kp.player))].map(|g| g.0) == Some(kp.player);
+                let first_touch_s = k
+                    .first_touch
+                    .filter(|f| f.player == kp.player)
+                    .map(|f| f.after_s);
+                Some(KickoffPlayer {
+                    player,
+                    spawn: spawn_class(kp.spawn),
+                    role: kickoff_role(is_go, kp.spawn),
+                    boost_used: field::raw_to_pct(kp.boost_used_raw),
+                    approach: kickoff_approach(kp, is_go, first_touch_s),
+                })
+            })
+            .collect();
+        let first_team = k.first_touch.map(|f| team_of(f.player));
+        let goal_after = goal_times
+            .iter()
+            .find(|(t, _)| *t >= k.t && *t - k.t <= field::KICKOFF_GOAL_WINDOW_S)
+            .map(|g| g.1);
+        // Possession after the kickoff: the team that touched last soon after the first touch.
+        let settle = k
+            .first_touch
+            .map(|f| k.t + f.after_s + field::KICKOFF_SETTLE_S);
+        let possession = settle.and_then(|s| {
+            tracker
+                .events
+                .touches
+                .iter()
+                .rfind(|t| t.t >= k.t && t.t <= s)
+                .map(|t| t.team)
+        });
+        let outcome = match (goal_after, possession.or(first_team)) {
+            (Some(0), _) => KickoffOutcome::GoalForBlue,
+            (Some(_), _) => KickoffOutcome::GoalForOrange,
+            (None, Some(0)) => KickoffOutcome::FirstPossessionBlue,
+            (None, Some(_)) => KickoffOutcome::FirstPossessionOrange,
+            (None, None) => KickoffOutcome::Neutral,
+        };
+        Kickoff {
+            t: k.t,
+            frame: k.frame,
+            overtime: k.overtime,
+            time_to_first_touch: k.first_touch.map(|f| f.after_s),
+            first_touch_player: k.first_touch.and_then(|f| report_index(f.player)),
+            outcome,
+            players,
+        }
+    };
+    tracker
+        .events
+        .kickoffs
         .iter()
         .filter(|k| !k.players.is_empty())
-        .map(|k| {
-            let team_of = |p: usize| tracker.players.get(p).and_then(|t| t.team).unwrap_or(0);
-            // GO: the player of each team closest to the centre.
-            let mut go = [None::<(usize, f32)>; 2];
-            for (p, pos, ..) in &k.players {
-                let d = pos.dist_xy(Vec3::ZERO);
-                let slot = &mut go[usize::from(team_of(*p))];
-                if slot.is_none_or(|(_, bd)| d < bd) {
-                    *slot = Some((*p, d));
-                }
-            }
-            let players = k
-                .players
-                .iter()
-                .filter_map(|&(p, pos, _, used, dodged, moved)| {
-                    let player = index_of.get(p).copied().flatten()?;
-                    let is_go = go[usize::from(team_of(p))].map(|g| g.0) == Some(p);
-                    let role = if is_go {
-                        "GO"
-                    } else if pos.x.abs() >= 1700.0 && pos.y.abs() <= 3600.0 {
-                        "WING"
-                    } else if pos.y.abs() <= 3200.0 {
-                        "CHEAT"
-                    } else {
-                        "BACK"
-                    };
-                    let used_pct = field::raw_to_pct(used);
-                    let first_t = k.first_touch.filter(|(fp, _)| *fp == p).map(|(_, t)| t);
-                    let approach = if moved < 100.0 {
-                        "FAKE_STATIONARY"
-                    } else if dodged && used_pct >= 20.0 && first_t.is_some_and(|t| t <= 2.7) {
-                        "SPEEDFLIP"
-                    } else if dodged && used_pct >= 10.0 {
-                        "STANDARD_FLIP"
-                    } else if used_pct >= 10.0 {
-                        "STANDARD_BOOST"
-                    } else if is_go {
-                        "DELAY"
-                    } else {
-                        "STANDARD"
-                    };
-                    Some(KickoffPlayer {
-                        player,
-                        spawn: spawn_class(pos).into(),
-                        role: role.into(),
-                        boost_used: used_pct,
-                        approach: approach.into(),
-                    })
-                })
-                .collect();
-            let first_team = k.first_touch.map(|(p, _)| team_of(p));
-            let goal_after = goal_times
-                .iter()
-                .find(|(t, _)| *t >= k.t && *t - k.t <= 12.0)
-                .map(|g| g.1);
-            // Possession after the kickoff: the team that touched last within 3 s of the first touch.
-            let settle = k.first_touch.map(|(_, tt)| k.t + tt + 3.0);
-            let possession = settle.and_then(|s| {
-                tracker
-                    .touches
-                    .iter()
-                    .rfind(|t| t.t >= k.t && t.t <= s)
-                    .map(|t| t.team)
-            });
-            let outcome = match (goal_after, possession.or(first_team)) {
-                (Some(0), _) => "GOAL_FOR_BLUE",
-                (Some(_), _) => "GOAL_FOR_ORANGE",
-                (None, Some(0)) => "FIRST_POSSESSION_BLUE",
-                (None, Some(_)) => "FIRST_POSSESSION_ORANGE",
-                (None, None) => "NEUTRAL",
-            };
-            Kickoff {
-                t: k.t,
-                frame: k.frame,
-                overtime: k.overtime,
-                time_to_first_touch: k.first_touch.map(|f| f.1),
-                first_touch_player: k
-                    .first_touch
-                    .and_then(|(p, _)| index_of.get(p).copied().flatten()),
-                outcome: outcome.into(),
-                players,
-            }
-        })
+        .map(kickoff)
         .collect()
 }
 
@@ -598,18 +668,19 @@ fn timeline(
     let mut running = [0u32; 2];
     for g in &header.goals {
         let t = tracker
+            .totals
             .frame_t
             .get(g.frame)
             .copied()
             .map(f64::from)
             .unwrap_or(0.0);
         // Shot speed: the fastest ball in the second before the goal frame (the ball resets at it).
-        let from = g.frame.saturating_sub(35);
-        let shot_speed = tracker
-            .ball_speed
-            .get(from..g.frame.min(tracker.ball_speed.len()))
+        let ball_speed = &tracker.totals.ball_speed;
+        let from = g.frame.saturating_sub(field::SHOT_SPEED_FRAMES);
+        let shot_speed = ball_speed
+            .get(from..g.frame.min(ball_speed.len()))
             .and_then(|s| s.iter().copied().reduce(f32::max))
-            .filter(|v| *v >= 500.0);
+            .filter(|v| *v >= field::SHOT_SPEED_MIN);
         let scorer = players
             .iter()
             .position(|p| p.name == g.player_name && p.team == g.team.min(1));
@@ -617,7 +688,7 @@ fn timeline(
         out.push(TimelineEvent {
             t,
             frame: g.frame,
-            kind: "GOAL".into(),
+            kind: EventKind::Goal,
             player: scorer,
             team: Some(g.team.min(1)),
             data: serde_json::json!({
@@ -627,12 +698,12 @@ fn timeline(
             }),
         });
     }
-    for e in &tracker.stat_events {
+    for e in &tracker.events.stat_events {
         let player = index_of.get(e.player).copied().flatten();
         out.push(TimelineEvent {
             t: e.t,
             frame: e.frame,
-            kind: e.kind.into(),
+            kind: e.kind,
             player,
             team: team_of(player),
             data: serde_json::json!({
@@ -641,13 +712,13 @@ fn timeline(
             }),
         });
     }
-    for d in &tracker.demos {
+    for d in &tracker.events.demos {
         let victim = index_of.get(d.victim).copied().flatten();
         let attacker = d.attacker.and_then(|a| index_of.get(a).copied().flatten());
         out.push(TimelineEvent {
             t: d.t,
             frame: d.frame,
-            kind: "DEMO".into(),
+            kind: EventKind::Demo,
             player: attacker,
             team: team_of(attacker),
             data: serde_json::json!({
@@ -660,24 +731,29 @@ fn timeline(
         out.push(TimelineEvent {
             t: k.t,
             frame: k.frame,
-            kind: "KICKOFF".into(),
+            kind: EventKind::Kickoff,
             player: k.first_touch_player,
             team: team_of(k.first_touch_player),
             data: serde_json::json!({ "outcome": k.outcome }),
         });
     }
-    out.sort_by(|a, b| a.frame.cmp(&b.frame).then_with(|| a.kind.cmp(&b.kind)));
+    out.sort_by(|a, b| {
+        a.frame
+            .cmp(&b.frame)
+            .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
+    });
     out
 }
 
 fn series(tracker: &Tracker<'_>, order: &[usize], timeline: &[TimelineEvent]) -> Series {
     let goals: Vec<(f32, u8)> = timeline
         .iter()
-        .filter(|e| e.kind == "GOAL")
+        .filter(|e| e.kind == EventKind::Goal)
         .map(|e| (e.t as f32, e.team.unwrap_or(0)))
         .collect();
-    let score = tracker
-        .series_t
+    let sampled = &tracker.series;
+    let score = sampled
+        .t
         .iter()
         .map(|&t| {
             let mut s = [0u8; 2];
@@ -694,16 +770,16 @@ fn series(tracker: &Tracker<'_>, order: &[usize], timeline: &[TimelineEvent]) ->
             .iter()
             .map(|&i| {
                 let mut s = v.get(i).cloned().unwrap_or_default();
-                s.resize(tracker.series_t.len(), -1.0);
+                s.resize(sampled.t.len(), -1.0);
                 s
             })
             .collect()
     };
     Series {
-        hz: 2.0,
-        t: tracker.series_t.clone(),
-        boost: pick(&tracker.series_boost),
-        speed: pick(&tracker.series_speed),
+        hz: field::SERIES_HZ,
+        t: sampled.t.clone(),
+        boost: pick(&sampled.boost),
+        speed: pick(&sampled.speed),
         score,
     }
 }

@@ -100,7 +100,7 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
         };
         let (collected, overfill) = (f64::from(collected), f64::from(overfill));
         // Stolen: the pad lies in the opponent half (normalized y > 128, so centre pads never count).
-        let stolen = field::normalized_y(pad.y, p.team) > 128.0;
+        let stolen = field::normalized_y(pad.y, p.team) > field::STOLEN_PAD_Y_MIN;
         t.collected[k] += collected;
         t.count[k] += 1;
         t.overfill += overfill;
@@ -181,11 +181,6 @@ pub struct Touch {
     pub car_pos: Vec3,
 }
 
-pub const PASS_WINDOW_S: f64 = 2.0;
-pub const PASS_MIN_PROGRESS: f32 = 200.0;
-pub const CHALLENGE_WINDOW_S: f64 = 1.2;
-pub const CHALLENGE_NEUTRAL_S: f64 = 0.25;
-
 /// Touch counts, passes, turnovers and challenges per player.
 pub fn touch_stats(touches: &[Touch], players: usize) -> (Vec<Touches>, Vec<Challenges>) {
     let mut tstats = vec![Touches::default(); players];
@@ -197,23 +192,25 @@ pub fn touch_stats(touches: &[Touch], players: usize) -> (Vec<Touches>, Vec<Chal
         };
         s.count += 1;
         speed_sum[t.player] += f64::from(t.ball_speed_after);
-        if t.ball_pos.z >= 300.0 {
+        if t.ball_pos.z >= field::AERIAL_TOUCH_Z_MIN {
             s.aerial += 1;
         }
-        if t.car_pos.x.abs() >= field::SIDE_WALL_X - 150.0 && t.car_pos.z > 60.0 {
+        if t.car_pos.x.abs() >= field::SIDE_WALL_X - field::WALL_TOUCH_MARGIN
+            && t.car_pos.z > field::WALL_TOUCH_Z_MIN
+        {
             s.wall += 1;
         }
-        if t.ball_dv >= 900.0 {
+        if t.ball_dv >= field::HARD_HIT_DV {
             s.hard_hits += 1;
         }
         let Some(next) = touches.get(i + 1) else {
             continue;
         };
         let gap = next.t - t.t;
-        if next.team == t.team && next.player != t.player && gap <= PASS_WINDOW_S {
+        if next.team == t.team && next.player != t.player && gap <= field::PASS_WINDOW_S {
             let progress = field::normalized_y(next.ball_pos.y, t.team)
                 - field::normalized_y(t.ball_pos.y, t.team);
-            if progress >= PASS_MIN_PROGRESS {
+            if progress >= field::PASS_MIN_PROGRESS {
                 tstats[t.player].passes_completed += 1;
                 if let Some(r) = tstats.get_mut(next.player) {
                     r.passes_received += 1;
@@ -225,10 +222,12 @@ pub fn touch_stats(touches: &[Touch], players: usize) -> (Vec<Touches>, Vec<Chal
                 r.takeaways += 1;
             }
             // 50/50: opposing touches close in time and space.
-            if gap <= CHALLENGE_WINDOW_S && t.car_pos.dist(next.car_pos) <= 1000.0 {
+            if gap <= field::CHALLENGE_WINDOW_S
+                && t.car_pos.dist(next.car_pos) <= field::CHALLENGE_MAX_DIST
+            {
                 let third_soon = touches
                     .get(i + 2)
-                    .is_some_and(|n| n.t - next.t <= CHALLENGE_NEUTRAL_S);
+                    .is_some_and(|n| n.t - next.t <= field::CHALLENGE_NEUTRAL_S);
                 for p in [t.player, next.player] {
                     if let Some(c) = cstats.get_mut(p) {
                         c.contests += 1;

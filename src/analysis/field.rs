@@ -1,4 +1,6 @@
-//! Soccar field geometry and the stat constants from STATS.md §0, in one place.
+//! Soccar field geometry and every stat constant (STATS.md §0 and the sections named below), in
+//! one place, each with its source: SA = subtr-actor, RC = rlcoach's reference, CB = carball,
+//! BC = ballchasing; "ours" where the value was set against `../shared/groundtruth`.
 
 /// Simple 3-vector in Unreal units.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -61,6 +63,72 @@ pub const BIG_PAD_RAW: f32 = 255.0;
 pub const SMALL_PAD_RAW: f32 = 255.0 * 0.12;
 pub const BOOST_ZERO_RAW_MAX: f32 = 1.0;
 pub const BOOST_FULL_RAW_MIN: f32 = 254.0;
+
+/// Touches (STATS.md §6): a ball velocity change gravity does not explain above this Δv (ours;
+/// SA's soft touch is 320), or a `HitTeamNum` update.
+pub const TOUCH_MIN_DV: f32 = 250.0;
+/// How close the toucher's car must be to the ball (ours; RC uses a car–ball distance < 200),
+/// and how close when the server named the hitting team.
+pub const TOUCH_REACH: f32 = 320.0;
+pub const TOUCH_REACH_HIT_TEAM: f32 = 500.0;
+/// One touch per player per 0.2 s (RC's debounce), unless the ball's Δv exceeds this (ours).
+pub const TOUCH_DEBOUNCE_S: f64 = 0.2;
+pub const TOUCH_HARD_DV: f32 = 500.0;
+/// Touch kinds (STATS.md §6): aerial with the ball at or above 300; wall with the car within 150
+/// of a side wall and off the floor (above 60, ours); a hard hit at SA's hard-touch Δv of 900.
+pub const AERIAL_TOUCH_Z_MIN: f32 = 300.0;
+pub const WALL_TOUCH_MARGIN: f32 = 150.0;
+pub const WALL_TOUCH_Z_MIN: f32 = 60.0;
+pub const HARD_HIT_DV: f32 = 900.0;
+/// Passes (RC, STATS.md §6): same-team touches by different players within 2 s with at least
+/// 200 uu of forward progress.
+pub const PASS_WINDOW_S: f64 = 2.0;
+pub const PASS_MIN_PROGRESS: f32 = 200.0;
+/// 50/50s (RC, STATS.md §7): opposing touches within 1.2 s, cars within 1000 uu; a third touch
+/// within 0.25 s makes it neutral.
+pub const CHALLENGE_WINDOW_S: f64 = 1.2;
+pub const CHALLENGE_MAX_DIST: f32 = 1000.0;
+pub const CHALLENGE_NEUTRAL_S: f64 = 0.25;
+/// A pad is stolen when it lies in the opponent's half beyond this normalized y, so the centre
+/// pads never count (ours).
+pub const STOLEN_PAD_Y_MIN: f32 = 128.0;
+
+/// The server replicates a demolition for a while: one per attacker and victim within 3 s (ours).
+pub const DEMO_DEDUPE_S: f64 = 3.0;
+
+/// Kickoffs (STATS.md §8): a kickoff takes its first touch up to 10 s after GO (ours; RC closes
+/// its window after 5 s).
+pub const KICKOFF_WINDOW_S: f64 = 10.0;
+/// Spawn classes (SA): centre |x| ≤ 350, |y| ≥ 4300; off-centre |x| ≤ 900, |y| ≥ 3300;
+/// diagonal |x| ≥ 1500, |y| ≤ 3300.
+pub const SPAWN_CENTER_X_MAX: f32 = 350.0;
+pub const SPAWN_CENTER_Y_MIN: f32 = 4300.0;
+pub const SPAWN_OFF_CENTER_X_MAX: f32 = 900.0;
+pub const SPAWN_OFF_CENTER_Y_MIN: f32 = 3300.0;
+pub const SPAWN_DIAGONAL_X_MIN: f32 = 1500.0;
+pub const SPAWN_DIAGONAL_Y_MAX: f32 = 3300.0;
+/// Roles (RC): WING if |x| ≥ 1700 and |y| ≤ 3600; CHEAT if |y| ≤ 3200; else BACK.
+pub const ROLE_WING_X_MIN: f32 = 1700.0;
+pub const ROLE_WING_Y_MAX: f32 = 3600.0;
+pub const ROLE_CHEAT_Y_MAX: f32 = 3200.0;
+/// Approaches (RC): a speedflip dodged, used ≥ 20 % boost and touched within 2.7 s; a flip or
+/// boost kickoff used ≥ 10 %; a fake moved less than 100 uu.
+pub const SPEEDFLIP_BOOST_PCT_MIN: f64 = 20.0;
+pub const SPEEDFLIP_FIRST_TOUCH_MAX_S: f64 = 2.7;
+pub const KICKOFF_BOOST_PCT_MIN: f64 = 10.0;
+pub const FAKE_KICKOFF_MOVED_MAX: f32 = 100.0;
+/// Outcome (SA): a goal within 12 s of GO is the kickoff's; otherwise the team that touched last
+/// within 3 s of the first touch has it (ours).
+pub const KICKOFF_GOAL_WINDOW_S: f64 = 12.0;
+pub const KICKOFF_SETTLE_S: f64 = 3.0;
+
+/// Goal shot speed (STATS.md §11): the fastest ball in the second before the goal frame (35
+/// frames, ours), when at least 500 uu/s.
+pub const SHOT_SPEED_FRAMES: usize = 35;
+pub const SHOT_SPEED_MIN: f32 = 500.0;
+
+/// Chart series sampling rate (ours).
+pub const SERIES_HZ: f64 = 2.0;
 
 pub fn raw_to_pct(raw: f32) -> f64 {
     f64::from(raw) * 100.0 / 255.0
@@ -128,14 +196,18 @@ pub fn soccar_pads() -> &'static [Pad] {
     &PADS
 }
 
-/// Index of the pad nearest to a car position, if within the pickup match radius (SA: small 450, big 1000).
+/// The pickup match radius (SA: small 450, big 1000).
+pub const BIG_PAD_MATCH_RADIUS: f32 = 1000.0;
+pub const SMALL_PAD_MATCH_RADIUS: f32 = 450.0;
+
+/// Index of the pad nearest to a car position, if within the pickup match radius.
 pub fn nearest_pad(pos: Vec3) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
     for (i, pad) in soccar_pads().iter().enumerate() {
         let d = ((pos.x - pad.x).powi(2) + (pos.y - pad.y).powi(2)).sqrt();
         let limit = match pad.size {
-            PadSize::Big => 1000.0,
-            PadSize::Small => 450.0,
+            PadSize::Big => BIG_PAD_MATCH_RADIUS,
+            PadSize::Small => SMALL_PAD_MATCH_RADIUS,
         };
         if d <= limit && best.is_none_or(|(_, bd)| d < bd) {
             best = Some((i, d));

@@ -166,23 +166,6 @@ pub fn is_soccar_map(map: &str, game_type: &str) -> bool {
     game_type.contains("Soccar") && !non_soccar.iter().any(|k| m.contains(k))
 }
 
-/// Playlist label from the header `MatchType` and team size (the network playlist id is more exact
-/// and overrides this when present).
-pub fn playlist_from_id(id: i32) -> &'static str {
-    match id {
-        1 | 10 => "DUEL",
-        2 | 11 => "DOUBLES",
-        3 | 13 => "STANDARD",
-        4 => "CHAOS",
-        6 => "PRIVATE",
-        7 | 8 => "SEASON",
-        9 => "OFFLINE",
-        22 | 34 => "TOURNAMENT",
-        27..=30 | 15..=18 | 23 | 25 | 26 | 31..=33 | 35..=50 => "EXTRA_MODE",
-        _ => "UNKNOWN",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,13 +5,13 @@
 //! boundary turns any remaining panic into [`AnalyzeError::Internal`].
 
 mod build;
-pub mod engine;
 pub mod events;
 pub mod field;
 mod header;
 pub mod mechanics;
 mod objects;
 pub mod stats;
+mod tracker;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::benchmarks::{self, Better};
 use crate::names;
-use crate::report::{PlayerId, Report};
+use crate::report::{EventKind, PlayerId, Report};
+use crate::summary::GameSummary;
 
 /// Options that change what a card emphasises.
 #[derive(Debug, Clone, Default)]
@@ -60,70 +61,48 @@ pub struct PlayerRow {
 impl MatchCardSpec {
     pub fn from_report(r: &Report, opts: &CardOptions) -> Self {
         let m = &r.metadata;
-        let mut teams = Vec::with_capacity(2);
-        for team in 0..2u8 {
-            let mut rows: Vec<PlayerRow> = r
-                .players
-                .iter()
-                .filter(|p| p.team == team)
-                .map(|p| PlayerRow {
-                    name: p.name.clone(),
-                    score: p.core.score,
-                    goals: p.core.goals,
-                    assists: p.core.assists,
-                    saves: p.core.saves,
-                    shots: p.core.shots,
-                    demos: p.core.demos_inflicted,
-                    boost_collected: p.boost.as_ref().map(|b| b.amount_collected),
-                    avg_speed: p.movement.as_ref().map(|x| x.avg_speed),
-                    supersonic_seconds: p.movement.as_ref().map(|x| x.time_supersonic_speed),
-                    mvp: p.core.mvp,
-                    highlighted: opts.highlight.as_ref() == Some(&p.id),
-                })
-                .collect();
-            rows.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.name.cmp(&b.name)));
-            teams.push(TeamBlock {
-                team,
-                name: crate::cards::theme::team_name(team).to_string(),
-                goals: m.score[usize::from(team)],
-                rows,
-            });
-        }
-        let winner = match m.score[0].cmp(&m.score[1]) {
-            std::cmp::Ordering::Greater => Some(0),
-            std::cmp::Ordering::Less => Some(1),
-            std::cmp::Ordering::Equal => None,
-        };
-        let mut subtitle = vec![
-            m.map
-                .as_deref()
-                .map_or_else(|| "Unknown map".to_string(), names::map_name),
-            names::playlist_name(&m.playlist),
-            format!("{}v{}", m.team_size.max(1), m.team_size.max(1)),
-        ];
-        let mut duration = names::clock(m.duration_seconds);
-        if m.overtime {
-            duration.push_str(&format!(" (OT +{})", names::clock(m.overtime_seconds)));
-        }
-        subtitle.push(duration);
-        let detailed = r.players.iter().any(|p| p.movement.is_some());
-        let mut notes = Vec::new();
-        if !r.quality.network_parsed {
-            notes.push("Scoreboard only: this replay's match data could not be read".to_string());
-        } else if !r.quality.mode_supported {
-            notes.push("Field stats are not available for this game mode".to_string());
-        }
-        if m.forfeit {
-            notes.push("Ended by forfeit".to_string());
-        }
+        let game = GameSummary::from_report(r);
+        let teams = game
+            .teams
+            .iter()
+            .map(|t| TeamBlock {
+                team: t.team,
+                name: t.name.to_string(),
+                goals: t.goals,
+                rows: t
+                    .players
+                    .iter()
+                    .map(|&i| {
+                        let p = &r.players[i];
+                        PlayerRow {
+                            name: p.name.clone(),
+                            score: p.core.score,
+                            goals: p.core.goals,
+                            assists: p.core.assists,
+                            saves: p.core.saves,
+                            shots: p.core.shots,
+                            demos: p.core.demos_inflicted,
+                            boost_collected: p.boost.as_ref().map(|b| b.amount_collected),
+                            avg_speed: p.movement.as_ref().map(|x| x.avg_speed),
+                            supersonic_seconds: p
+                                .movement
+                                .as_ref()
+                                .map(|x| x.time_supersonic_speed),
+                            mvp: game.mvp == Some(i),
+                            highlighted: opts.highlight.as_ref() == Some(&p.id),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
         MatchCardSpec {
-            score: m.score,
-            winner,
-            subtitle: subtitle.join("  ·  "),
+            score: game.score,
+            winner: game.winner,
+            subtitle: game.subtitle(),
             date: m.date.as_ref().map(|d| pretty_date(d)),
             teams,
-            detailed,
-            notes,
+            detailed: r.players.iter().any(|p| p.movement.is_some()),
+            notes: game.notes.iter().map(|n| n.text().to_string()).collect(),
             footer: format!("rlcoach · replay {}", short_id(&m.replay_id)),
         }
     }
@@ -201,7 +180,7 @@ impl PlayerCardSpec {
             })
             .unwrap_or_else(|| DEFAULT_RANK.to_string())
             .to_ascii_uppercase();
-        let playlist = benchmarks::playlist_for(&m.playlist);
+        let playlist = benchmarks::playlist_for(m.playlist.as_str());
         let own = m.score[usize::from(p.team.min(1))];
         let other = m.score[usize::from(1 - p.team.min(1))];
         let result = match own.cmp(&other) {
@@ -214,7 +193,7 @@ impl PlayerCardSpec {
             m.map
                 .as_deref()
                 .map_or_else(|| "Unknown map".to_string(), names::map_name),
-            names::playlist_name(&m.playlist)
+            m.playlist.display_name()
         );
         let c = &p.core;
         let mut headline = vec![
@@ -259,7 +238,7 @@ impl PlayerCardSpec {
                 "Only the scoreboard could be read from this replay".to_string()
             });
         }
-        if !m.playlist.eq_ignore_ascii_case(playlist) {
+        if !m.playlist.as_str().eq_ignore_ascii_case(playlist) {
             notes.push(format!("Compared with {playlist} benchmarks"));
         }
         Some(PlayerCardSpec {
@@ -339,7 +318,7 @@ impl BoostChartSpec {
 fn goal_marks(r: &Report) -> Vec<GoalMark> {
     r.timeline
         .iter()
-        .filter(|e| e.kind == "GOAL")
+        .filter(|e| e.kind == EventKind::Goal)
         .map(|e| GoalMark {
             t: e.t as f32,
             team: e.team.unwrap_or(0),
@@ -461,7 +440,7 @@ pub struct TimelineChartSpec {
 pub struct TimelineMark {
     pub t: f32,
     /// GOAL, SHOT, SAVE, DEMO
-    pub kind: String,
+    pub kind: EventKind,
     pub team: u8,
     pub player: String,
 }
@@ -475,11 +454,16 @@ impl TimelineChartSpec {
         let events = r
             .timeline
             .iter()
-            .filter(|e| matches!(e.kind.as_str(), "GOAL" | "SHOT" | "SAVE" | "DEMO"))
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Goal | EventKind::Shot | EventKind::Save | EventKind::Demo
+                )
+            })
             .filter_map(|e| {
                 Some(TimelineMark {
                     t: e.t as f32,
-                    kind: e.kind.clone(),
+                    kind: e.kind,
                     team: e.team?,
                     player: e
                         .player

@@ -53,6 +53,4 @@ pub fn player(team: u8, nth: usize) -> RGBColor {
     shades[nth % shades.len()]
 }
 
-pub fn team_name(team: u8) -> &'static str {
-    if team == 0 { "Blue" } else { "Orange" }
-}
+pub use crate::summary::team_name;

@@ -9,6 +9,7 @@ use super::charts::title;
 use super::spec::TimelineChartSpec;
 use super::{text, theme};
 use crate::names;
+use crate::report::EventKind;
 
 const X0: i32 = 150;
 const X1: i32 = 1160;
@@ -86,8 +87,8 @@ impl Draw for TimelineChartSpec {
             let sign = if e.team == 0 { -1 } else { 1 };
             let c = theme::team(e.team);
             let x = x_of(e.t);
-            match e.kind.as_str() {
-                "GOAL" => {
+            match e.kind {
+                EventKind::Goal => {
                     score[usize::from(e.team.min(1))] += 1;
                     let y = AXIS_Y + sign * LANES[0].1;
                     root.draw(&PathElement::new(
@@ -107,15 +108,15 @@ impl Draw for TimelineChartSpec {
                         HPos::Center,
                     )?;
                 }
-                "SHOT" => {
+                EventKind::Shot => {
                     let y = AXIS_Y + sign * LANES[1].1;
                     root.draw(&TriangleMarker::new((x, y), 7, c.filled()))?;
                 }
-                "SAVE" => {
+                EventKind::Save => {
                     let y = AXIS_Y + sign * LANES[2].1;
                     fill_rect(root, (x - 5, y - 5), (x + 5, y + 5), c)?;
                 }
-                "DEMO" => {
+                EventKind::Demo => {
                     let y = AXIS_Y + sign * LANES[3].1;
                     root.draw(&Cross::new((x, y), 6, c.stroke_width(3)))?;
                 }

@@ -592,7 +592,7 @@ async fn save_player(
     .bind(&p.name)
     .bind(i64::from(p.team))
     .bind(i64::from(won))
-    .bind(&r.metadata.playlist)
+    .bind(r.metadata.playlist.as_str())
     .bind(r.metadata.map.as_deref())
     .bind(played_at)
     .bind(r.metadata.duration_seconds)

@@ -547,10 +547,8 @@ async fn series_summary(data: &Data, user: UserId, message_id: i64, batch: Batch
             continue;
         };
         games += 1;
-        match r.metadata.score[0].cmp(&r.metadata.score[1]) {
-            std::cmp::Ordering::Greater => wins[0] += 1,
-            std::cmp::Ordering::Less => wins[1] += 1,
-            std::cmp::Ordering::Equal => {}
+        if let Some(team) = rlcoach::summary::winner(r.metadata.score) {
+            wins[usize::from(team)] += 1;
         }
         for p in &r.players {
             let t = totals.entry(p.name.clone()).or_default();

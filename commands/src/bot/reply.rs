@@ -3,7 +3,7 @@
 
 use poise::serenity_prelude as serenity;
 use rlcoach::Report;
-use rlcoach::names;
+use rlcoach::summary::{GameNote, GameSummary};
 
 use super::{Data, Error, UserError};
 
@@ -30,42 +30,33 @@ pub const FILE_NAME_MAX: usize = 80;
 /// The result embed: score, map, mode, MVP and each team's key numbers.
 pub fn result_embed(r: &Report, file_name: Option<&str>) -> serenity::CreateEmbed {
     let m = &r.metadata;
-    let map = m.map.as_deref().map_or_else(
-        || "Unknown map".to_string(),
-        |a| escape(&truncate(&names::map_name(a), 64)),
-    );
-    let mut title = format!("Blue {} – {} Orange", m.score[0], m.score[1]);
-    if m.overtime {
-        title.push_str(" (OT)");
-    }
-    let color = match m.score[0].cmp(&m.score[1]) {
-        std::cmp::Ordering::Greater => BLUE,
-        std::cmp::Ordering::Less => ORANGE,
-        std::cmp::Ordering::Equal => GREY,
+    let game = GameSummary::from_report(r);
+    let map = escape(&truncate(&game.map, 64));
+    let color = match game.winner {
+        Some(0) => BLUE,
+        Some(_) => ORANGE,
+        None => GREY,
     };
     let mut desc = format!(
-        "**{map}** · {} · {}v{} · {}",
-        truncate(&names::playlist_name(&m.playlist), 64),
-        m.team_size.max(1),
-        m.team_size.max(1),
-        names::clock(m.duration_seconds)
+        "**{map}** · {} · {} · {}",
+        truncate(&game.playlist, 64),
+        game.format,
+        game.duration
     );
-    if let Some(mvp) = r.players.iter().find(|p| p.core.mvp) {
+    if let Some(mvp) = game.mvp.and_then(|i| r.players.get(i)) {
         desc.push_str(&format!("\nMVP: **{}**", player_name(&mvp.name)));
     }
-    if !r.quality.network_parsed {
+    if game.notes.contains(&GameNote::ScoreboardOnly) {
         desc.push_str("\n⚠️ Only the scoreboard could be read from this replay.");
     }
     let mut e = serenity::CreateEmbed::new()
-        .title(title)
+        .title(game.title.clone())
         .description(desc)
         .colour(color)
         .image("attachment://match.png");
-    for team in 0..2u8 {
+    for team in &game.teams {
         let mut lines = Vec::new();
-        let mut players: Vec<_> = r.players.iter().filter(|p| p.team == team).collect();
-        players.sort_by_key(|p| std::cmp::Reverse(p.core.score));
-        for p in players {
+        for p in team.players.iter().filter_map(|&i| r.players.get(i)) {
             let c = &p.core;
             let mut line = format!(
                 "**{}** {} pts · {}G {}A {}Sv {}Sh",
@@ -81,7 +72,7 @@ pub fn result_embed(r: &Report, file_name: Option<&str>) -> serenity::CreateEmbe
             }
             lines.push(line);
         }
-        let name = if team == 0 {
+        let name = if team.team == 0 {
             "🔵 Blue"
         } else {
             "🟠 Orange"
