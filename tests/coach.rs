@@ -432,11 +432,24 @@ async fn a_model_that_keeps_calling_tools_is_stopped_after_five_calls() {
     assert_eq!(answer.calls, 5);
     assert_eq!(fake.request_count(), 5);
     let stored = store.conversation_messages(&me(A), &conv.id).await.unwrap();
-    // The last round's calls were answered with "no more tool calls", so the history is valid.
-    let last = stored.last().unwrap();
-    assert!(last.message.content.iter().any(|b| matches!(
+    // The last round's calls were answered with "no more tool calls" and an assistant turn
+    // closes the exchange, so the history stays valid and the next question starts afresh.
+    let n = stored.len();
+    assert!(stored[n - 2].message.content.iter().any(|b| matches!(
         b,
         rlcoach::coach::Block::ToolResult { is_error: true, content, .. } if content.contains("No more tool calls")
     )));
+    assert_eq!(stored[n - 1].message.role, rlcoach::coach::Role::Assistant);
+    assert!(answer.text.contains("Let me look at your numbers."));
+    fake.push(text_answer("Fresh start."));
+    c.reply(&me(A), &conv.id, Some("next"), &mut ignore)
+        .await
+        .unwrap();
+    let msgs = fake.requests()[5].body["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert!(roles.windows(2).all(|w| w[0] != w[1]), "{roles:?}");
     db.finish().await;
 }

@@ -262,7 +262,6 @@ both_backends!(
                     .unwrap()
                     .is_none()
             );
-            assert!(store.is_coach_channel(4242).await.unwrap());
             let mine = store.conversation_messages(&a, &c.id).await.unwrap();
             assert_eq!(mine.len(), 1);
             assert_eq!(mine[0].message.text(), "hi");

@@ -7,11 +7,12 @@
 //! are answered from the user's own data. An assistant turn and its tool results are stored
 //! together, exactly as received, so the history is always a valid request.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::client::ModelClient;
 use super::model::{
-    Block, Message, ModelError, ModelRequest, Role, StopReason, StreamUpdate, ToolSpec,
+    Block, Message, ModelError, ModelRequest, Role, StopReason, StreamUpdate, ToolSpec, Usage,
     estimate_request,
 };
 use super::{prompt, tools};
@@ -51,6 +52,15 @@ impl Default for CoachConfig {
 
 /// The least output a call is made with: below this there is no useful answer to give.
 const MIN_OUTPUT_TOKENS: u32 = 256;
+/// Tool calls answered per model turn; more in one turn get an error result.
+const MAX_TOOL_CALLS_PER_TURN: usize = 4;
+/// One model call's longest run, whatever the stream does (pings keep an idle timeout happy).
+const CALL_DEADLINE: Duration = Duration::from_secs(180);
+/// Stored messages read back for the model (older ones would be trimmed anyway).
+const HISTORY_WINDOW: i64 = 400;
+/// What the coach says when its steps for one answer ran out (kept in the history so every
+/// tool result is followed by an assistant turn).
+const OUT_OF_STEPS: &str = "(I used all my steps for this answer; ask me to go on.)";
 
 /// What the answer is doing, for the "thinking…" line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +147,9 @@ pub struct Coach {
     model: ModelClient,
     config: CoachConfig,
     tools: std::sync::Arc<Vec<ToolSpec>>,
+    /// One answer at a time per conversation (the bot and the site share this `Coach`).
+    turns:
+        std::sync::Arc<std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Coach {
@@ -146,7 +159,48 @@ impl Coach {
             model,
             config,
             tools: std::sync::Arc::new(tools::specs()),
+            turns: std::sync::Arc::default(),
         }
+    }
+
+    /// Holds the conversation's turn lock (answers of one conversation never interleave).
+    async fn hold_turn(&self, conversation_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut m = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+            if m.len() > 1_000 {
+                m.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+            }
+            m.entry(conversation_id.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// The tokens one call needs at least: the system prompt and tools, a short message, and
+    /// the least output worth asking for.
+    fn min_call_tokens(&self) -> u64 {
+        let base = estimate_request(&ModelRequest {
+            system: prompt::SYSTEM_PROMPT,
+            messages: &[],
+            tools: &self.tools,
+            max_tokens: 0,
+            thinking_budget: None,
+        });
+        u64::from(base) + 64 + u64::from(MIN_OUTPUT_TOKENS)
+    }
+
+    /// Whether the viewer may ask now: Pro, with budget left for at least one call. The one
+    /// check every front end uses before opening or continuing a conversation.
+    pub async fn can_ask(&self, viewer: &Viewer) -> Result<(Plan, BudgetStatus), CoachError> {
+        let (plan, budget) = self.usage(viewer).await?;
+        if !plan.is_pro() {
+            return Err(CoachError::NotPro);
+        }
+        if budget.left() < self.min_call_tokens() {
+            return Err(CoachError::BudgetExhausted {
+                resets_at: plan.period_end,
+            });
+        }
+        Ok((plan, budget))
     }
 
     pub fn config(&self) -> &CoachConfig {
@@ -208,22 +262,22 @@ impl Coach {
         on: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<Answer, CoachError> {
         let me = Viewer::user(viewer.user);
+        let _turn = self.hold_turn(conversation_id).await;
         let mut db_time = Duration::ZERO;
         let t = Instant::now();
-        let plan = self.check_plan(&me).await?;
-        let budget = self
+        let (plan, _) = self.can_ask(&me).await?;
+        if self
             .store
-            .coach_budget(&me, self.config.monthly_tokens)
-            .await?;
-        if budget.left() < u64::from(MIN_OUTPUT_TOKENS) * 2 {
-            return Err(CoachError::BudgetExhausted {
-                resets_at: plan.period_end,
-            });
+            .conversation(&me, conversation_id)
+            .await?
+            .is_none()
+        {
+            return Err(CoachError::NotFound);
         }
-        let stored = match self.store.conversation_messages(&me, conversation_id).await {
-            Err(StorageError::NotFound) => return Err(CoachError::NotFound),
-            other => other?,
-        };
+        let stored = self
+            .store
+            .recent_conversation_messages(&me, conversation_id, HISTORY_WINDOW)
+            .await?;
         let mut history: Vec<Message> = usable_history(&stored);
         match text {
             Some(text) => {
@@ -243,12 +297,7 @@ impl Coach {
                 self.store
                     .append_messages(&me, conversation_id, &[NewMessage::of(message.clone())])
                     .await?;
-                // A question left unanswered (a crash, an interrupted answer) and this one go
-                // to the model as one user turn.
-                match history.last_mut() {
-                    Some(last) if last.role == Role::User => last.content.extend(message.content),
-                    _ => history.push(message),
-                }
+                push_turn(&mut history, message);
             }
             None => {
                 if history.last().is_none_or(|m| m.role != Role::User) {
@@ -320,9 +369,20 @@ impl Coach {
                 });
             };
             calls += 1;
-            let result = self.model.stream(&request, &mut forward).await;
+            let result = match tokio::time::timeout(
+                CALL_DEADLINE,
+                self.model.stream(&request, &mut forward),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(ModelError::Timeout),
+            };
             let usage = match &result {
-                Ok(turn) => turn.usage,
+                Ok(turn) => billed(&turn.content, turn.usage),
+                Err(ModelError::Interrupted { partial, .. }) => {
+                    billed(&partial.content, partial.usage)
+                }
                 Err(e) => e.usage(),
             };
             let t = Instant::now();
@@ -384,7 +444,9 @@ impl Coach {
             if !said.trim().is_empty() {
                 answer_text = format!("{prefix}{said}");
             }
-            if turn.stop_reason != StopReason::ToolUse || assistant.tool_uses().next().is_none() {
+            // Every tool call present is answered, whatever the stop reason says (a tool call
+            // without its result would make every later request invalid).
+            if assistant.tool_uses().next().is_none() {
                 truncated = turn.stop_reason == StopReason::MaxTokens;
                 self.store
                     .append_messages(
@@ -401,14 +463,15 @@ impl Coach {
             }
             // Answer every tool call of the turn in one user message.
             let mut results = Vec::new();
-            for (id, name, input) in assistant.tool_uses() {
+            for (i, (id, name, input)) in assistant.tool_uses().enumerate() {
                 let out = if last_round {
-                    tools::ToolOutput {
-                        content:
-                            "No more tool calls for this answer: answer now with what you have."
-                                .into(),
-                        is_error: true,
-                    }
+                    tools::ToolOutput::error(
+                        "No more tool calls for this answer: answer now with what you have.",
+                    )
+                } else if i >= MAX_TOOL_CALLS_PER_TURN {
+                    tools::ToolOutput::error(format!(
+                        "At most {MAX_TOOL_CALLS_PER_TURN} tool calls at once; call this again if you still need it."
+                    ))
                 } else {
                     tools::run(&self.store, &me, name, input).await
                 };
@@ -422,26 +485,35 @@ impl Coach {
                 role: Role::User,
                 content: results,
             };
+            let mut turn_messages = vec![
+                NewMessage {
+                    message: assistant.clone(),
+                    usage,
+                    incomplete: false,
+                },
+                NewMessage::of(results.clone()),
+            ];
+            if last_round {
+                // Out of steps: an assistant turn closes the exchange, so the next question
+                // starts a new one.
+                turn_messages.push(NewMessage::of(Message {
+                    role: Role::Assistant,
+                    content: vec![Block::Text {
+                        text: OUT_OF_STEPS.into(),
+                    }],
+                }));
+                if answer_text.trim().is_empty() {
+                    answer_text = OUT_OF_STEPS.into();
+                }
+            }
             let t = Instant::now();
             self.store
-                .append_messages(
-                    &me,
-                    conversation_id,
-                    &[
-                        NewMessage {
-                            message: assistant.clone(),
-                            usage,
-                            incomplete: false,
-                        },
-                        NewMessage::of(results.clone()),
-                    ],
-                )
+                .append_messages(&me, conversation_id, &turn_messages)
                 .await?;
             db_time += t.elapsed();
             history.push(assistant);
             history.push(results);
             if last_round {
-                // The model had its last call; what it said is the answer.
                 break;
             }
         }
@@ -470,62 +542,143 @@ fn tool_label(name: &str) -> &'static str {
     }
 }
 
-/// The stored history as the model must see it: incomplete (cut-off) answers left out, and
-/// consecutive messages of one role merged (a message left unanswered by a crash or an
-/// interrupted answer is followed by the next one).
+/// The stored history as the model must see it: incomplete (cut-off) answers left out, and a
+/// message that follows another of the same role joined to it (see [`push_turn`]).
 fn usable_history(stored: &[StoredMessage]) -> Vec<Message> {
     let mut out: Vec<Message> = Vec::new();
     for m in stored.iter().filter(|m| !m.incomplete) {
-        match out.last_mut() {
-            Some(last) if last.role == m.message.role => {
-                last.content.extend(m.message.content.iter().cloned());
-            }
-            _ => out.push(m.message.clone()),
-        }
+        push_turn(&mut out, m.message.clone());
     }
+    // The window may begin inside an exchange: start at its first question.
+    let start = out.iter().position(is_question).unwrap_or(out.len());
+    out.drain(..start);
     out
 }
 
+/// A question: a user message that is not (only) tool results.
+fn is_question(m: &Message) -> bool {
+    m.role == Role::User
+        && !m
+            .content
+            .iter()
+            .any(|b| matches!(b, Block::ToolResult { .. }))
+}
+
+/// Appends `message`, keeping the roles alternating: a question left unanswered (a crash, an
+/// interrupted answer) and the next go as one user turn; a question after tool results that
+/// were never answered (an interrupted answer) gets a short assistant turn in between, so it
+/// starts an exchange of its own.
+fn push_turn(history: &mut Vec<Message>, message: Message) {
+    match history.last_mut() {
+        Some(last) if last.role == message.role => {
+            if message.role == Role::User && !is_question(last) && is_question(&message) {
+                history.push(Message {
+                    role: Role::Assistant,
+                    content: vec![Block::Text {
+                        text: "(My previous answer was cut off.)".into(),
+                    }],
+                });
+                history.push(message);
+            } else {
+                last.content.extend(message.content);
+            }
+        }
+        _ => history.push(message),
+    }
+}
+
+/// A call's usage as we bill it. The API counts thinking as output but does not say how much
+/// (Claude 4 models return only a summary of their thinking), so the visible part is estimated
+/// from what was received (text and tool calls) and the rest of the output is thinking — ours,
+/// not the user's. An interrupted stream reports its output only at the end: the received
+/// content is the floor.
+fn billed(content: &[Block], usage: Usage) -> Usage {
+    let (mut visible, mut thought, mut thinking) = (0u32, 0u32, false);
+    for b in content {
+        match b {
+            Block::Text { text } => visible += super::model::estimate_tokens(text),
+            Block::ToolUse { name, input, .. } => {
+                visible += super::model::estimate_tokens(name)
+                    + super::model::estimate_tokens(&input.to_string());
+            }
+            Block::Thinking { thinking: t, .. } => {
+                thinking = true;
+                thought += super::model::estimate_tokens(t);
+            }
+            Block::RedactedThinking { .. } => thinking = true,
+            Block::ToolResult { .. } => {}
+        }
+    }
+    let output = usage.output_tokens.max(visible + thought);
+    Usage {
+        output_tokens: output,
+        thinking_tokens: if thinking {
+            output.saturating_sub(visible)
+        } else {
+            0
+        },
+        ..usage
+    }
+}
+
 /// The newest part of the history that fits in `max_input` tokens with the system prompt and
-/// tools. It always starts at a user message that is not a tool result (so no tool result loses
-/// its tool call); the current exchange is kept whole even when it alone is larger.
+/// tools. It starts at a question (so no tool result loses its tool call). The current exchange
+/// is kept even when it alone is larger; then the contents of its older tool results are
+/// replaced by a stub, oldest first, until it fits.
 fn trim_to_fit(history: &[Message], max_input: u32, tools: &[ToolSpec]) -> Vec<Message> {
-    let estimate = |from: usize| {
+    let base = estimate_request(&ModelRequest {
+        system: prompt::SYSTEM_PROMPT,
+        messages: &[],
+        tools,
+        max_tokens: 0,
+        thinking_budget: None,
+    });
+    let cost = |m: &Message| {
         estimate_request(&ModelRequest {
-            system: prompt::SYSTEM_PROMPT,
-            messages: &history[from..],
-            tools,
+            system: "",
+            messages: std::slice::from_ref(m),
+            tools: &[],
             max_tokens: 0,
             thinking_budget: None,
         })
     };
-    // Exchange starts: user messages that are not tool results.
-    let starts: Vec<usize> = history
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| {
-            m.role == Role::User
-                && !m
-                    .content
-                    .iter()
-                    .any(|b| matches!(b, Block::ToolResult { .. }))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let mut from = starts.first().copied().unwrap_or(0);
-    for &s in &starts {
-        from = s;
-        if estimate(s) <= max_input {
-            break;
+    // Walk from the newest message back, keeping the earliest question that still fits.
+    let mut total = base;
+    let mut from = history.len();
+    for (i, m) in history.iter().enumerate().rev() {
+        total = total.saturating_add(cost(m));
+        if is_question(m) {
+            if total <= max_input || from == history.len() {
+                from = i;
+            }
+            if total > max_input {
+                break;
+            }
         }
     }
-    history[from..].to_vec()
+    let from = if from == history.len() { 0 } else { from };
+    let mut kept = history[from..].to_vec();
+    let mut total: u32 = base + kept.iter().map(cost).sum::<u32>();
+    let last = kept.len().saturating_sub(1);
+    for m in kept.iter_mut().take(last) {
+        if total <= max_input {
+            break;
+        }
+        for b in &mut m.content {
+            if let Block::ToolResult { content, .. } = b {
+                let before = super::model::estimate_tokens(content);
+                *content = "[shown earlier; call the tool again if you need it]".into();
+                total = total
+                    .saturating_sub(before.saturating_sub(super::model::estimate_tokens(content)));
+            }
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coach::model::Usage;
 
     fn user(t: &str) -> Message {
         Message::user_text(t)
@@ -614,5 +767,70 @@ mod tests {
         let h = usable_history(&stored);
         assert_eq!(h.len(), 1);
         assert_eq!(h[0].content.len(), 2);
+    }
+
+    #[test]
+    fn a_question_after_unanswered_tool_results_starts_its_own_exchange() {
+        let mut h = vec![
+            user("look"),
+            Message {
+                role: Role::Assistant,
+                content: vec![Block::ToolUse {
+                    id: "t".into(),
+                    name: "list_notes".into(),
+                    input: serde_json::json!({}),
+                }],
+            },
+            Message {
+                role: Role::User,
+                content: vec![Block::ToolResult {
+                    tool_use_id: "t".into(),
+                    content: "{}".into(),
+                    is_error: false,
+                }],
+            },
+        ];
+        push_turn(&mut h, user("next question"));
+        assert_eq!(h.len(), 5);
+        assert_eq!(h[3].role, Role::Assistant);
+        assert!(is_question(&h[4]));
+        // Two questions in a row are one turn.
+        push_turn(&mut h, user("and another"));
+        assert_eq!(h.len(), 5);
+        assert_eq!(h[4].content.len(), 2);
+    }
+
+    #[test]
+    fn thinking_is_billed_as_ours_and_cut_streams_bill_what_arrived() {
+        let content = vec![
+            Block::Thinking {
+                thinking: "short summary".into(),
+                signature: "s".into(),
+            },
+            Block::Text {
+                text: "x".repeat(300),
+            },
+        ];
+        // 1,000 output tokens, of which ~100 visible: the rest is thinking.
+        let u = billed(
+            &content,
+            Usage {
+                input_tokens: 50,
+                output_tokens: 1_000,
+                ..Usage::default()
+            },
+        );
+        assert_eq!(u.thinking_tokens, 900);
+        assert_eq!(u.charged(), 150);
+        // A cut stream reported 1 output token but 100 visible ones arrived.
+        let u = billed(
+            &content[1..],
+            Usage {
+                input_tokens: 50,
+                output_tokens: 1,
+                ..Usage::default()
+            },
+        );
+        assert_eq!((u.output_tokens, u.thinking_tokens), (100, 0));
     }
 }

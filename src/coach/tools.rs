@@ -105,7 +105,7 @@ impl ToolOutput {
         }
     }
 
-    fn error(message: impl Into<String>) -> ToolOutput {
+    pub fn error(message: impl Into<String>) -> ToolOutput {
         ToolOutput {
             content: message.into(),
             is_error: true,

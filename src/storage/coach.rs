@@ -5,7 +5,9 @@
 //! every transaction. A reservation is taken only when it fits (checked and written in one
 //! transaction under the row's lock: `BEGIN IMMEDIATE` on SQLite, `FOR UPDATE` on PostgreSQL);
 //! settling swaps the reservation for the real usage, clamped to what was reserved (tokens a
-//! call used beyond its reservation are our cost, recorded on the message, never the user's).
+//! call used beyond its reservation are our cost, never the user's). A reservation row is
+//! removed exactly once — by its settle or by the sweeper, whichever deletes it — and only that
+//! transaction moves its tokens out of `reserved_tokens`.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -436,18 +438,6 @@ impl Store {
         row.as_ref().map(conversation_from).transpose()
     }
 
-    /// Whether a channel holds a coach conversation at all (anyone's): the bot listens to
-    /// messages there.
-    pub async fn is_coach_channel(&self, channel_id: i64) -> Result<bool> {
-        Ok(
-            sqlx::query("SELECT 1 FROM coach_conversations WHERE channel_id = $1")
-                .bind(channel_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some(),
-        )
-    }
-
     /// One of the viewer's conversations by id (someone else's: not found).
     pub async fn conversation(&self, viewer: &Viewer, id: &str) -> Result<Option<Conversation>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -480,15 +470,27 @@ impl Store {
         viewer: &Viewer,
         id: &str,
     ) -> Result<Vec<StoredMessage>> {
+        self.conversation_messages_page(viewer, id, None).await
+    }
+
+    /// All messages oldest first, or (with `newest`) the newest that many, newest first.
+    async fn conversation_messages_page(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+        newest: Option<i64>,
+    ) -> Result<Vec<StoredMessage>> {
         if self.conversation(viewer, id).await?.is_none() {
             return Err(StorageError::NotFound);
         }
-        sqlx::query(
+        let order = if newest.is_some() { "DESC" } else { "ASC" };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT seq, content, role, input_tokens, output_tokens, thinking_tokens,
                     cache_read_tokens, cache_write_tokens, incomplete, created_at
-             FROM coach_messages WHERE conversation_id = $1 ORDER BY seq",
-        )
+             FROM coach_messages WHERE conversation_id = $1 ORDER BY seq {order} LIMIT $2"
+        )))
         .bind(id)
+        .bind(newest.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -518,6 +520,20 @@ impl Store {
             })
         })
         .collect()
+    }
+
+    /// The newest `limit` messages of one of the viewer's conversations, oldest first.
+    pub async fn recent_conversation_messages(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>> {
+        let mut all = self
+            .conversation_messages_page(viewer, id, Some(limit))
+            .await?;
+        all.reverse();
+        Ok(all)
     }
 
     /// Appends messages to one of the viewer's conversations, in one transaction (an assistant
@@ -795,6 +811,14 @@ impl Store {
     ) -> Result<Settled> {
         let user = reservation.user.get();
         let mut tx = self.write_tx().await?;
+        // The reservation row first, the ledger row second: the sweeper takes them in the same
+        // order, so the two never deadlock.
+        let held = sqlx::query("DELETE FROM coach_reservations WHERE reservation_id = $1")
+            .bind(&reservation.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
@@ -816,12 +840,6 @@ impl Store {
         let used = to_u64(row.try_get(0)?);
         let reserved = to_u64(row.try_get(1)?);
         let warned = row.try_get::<i64, _>(2)? == 1;
-        let held = sqlx::query("DELETE FROM coach_reservations WHERE reservation_id = $1")
-            .bind(&reservation.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
         let (released, cap) = if held {
             (reservation.tokens, reservation.tokens)
         } else {
@@ -863,8 +881,20 @@ impl Store {
         .bind(cutoff)
         .fetch_all(&mut *tx)
         .await?;
+        let mut released = 0;
         for r in &stale {
             let id: String = r.try_get(0)?;
+            // Delete first: only the transaction that removed the row gives its tokens back (a
+            // settle or another sweeper may have taken it since the SELECT).
+            let taken = sqlx::query("DELETE FROM coach_reservations WHERE reservation_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if !taken {
+                continue;
+            }
             sqlx::query(
                 "UPDATE coach_usage SET reserved_tokens = reserved_tokens - $1
                  WHERE user_id = $2 AND period_start = $3",
@@ -874,13 +904,10 @@ impl Store {
             .bind(r.try_get::<i64, _>(2)?)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM coach_reservations WHERE reservation_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            released += 1;
         }
         tx.commit().await?;
-        Ok(stale.len())
+        Ok(released)
     }
 }
 

@@ -27,7 +27,10 @@ pub fn upsell(settings: &BotSettings) -> (String, Vec<serenity::CreateActionRow>
     let text = "**The coach is part of rlcoach Pro.** Pro gives you an AI coach that reads your own games before it answers: ask it anything in a private thread, get a review of your last session with the numbers behind it and drills for next time, and it remembers what you worked on. Everything else (analysis, cards, trends) stays free.".to_string();
     match &settings.web_base {
         Some(base) => (
-            format!("{text}\nUpgrade to Pro on the website:"),
+            format!(
+                "{text}\nUpgrade to Pro: <{}/billing>",
+                base.trim_end_matches('/')
+            ),
             vec![serenity::CreateActionRow::Buttons(vec![
                 serenity::CreateButton::new_link(format!("{}/billing", base.trim_end_matches('/')))
                     .label("Get Pro"),
@@ -87,6 +90,67 @@ fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Starts a conversation where `user` asked and spawns the answer to `question` there. The
+/// checks first (configured, Pro with budget left, the hourly limit): a Free user gets
+/// `Err(Started::Upsell)` to show the upsell with its button. Returns the channel the answer
+/// goes to.
+pub async fn begin(
+    data: &Data,
+    user: &serenity::User,
+    place: Place,
+    kind: &str,
+    topic: &str,
+    question: String,
+) -> Result<serenity::ChannelId, Begin> {
+    let coach = configured(data).map_err(Begin::Refused)?;
+    let viewer = Viewer::user(UserId::from_discord(user.id.get()));
+    match coach.can_ask(&viewer).await {
+        Ok(_) => {}
+        Err(CoachError::NotPro) => return Err(Begin::Upsell),
+        Err(e) => return Err(Begin::Refused(coach_error(e))),
+    }
+    take_question(data, user.id).map_err(Begin::Refused)?;
+    let in_guild = place.guild.is_some();
+    let (conversation, channel) = open(data, user, place, kind, topic)
+        .await
+        .map_err(Begin::Refused)?;
+    if in_guild {
+        let quoted = quote(&question);
+        channel
+            .send_message(
+                &data.http,
+                serenity::CreateMessage::new()
+                    .content(format!("<@{}> asked:\n{quoted}\n-# Keep talking here: every message you send in this thread goes to your coach.", user.id))
+                    .allowed_mentions(serenity::CreateAllowedMentions::new().users([user.id])),
+            )
+            .await
+            .map_err(|e| Begin::Refused(e.into()))?;
+    }
+    let data = data.clone();
+    let id = conversation.id;
+    tokio::spawn(async move {
+        answer(&data, channel, viewer, id, Some(question)).await;
+    });
+    Ok(channel)
+}
+
+/// Why a conversation was not started.
+pub enum Begin {
+    /// The user is on the Free plan: show the upsell.
+    Upsell,
+    /// Anything else, as an error for the user (or the logs).
+    Refused(Error),
+}
+
+/// The question as a Discord block quote (at most ~1500 characters, one `>` per line).
+pub fn quote(q: &str) -> String {
+    reply::truncate(q, 1500)
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Where a conversation is opened: a guild text channel (a thread is made there) or a DM.
@@ -273,10 +337,6 @@ pub async fn answer(
     let Some(coach) = data.coach.clone() else {
         return;
     };
-    let _turn = data
-        .status_locks
-        .hold(Some(format!("coach:{conversation_id}")))
-        .await;
     let (tx, rx) = watch::channel(View {
         status: Some(status_line(Activity::Thinking)),
         ..View::default()
@@ -337,7 +397,15 @@ pub async fn answer(
             }
         }
         Err(e) => {
-            let retry = matches!(e, CoachError::Model(_) | CoachError::Storage(_));
+            // Retrying helps after a model or database failure, never after a refused request
+            // (a bad key, an invalid request).
+            let retry = match &e {
+                CoachError::Model(rlcoach::coach::ModelError::Status { retryable, .. }) => {
+                    *retryable
+                }
+                CoachError::Model(_) | CoachError::Storage(_) => true,
+                _ => false,
+            };
             if retry {
                 tracing::warn!(error = %e, "coach answer failed");
             }
@@ -409,7 +477,8 @@ async fn edit_loop(
                     let id = *id;
                     let edit = serenity::EditMessage::new()
                         .content(chunk.clone())
-                        .components(components);
+                        .components(components)
+                        .allowed_mentions(serenity::CreateAllowedMentions::new());
                     match channel.edit_message(&http, id, edit).await {
                         Ok(_) => sent[i].1 = chunk,
                         Err(e) => tracing::warn!(error = %e, "coach edit failed"),
@@ -427,8 +496,19 @@ async fn edit_loop(
                             if view.done {
                                 return;
                             }
+                            // The next chunks wait for this one (message i shows chunk i).
+                            break;
                         }
                     }
+                }
+            }
+        }
+        if view.done && sent.len() > n {
+            // The final answer is shorter than what streamed (an error after earlier text):
+            // the extra messages go.
+            for (id, _) in sent.drain(n..) {
+                if let Err(e) = channel.delete_message(&http, id).await {
+                    tracing::warn!(error = %e, "could not delete a stale coach message");
                 }
             }
         }
@@ -469,17 +549,31 @@ pub fn split_message(text: &str, limit: usize) -> Vec<String> {
                 .unwrap_or(end)
         };
         let piece = &rest[..cut];
-        rest = rest[cut..].trim_start_matches(['\n', ' ']);
+        rest = &rest[cut..];
         let mut chunk = format!("{prefix}{piece}");
         for line in piece.lines() {
             let l = line.trim_start();
             if l.starts_with("```") {
                 fence = match fence {
                     Some(_) => None,
-                    None => Some(l.split_whitespace().next().unwrap_or("```").to_string()),
+                    // The opening line without its info string past 20 characters.
+                    None => Some(
+                        l.split_whitespace()
+                            .next()
+                            .unwrap_or("```")
+                            .chars()
+                            .take(20)
+                            .collect(),
+                    ),
                 };
             }
         }
+        // The cut itself (a paragraph break, a newline or a space) is not repeated; inside a
+        // code block only the newline goes, so indentation survives.
+        rest = match fence {
+            Some(_) => rest.strip_prefix('\n').unwrap_or(rest),
+            None => rest.trim_start_matches(['\n', ' ']),
+        };
         if fence.is_some() {
             chunk.push_str("\n```");
         }

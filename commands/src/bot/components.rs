@@ -276,9 +276,9 @@ async fn coach_button(
     conversation: &str,
 ) -> Result<(), Error> {
     let me = Viewer::user(UserId::from_discord(c.user.id.get()));
-    let Some(coach) = data.coach.as_ref() else {
-        return respond(ctx, c, "The coach isn't set up on this bot.").await;
-    };
+    if let Err(e) = super::coach::configured(data) {
+        return respond(ctx, c, &e.to_string()).await;
+    }
     if !data.store.plan(&me).await?.is_pro() {
         let (text, rows) = super::coach::upsell(&data.settings);
         c.create_response(
@@ -293,13 +293,13 @@ async fn coach_button(
         .await?;
         return Ok(());
     }
-    if let Err(e) = super::coach::take_question(data, c.user.id) {
-        return respond(ctx, c, &e.to_string()).await;
-    }
     if kind == "coachretry" {
         let Some(conv) = data.store.conversation(&me, conversation).await? else {
             return respond(ctx, c, "That conversation isn't yours.").await;
         };
+        if let Err(e) = super::coach::take_question(data, c.user.id) {
+            return respond(ctx, c, &e.to_string()).await;
+        }
         let channel = conv
             .channel_id
             .and_then(|id| u64::try_from(id).ok())
@@ -312,14 +312,6 @@ async fn coach_button(
         });
         return Ok(());
     }
-    let budget = coach.usage(&me).await.map_err(super::coach::coach_error)?.1;
-    if budget.left() < 1_000 {
-        let msg = rlcoach::coach::CoachError::BudgetExhausted {
-            resets_at: budget.period_end,
-        }
-        .user_message();
-        return respond(ctx, c, &msg).await;
-    }
     c.create_response(
         ctx,
         serenity::CreateInteractionResponse::Defer(
@@ -327,33 +319,26 @@ async fn coach_button(
         ),
     )
     .await?;
-    let opened = super::coach::open(
+    let place = super::coach::Place {
+        guild: c.guild_id,
+        channel: c.channel_id,
+    };
+    let text = match super::coach::begin(
         data,
         &c.user,
-        super::coach::Place {
-            guild: c.guild_id,
-            channel: c.channel_id,
-        },
+        place,
         "review",
         "session review",
+        rlcoach::coach::prompt::REVIEW_REQUEST.to_string(),
     )
-    .await;
-    let text = match opened {
-        Ok((conv, channel)) => {
-            crate::slash::coach::spawn_answer(
-                data,
-                channel,
-                me,
-                conv.id,
-                rlcoach::coach::prompt::REVIEW_REQUEST.to_string(),
-            );
-            if c.guild_id.is_some() {
-                format!("Your review is being written in <#{channel}>.")
-            } else {
-                "Your review is on its way below.".to_string()
-            }
+    .await
+    {
+        Ok(channel) if c.guild_id.is_some() => {
+            format!("Your review is being written in <#{channel}>.")
         }
-        Err(e) => match e.downcast_ref::<super::UserError>() {
+        Ok(_) => "Your review is on its way below.".to_string(),
+        Err(super::coach::Begin::Upsell) => super::coach::upsell(&data.settings).0,
+        Err(super::coach::Begin::Refused(e)) => match e.downcast_ref::<super::UserError>() {
             Some(u) => u.0.clone(),
             None => {
                 tracing::warn!(error = %e, "could not open a review");

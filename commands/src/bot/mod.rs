@@ -277,7 +277,12 @@ fn build_coach(store: &Store) -> anyhow::Result<Option<rlcoach::coach::Coach>> {
         );
         return Ok(None);
     };
-    tracing::info!(provider = ?model.provider, model = %model.model, base = %model.base_url, "coach: model configured");
+    tracing::info!(
+        provider = ?model.provider,
+        model = %model.model,
+        base = %rlcoach::storage::redact(&model.base_url),
+        "coach: model configured"
+    );
     let client =
         rlcoach::coach::ModelClient::new(model).context("cannot build the coach's model client")?;
     Ok(Some(rlcoach::coach::Coach::new(

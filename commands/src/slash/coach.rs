@@ -7,7 +7,7 @@ use rlcoach::coach::prompt::REVIEW_REQUEST;
 use rlcoach::storage::{UserId, Viewer};
 
 use crate::bot::coach::{self as discord_coach, Place};
-use crate::bot::{Context, Data, Error, reply, user_error};
+use crate::bot::{Context, Error, reply};
 
 /// Your AI coach (Pro): ask a question, review your last session, see your usage.
 #[poise::command(
@@ -78,84 +78,45 @@ async fn upsell(ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks (configured, Pro, hourly limit, budget), opens the conversation, and starts the
-/// answer to `question` there.
+/// Opens the conversation (`bot::coach::begin` does the checks) and answers where the user
+/// asked: ephemerally pointing at the thread in a server, quoting the question in a DM.
 async fn begin(ctx: Context<'_>, kind: &str, topic: &str, question: String) -> Result<(), Error> {
-    let data = ctx.data();
-    let coach = discord_coach::configured(data)?;
+    let coach = discord_coach::configured(ctx.data())?;
+    // Quick refusals answer at once (the deferral below is for opening the thread).
     let viewer = Viewer::user(UserId::from_discord(ctx.author().id.get()));
-    let (plan, budget) = coach
-        .usage(&viewer)
-        .await
-        .map_err(discord_coach::coach_error)?;
-    if !plan.is_pro() {
-        return upsell(ctx).await;
+    match coach.can_ask(&viewer).await {
+        Err(rlcoach::coach::CoachError::NotPro) => return upsell(ctx).await,
+        Err(e) => return Err(discord_coach::coach_error(e)),
+        Ok(_) => {}
     }
-    if budget.left() < 1_000 {
-        return Err(user_error(
-            rlcoach::coach::CoachError::BudgetExhausted {
-                resets_at: budget.period_end,
-            }
-            .user_message(),
-        ));
-    }
-    discord_coach::take_question(data, ctx.author().id)?;
     let in_dm = ctx.guild_id().is_none();
     if in_dm {
         ctx.defer().await?;
     } else {
         ctx.defer_ephemeral().await?;
     }
-    let (conversation, channel) = discord_coach::open(
-        data,
-        ctx.author(),
-        Place {
-            guild: ctx.guild_id(),
-            channel: ctx.channel_id(),
-        },
-        kind,
-        topic,
-    )
-    .await?;
-    let quoted = quote(&question);
-    if in_dm {
-        ctx.say(format!("**You asked the coach:**\n{quoted}"))
-            .await?;
-    } else {
-        ctx.say(format!("Your coach is waiting in <#{channel}>."))
-            .await?;
-        let who = ctx.author().id;
-        channel
-            .send_message(
-                &data.http,
-                serenity::CreateMessage::new()
-                    .content(format!("<@{who}> asked:\n{quoted}\n-# Keep talking here: every message you send in this thread goes to your coach."))
-                    .allowed_mentions(serenity::CreateAllowedMentions::new().users([who])),
+    let quoted = discord_coach::quote(&question);
+    let place = Place {
+        guild: ctx.guild_id(),
+        channel: ctx.channel_id(),
+    };
+    match discord_coach::begin(ctx.data(), ctx.author(), place, kind, topic, question).await {
+        Ok(channel) if in_dm => {
+            let _ = channel;
+            ctx.send(
+                poise::CreateReply::default()
+                    .content(format!("**You asked the coach:**\n{quoted}"))
+                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
             )
             .await?;
+            Ok(())
+        }
+        Ok(channel) => {
+            ctx.say(format!("Your coach is waiting in <#{channel}>."))
+                .await?;
+            Ok(())
+        }
+        Err(discord_coach::Begin::Upsell) => upsell(ctx).await,
+        Err(discord_coach::Begin::Refused(e)) => Err(e),
     }
-    spawn_answer(data, channel, viewer, conversation.id, question);
-    Ok(())
-}
-
-pub fn spawn_answer(
-    data: &Data,
-    channel: serenity::ChannelId,
-    viewer: Viewer,
-    conversation: String,
-    question: String,
-) {
-    let data = data.clone();
-    tokio::spawn(async move {
-        discord_coach::answer(&data, channel, viewer, conversation, Some(question)).await;
-    });
-}
-
-/// The question as a Discord block quote (at most ~1500 characters, one `>` per line).
-fn quote(q: &str) -> String {
-    reply::truncate(q, 1500)
-        .lines()
-        .map(|l| format!("> {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

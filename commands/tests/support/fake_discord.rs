@@ -713,7 +713,8 @@ async fn rest(
                     "invitable": false}
             }))
         }
-        ("PUT", ["channels", _, "thread-members", _]) => Status(StatusCode::NO_CONTENT),
+        ("PUT", ["channels", _, "thread-members", _])
+        | ("DELETE", ["channels", _, "messages", _]) => Status(StatusCode::NO_CONTENT),
         ("GET", ["channels", _, "messages", m]) => {
             match m
                 .parse::<u64>()
