@@ -68,11 +68,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The numbers the tools will return, for the scripted answer.
     let game = store.recent_games(&me, user, 1, None).await?.remove(0);
-    let cmp = store
-        .compare_with_rank(&me, user, "GC1", 20, None)
-        .await?;
+    let cmp = store.compare_with_rank(&me, user, "GC1", 20, None).await?;
     let row = |k: &str| cmp.rows.iter().find(|r| r.metric == k);
-    let (bcpm, speed) = (row("bcpm").ok_or("bcpm")?, row("avg_speed_uu_s").ok_or("speed")?);
+    let (bcpm, speed) = (
+        row("bcpm").ok_or("bcpm")?,
+        row("avg_speed_uu_s").ok_or("speed")?,
+    );
     let answer = format!(
         "**{name}**, one game is a small sample, but two things stand out.\n\n\
          - **Boost: {bcpm:.0} collected per minute**, against a Grand Champion 1 median of {bm:.0} \
@@ -167,7 +168,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             };
             let conv = coach.start(&me, None, "ask", "bench").await?;
-            let a = coach.reply(&me, &conv.id, Some("quick tip?"), &mut on).await?;
+            let a = coach
+                .reply(&me, &conv.id, Some("quick tip?"), &mut on)
+                .await?;
             total.push(t.elapsed());
             first.push(at.unwrap_or_default());
             db.push(a.db_time);

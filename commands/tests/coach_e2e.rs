@@ -310,6 +310,87 @@ async fn without_private_threads_a_public_one_and_in_a_dm_the_dm() {
     let last = model.requests().last().unwrap().body.clone();
     assert_eq!(last["messages"].as_array().unwrap().len(), 3);
     assert_eq!(fake.threads().len(), 1);
+
+    // The model breaks off mid-answer: the partial text stays, marked, with a Retry button that
+    // answers the same question again.
+    model.push(fake_model::error_after_text(
+        "Your kickoffs are",
+        "overloaded_error",
+        "Overloaded",
+    ));
+    fake.message_text(user, dm, None, "What about kickoffs?");
+    let cut = fake
+        .wait_for("the interrupted answer", T, |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.path.starts_with(&format!("/channels/{dm}/messages"))
+                        && c.content().starts_with("Your kickoffs are")
+                        && c.content().contains("cut off")
+                })
+                .cloned()
+        })
+        .await;
+    let retry = cut.json["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(retry.starts_with("coachretry:"));
+    // Someone else's click does nothing for them.
+    let stranger = fake.component(999, dm, &retry, None);
+    let c = fake.callback("the stranger's click", &stranger).await;
+    assert!(
+        c.json["data"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Pro")
+    );
+    model.push(text_answer("Kickoffs: go speed-flip."));
+    fake.component(user, dm, &retry, None);
+    shown(&fake, dm, "Kickoffs: go speed-flip.").await;
+    let body = model.requests().last().unwrap().body.clone();
+    let msgs = body["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs.last().unwrap()["content"][0]["text"],
+        "What about kickoffs?",
+        "the retry answers the same question, without the cut-off text"
+    );
+
+    // Notes: added by the user, listed back, given to the coach in the next conversation.
+    let add = fake.slash(
+        user,
+        dm,
+        None,
+        "0",
+        "notes",
+        json!([{"name": "add", "type": 1, "options": [
+            {"name": "category", "type": 4, "value": 2},
+            {"name": "text", "type": 3, "value": "Champion 2 by March"}]}]),
+        Value::Null,
+    );
+    let c = fake.callback("the note", &add).await;
+    assert!(
+        c.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Noted")
+    );
+    let list = fake.slash(
+        user,
+        dm,
+        None,
+        "0",
+        "notes",
+        json!([{"name": "list", "type": 1, "options": []}]),
+        Value::Null,
+    );
+    let c = fake.callback("the notes", &list).await;
+    assert!(
+        c.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Champion 2 by March")
+    );
     support::assert_within_discord_limits(&fake);
 }
 
