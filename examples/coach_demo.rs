@@ -9,7 +9,6 @@
 //! scripted answer are the ones the tools returned.
 
 #[path = "../tests/common/fake_model.rs"]
-#[allow(dead_code)]
 mod fake_model;
 
 use std::time::{Duration, Instant};
