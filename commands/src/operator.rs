@@ -62,9 +62,9 @@ async fn describe(store: &rlcoach::storage::Store, user: UserId) -> anyhow::Resu
     );
     // Every source's own say (a Stripe subscription, a Discord entitlement, an operator grant).
     for g in store.plan_grants(user).await? {
-        let ends = g
-            .ends_at
-            .map_or("no end date".to_string(), |e| format!("until {}", date_string(e)));
+        let ends = g.ends_at.map_or("no end date".to_string(), |e| {
+            format!("until {}", date_string(e))
+        });
         let period = g.period.map_or(String::new(), |(s, e)| {
             format!("; billing period {} → {}", date_string(s), date_string(e))
         });

@@ -2,19 +2,20 @@
 //! (subscription mode, the Pro price) and a Customer Portal session.
 //!
 //! Written over reqwest (form-encoded bodies, `Authorization: Bearer`) rather than
-//! async-stripe's split crates: those pull in `async-stripe-shared`, 11 MB of generated types
-//! that every other Stripe crate depends on, which added several minutes to a debug build on
-//! this project's 2-core machines (measured: see the README's Billing section) for three
-//! POSTs whose responses we read two fields of; and their strict response types make a fake
-//! Stripe serve every required field of every object. The requests below are exactly what
-//! async-stripe would send for them.
+//! async-stripe's split crates (`async-stripe` with rustls, `async-stripe-checkout`,
+//! `async-stripe-billing`): they all depend on `async-stripe-shared`, 11 MB of generated types,
+//! whose debug build took 585 s on this project's 2-core machine (cargo `--timings`, cores shared
+//! with another build; the three crates above ~100 s more), paid on every clean build, for
+//! three POSTs whose answers we read two fields of. Their strict response
+//! types would also make a fake Stripe serve every required field of every object. The form
+//! fields below are the ones async-stripe would send for these requests.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::StripeConfig;
-use crate::storage::{Store, StorageError, UserId};
+use crate::storage::{StorageError, Store, UserId};
 
 /// Per request, connection included; Stripe answers these in well under a second.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -111,7 +112,11 @@ impl StripeClient {
             ("description".to_string(), format!("Discord user {user}")),
         ];
         let created: Created = self
-            .post("/v1/customers", &form, Some(&format!("rlcoach-customer-{user}")))
+            .post(
+                "/v1/customers",
+                &form,
+                Some(&format!("rlcoach-customer-{user}")),
+            )
             .await?;
         Ok(created.id)
     }

@@ -81,7 +81,11 @@ impl StripeConfig {
         ];
         let values: Vec<Option<String>> = NEEDED
             .iter()
-            .map(|k| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
+            .map(|k| {
+                get(k)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+            })
             .collect();
         if values.iter().all(Option::is_none) {
             return Ok(None);
@@ -150,7 +154,10 @@ mod tests {
         assert_eq!(c.api_base, "http://127.0.0.1:9");
         assert_eq!(c.secret_key.expose(), "sk_test_1");
         let shown = format!("{c:?}");
-        assert!(!shown.contains("sk_test_1") && !shown.contains("whsec_1"), "{shown}");
+        assert!(
+            !shown.contains("sk_test_1") && !shown.contains("whsec_1"),
+            "{shown}"
+        );
         assert!(shown.contains("price_1"));
     }
 }

@@ -334,7 +334,10 @@ struct DisputeObject {
     reason: Option<String>,
 }
 
-fn object<T: serde::de::DeserializeOwned>(kind: &str, v: serde_json::Value) -> Result<T, WebhookError> {
+fn object<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    v: serde_json::Value,
+) -> Result<T, WebhookError> {
     serde_json::from_value(v).map_err(|e| WebhookError::Payload(format!("{kind}: {e}")))
 }
 
@@ -544,7 +547,8 @@ mod tests {
         assert_eq!(i.subscription.as_deref(), Some("sub_1"));
         assert_eq!(i.customer.as_deref(), Some("cus_1"));
         assert_eq!(i.period, Some((100, 200)));
-        let unknown = br#"{"id":"evt_3","type":"customer.created","created":1,"data":{"object":{}}}"#;
+        let unknown =
+            br#"{"id":"evt_3","type":"customer.created","created":1,"data":{"object":{}}}"#;
         assert_eq!(
             parse_event(unknown).unwrap().event,
             Event::Ignored("customer.created".into())

@@ -34,7 +34,7 @@ pub enum Applied {
     /// This event id was applied before: nothing changed.
     Duplicate,
     /// Applied; the user whose plan it concerns, when known yet.
-    Applied {
+    Done {
         user: Option<UserId>,
         /// The user should be told a payment failed (see [`Store::past_due_notices`]).
         past_due: bool,
@@ -262,7 +262,7 @@ impl Store {
             .await?;
         }
         self.derive_stripe_plan(tx, owner).await?;
-        Ok(Applied::Applied {
+        Ok(Applied::Done {
             user: Some(owner),
             past_due: false,
         })
@@ -275,7 +275,10 @@ impl Store {
     ) -> Result<Applied> {
         let mut user = customer_owner(tx, &s.customer).await?;
         if user.is_none()
-            && let Some(id) = s.discord_user_id.as_deref().and_then(|d| d.parse::<u64>().ok())
+            && let Some(id) = s
+                .discord_user_id
+                .as_deref()
+                .and_then(|d| d.parse::<u64>().ok())
         {
             // Our Checkout Sessions put the user on the subscription: this event overtook
             // `checkout.session.completed`, and needs not wait for it.
@@ -357,13 +360,13 @@ impl Store {
                 subscription = %s.id, customer = %s.customer,
                 "subscription of a customer not linked to a user yet: kept until checkout completes"
             );
-            return Ok(Applied::Applied {
+            return Ok(Applied::Done {
                 user: None,
                 past_due: false,
             });
         };
         self.derive_stripe_plan(tx, user).await?;
-        Ok(Applied::Applied {
+        Ok(Applied::Done {
             user: Some(user),
             past_due: newer && became_past_due,
         })
@@ -374,7 +377,8 @@ impl Store {
         tx: &mut sqlx::AnyConnection,
         i: &InvoiceEvent,
     ) -> Result<Applied> {
-        let (Some(subscription), Some(customer)) = (i.subscription.as_deref(), i.customer.as_deref())
+        let (Some(subscription), Some(customer)) =
+            (i.subscription.as_deref(), i.customer.as_deref())
         else {
             return Ok(Applied::Ignored);
         };
@@ -452,7 +456,7 @@ impl Store {
         if let Some(user) = user {
             self.derive_stripe_plan(tx, user).await?;
         }
-        Ok(Applied::Applied {
+        Ok(Applied::Done {
             user,
             past_due: false,
         })
@@ -491,7 +495,7 @@ impl Store {
         if let Some(user) = user {
             self.derive_stripe_plan(tx, user).await?;
         }
-        Ok(Applied::Applied {
+        Ok(Applied::Done {
             user,
             past_due: past_due && user.is_some(),
         })
@@ -615,9 +619,10 @@ impl Store {
         .iter()
         .map(|r| r.try_get(0))
         .collect::<std::result::Result<_, _>>()?;
-        let stored = sqlx::query("SELECT entitlement_id FROM discord_entitlements WHERE deleted = 0")
-            .fetch_all(&mut *tx)
-            .await?;
+        let stored =
+            sqlx::query("SELECT entitlement_id FROM discord_entitlements WHERE deleted = 0")
+                .fetch_all(&mut *tx)
+                .await?;
         for r in stored {
             let id: i64 = r.try_get(0)?;
             if !listed.contains(&id) {
@@ -670,7 +675,15 @@ impl Store {
         }
         match best {
             Some(g) => {
-                write_plan(tx, user, PlanSource::Discord, Tier::Pro, g.ends_at, g.period).await
+                write_plan(
+                    tx,
+                    user,
+                    PlanSource::Discord,
+                    Tier::Pro,
+                    g.ends_at,
+                    g.period,
+                )
+                .await
             }
             None => write_plan(tx, user, PlanSource::Discord, Tier::Free, None, None).await,
         }
