@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod benchmarks;
+pub mod billing;
 pub mod cards;
 pub mod coach;
 pub mod export;

@@ -16,7 +16,8 @@ pub enum PlanCommand {
         #[arg(value_parser = parse_tier)]
         plan: Tier,
     },
-    /// Print the user's plan, where it comes from, and the coach budget period.
+    /// Print the user's plan, where it comes from, the coach budget period, and what each
+    /// source (operator, Stripe, Discord) says.
     Show {
         /// The Discord user id (a number).
         user: u64,
@@ -53,10 +54,26 @@ async fn describe(store: &rlcoach::storage::Store, user: UserId) -> anyhow::Resu
     let p = store.plan_of(user, rlcoach::storage::now_ms()).await?;
     let source = p.source.map_or("—", |s| s.as_str());
     let ends = p.ends_at.map_or("no end date".to_string(), date_string);
-    Ok(format!(
+    let mut out = format!(
         "user {user}: {} (source: {source}; {ends}); coach budget period {} → {}",
         p.tier.as_str(),
         date_string(p.period_start),
         date_string(p.period_end)
-    ))
+    );
+    // Every source's own say (a Stripe subscription, a Discord entitlement, an operator grant).
+    for g in store.plan_grants(user).await? {
+        let ends = g.ends_at.map_or("no end date".to_string(), |e| {
+            format!("until {}", date_string(e))
+        });
+        let period = g.period.map_or(String::new(), |(s, e)| {
+            format!("; billing period {} → {}", date_string(s), date_string(e))
+        });
+        out.push_str(&format!(
+            "\n  {}: {} ({ends}{period}; updated {})",
+            g.source.as_str(),
+            g.tier.as_str(),
+            date_string(g.updated_at)
+        ));
+    }
+    Ok(out)
 }

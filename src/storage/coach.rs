@@ -62,7 +62,7 @@ impl PlanSource {
         }
     }
 
-    fn parse(s: &str) -> Option<PlanSource> {
+    pub(super) fn parse(s: &str) -> Option<PlanSource> {
         match s {
             "operator" => Some(PlanSource::Operator),
             "stripe" => Some(PlanSource::Stripe),
@@ -362,22 +362,7 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
         ensure_user(&mut tx, user.get()).await?;
-        sqlx::query(
-            "INSERT INTO user_plans (user_id, source, plan, ends_at, period_start, period_end, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (user_id, source) DO UPDATE SET plan = excluded.plan,
-                 ends_at = excluded.ends_at, period_start = excluded.period_start,
-                 period_end = excluded.period_end, updated_at = excluded.updated_at",
-        )
-        .bind(user.get())
-        .bind(source.as_str())
-        .bind(tier.as_str())
-        .bind(ends_at)
-        .bind(period.map(|p| p.0))
-        .bind(period.map(|p| p.1))
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        write_plan(&mut tx, user, source, tier, ends_at, period).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -909,6 +894,34 @@ impl Store {
         tx.commit().await?;
         Ok(released)
     }
+}
+
+/// Writes one source's row of a user's plan inside a transaction (the user row exists).
+pub(super) async fn write_plan(
+    tx: &mut sqlx::AnyConnection,
+    user: UserId,
+    source: PlanSource,
+    tier: Tier,
+    ends_at: Option<i64>,
+    period: Option<(i64, i64)>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_plans (user_id, source, plan, ends_at, period_start, period_end, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (user_id, source) DO UPDATE SET plan = excluded.plan,
+             ends_at = excluded.ends_at, period_start = excluded.period_start,
+             period_end = excluded.period_end, updated_at = excluded.updated_at",
+    )
+    .bind(user.get())
+    .bind(source.as_str())
+    .bind(tier.as_str())
+    .bind(ends_at)
+    .bind(period.map(|p| p.0))
+    .bind(period.map(|p| p.1))
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 const CONVERSATION_SELECT: &str = "SELECT conversation_id, user_id, channel_id, kind, title,

@@ -6,8 +6,10 @@
 //! (intake, dedup), `files` (replay files on disk, the orphan sweep), `jobs` (the durable queue),
 //! `results` (saving analyses and per-player rows, deliveries), `users` (users, guilds, claimed
 //! and verified identities, export, delete), `queries` (reports, trends, sessions, comparisons,
-//! leaderboards — all scoped to the asker).
+//! leaderboards — all scoped to the asker), `coach` (plans, conversations, the token ledger),
+//! `billing` (Stripe events and subscriptions, Discord entitlements → plan rows).
 
+pub mod billing;
 pub mod coach;
 mod files;
 mod jobs;
@@ -23,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
 
+pub use billing::{Applied, Entitlement, PastDueNotice, PlanGrant};
 pub use coach::{
     BudgetStatus, Conversation, NewMessage, Note, NoteCategory, NoteSource, Plan, PlanSource,
     Reservation, Settled, StoredMessage, Tier,
