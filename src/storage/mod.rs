@@ -6,7 +6,8 @@
 //! (intake, dedup), `files` (replay files on disk, the orphan sweep), `jobs` (the durable queue),
 //! `results` (saving analyses and per-player rows, deliveries), `users` (users, guilds, claimed
 //! and verified identities, export, delete), `queries` (reports, trends, sessions, comparisons,
-//! leaderboards — all scoped to the asker).
+//! leaderboards — all scoped to the asker), `web` (the site's login sessions, deletion grace period,
+//! upload statuses).
 
 pub mod coach;
 mod files;
@@ -16,6 +17,7 @@ mod replays;
 mod results;
 pub mod scope;
 mod users;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,6 +42,7 @@ pub use users::{
     GuildSettings, LinkState, LinkedIdentity, Profile, UserExport, VerifyOutcome,
     identity_from_connection, is_verifiable,
 };
+pub use web::{DELETION_GRACE_MS, UploadStatus, WebSession};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
