@@ -45,6 +45,20 @@ static JS: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
+static ICON: LazyLock<Asset> = LazyLock::new(|| {
+    asset(
+        "icon",
+        "svg",
+        "image/svg+xml",
+        include_bytes!("static/icon.svg"),
+    )
+});
+
+/// The site icon's URL.
+pub fn icon_url() -> String {
+    format!("/static/{}", ICON.name)
+}
+
 /// The stylesheet's URL.
 pub fn css_url() -> String {
     format!("/static/{}", CSS.name)
@@ -57,7 +71,7 @@ pub fn js_url() -> String {
 
 /// `GET /static/{name}`: only the current hashed names exist.
 pub async fn serve(Path(name): Path<String>) -> Response {
-    let Some(a) = [&*CSS, &*JS].into_iter().find(|a| a.name == name) else {
+    let Some(a) = [&*CSS, &*JS, &*ICON].into_iter().find(|a| a.name == name) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     (

@@ -27,6 +27,7 @@ fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="color-scheme" content="dark light";
             title { (title) " · rlcoach" }
+            link rel="icon" type="image/svg+xml" href=(assets::icon_url());
             link rel="stylesheet" href=(assets::css_url());
             script src=(assets::js_url()) defer {}
         }
