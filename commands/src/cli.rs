@@ -98,13 +98,17 @@ struct BenchArgs {
     /// Also measure intake + queue + worker pool throughput and queue claim latency.
     #[arg(long)]
     ingest: bool,
+    /// Only measure the web site: p50/p99 and requests/s of the replay list, a replay and the
+    /// trends for a user with 5,000 stored games (the first replay of DIR is the template).
+    #[arg(long)]
+    web: bool,
 }
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Analyze(a)) => analyze(a),
-        Some(Command::Bench(b)) => crate::bench::run(&b.dir, b.runs, b.ingest),
+        Some(Command::Bench(b)) => crate::bench::run(&b.dir, b.runs, b.ingest, b.web),
         Some(Command::Health) => match crate::config::storage() {
             Ok(cfg) if crate::bot::health_check(&cfg.data_dir) => return ExitCode::SUCCESS,
             _ => {

@@ -10,6 +10,7 @@ mod cli;
 mod ingest_bench;
 mod operator;
 mod slash;
+mod web_bench;
 
 use rlcoach_bot::{config, web};
 
