@@ -47,8 +47,10 @@ pub fn run(dir: &Path, runs: usize, ingest: bool, web: bool) -> anyhow::Result<E
     let files = rlcoach::analysis::replay_files(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?;
     if web {
+        // The smallest replay: every seeded game stores its own copy of the file.
         let template = files
-            .first()
+            .iter()
+            .min_by_key(|f| std::fs::metadata(f).map_or(u64::MAX, |m| m.len()))
             .with_context(|| format!("no .replay file in {}", dir.display()))?;
         crate::cli::runtime()?.block_on(crate::web_bench::run(template))?;
         return Ok(ExitCode::SUCCESS);

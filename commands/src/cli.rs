@@ -99,7 +99,7 @@ struct BenchArgs {
     #[arg(long)]
     ingest: bool,
     /// Only measure the web site: p50/p99 and requests/s of the replay list, a replay and the
-    /// trends for a user with 5,000 stored games (the first replay of DIR is the template).
+    /// trends for a user with 5,000 stored games (the smallest replay of DIR is the template).
     #[arg(long)]
     web: bool,
 }
