@@ -15,3 +15,8 @@ CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
 -- again before then (which cancels it). NULL: no deletion pending.
 ALTER TABLE users ADD COLUMN deletion_requested_at BIGINT;
 
+
+-- "A user's games" checks, per game row, whether the user uploaded that replay (claimed links):
+-- with only `uploads_by_user` SQLite scanned every upload of the user for each row (1.7 s for a
+-- user with 5,000 games); this makes it one index probe.
+CREATE INDEX uploads_by_replay_user ON uploads (replay_id, user_id);
