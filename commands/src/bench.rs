@@ -1,6 +1,7 @@
 //! `rlcoach bench`: the analyzer against a bare boxcars parse on a folder of replays (median
 //! times, peak heap with `--features bench-alloc`), card render times, and with `--ingest` the
-//! intake + queue + worker pool throughput (`ingest_bench.rs`).
+//! intake + queue + worker pool throughput (`ingest_bench.rs`), with `--web` the site's page
+//! latencies for a user with 5,000 games (`web_bench.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,9 +43,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-pub fn run(dir: &Path, runs: usize, ingest: bool) -> anyhow::Result<ExitCode> {
+pub fn run(dir: &Path, runs: usize, ingest: bool, web: bool) -> anyhow::Result<ExitCode> {
     let files = rlcoach::analysis::replay_files(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?;
+    if web {
+        // The smallest replay: every seeded game stores its own copy of the file.
+        let template = files
+            .iter()
+            .min_by_key(|f| std::fs::metadata(f).map_or(u64::MAX, |m| m.len()))
+            .with_context(|| format!("no .replay file in {}", dir.display()))?;
+        crate::cli::runtime()?.block_on(crate::web_bench::run(template))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let runs = runs.max(1);
     println!(
         "{:<48} {:>7} {:>10} {:>10} {:>10} {:>6} {:>10} {:>10}",

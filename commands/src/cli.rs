@@ -27,6 +27,8 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Benchmark the analyzer against bare boxcars parsing on a folder of replays.
     Bench(BenchArgs),
+    /// Run the web site and the analysis workers, without the Discord bot (see README, "Web site").
+    Web,
     /// Apply database migrations (DATABASE_URL, or SQLite in RLCOACH_DATA_DIR) and exit.
     Migrate,
     /// Exit 0 if the bot running on this data directory is connected to Discord (healthcheck).
@@ -96,13 +98,17 @@ struct BenchArgs {
     /// Also measure intake + queue + worker pool throughput and queue claim latency.
     #[arg(long)]
     ingest: bool,
+    /// Only measure the web site: p50/p99 and requests/s of the replay list, a replay and the
+    /// trends for a user with 5,000 stored games (the smallest replay of DIR is the template).
+    #[arg(long)]
+    web: bool,
 }
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Analyze(a)) => analyze(a),
-        Some(Command::Bench(b)) => crate::bench::run(&b.dir, b.runs, b.ingest),
+        Some(Command::Bench(b)) => crate::bench::run(&b.dir, b.runs, b.ingest, b.web),
         Some(Command::Health) => match crate::config::storage() {
             Ok(cfg) if crate::bot::health_check(&cfg.data_dir) => return ExitCode::SUCCESS,
             _ => {
@@ -110,6 +116,7 @@ pub fn run() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        Some(Command::Web) => return run_web(),
         Some(Command::Reanalyze) => runtime().and_then(|rt| rt.block_on(reanalyze())),
         Some(Command::Plan(cmd)) => {
             runtime().and_then(|rt| rt.block_on(crate::operator::plan(cmd)))
@@ -361,8 +368,7 @@ async fn reanalyze() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// No subcommand: run the Discord bot. Configuration problems are one line and exit code 2.
-fn run_bot() -> ExitCode {
+fn init_logging() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -370,6 +376,31 @@ fn run_bot() -> ExitCode {
                 .unwrap_or_else(|_| "info,serenity=warn,poise=warn,sqlx=warn".into()),
         )
         .try_init();
+}
+
+/// `rlcoach web`: the site and the workers. Configuration problems are one line and exit code 2.
+fn run_web() -> ExitCode {
+    init_logging();
+    let settings = match crate::config::web() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rlcoach: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime().and_then(|rt| rt.block_on(crate::web::run(settings))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rlcoach: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// No subcommand: run the Discord bot, the workers and the web site. Configuration problems are
+/// one line and exit code 2.
+fn run_bot() -> ExitCode {
+    init_logging();
     let settings = match crate::bot::BotSettings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -377,7 +408,14 @@ fn run_bot() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime().and_then(|rt| rt.block_on(crate::bot::run(settings)));
+    let web = match crate::config::web() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rlcoach: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime().and_then(|rt| rt.block_on(crate::bot::run(settings, Some(web))));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

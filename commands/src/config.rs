@@ -122,3 +122,51 @@ pub fn coach() -> anyhow::Result<Option<(ModelConfig, CoachConfig)>> {
         limits,
     )))
 }
+
+/// The web site: `RLCOACH_WEB_ADDR` (default `127.0.0.1:8080`), `RLCOACH_WEB_BASE` (the public
+/// URL; default `http://<addr>`), `DISCORD_CLIENT_ID` + `DISCORD_CLIENT_SECRET` (the login; without
+/// them the site runs and says login is not set up), `DISCORD_API_BASE` (default
+/// `https://discord.com`), `RLCOACH_SESSION_KEY` (≥ 32 characters; unset: a random key per run),
+/// `RLCOACH_SESSION_DAYS` (30).
+pub fn web() -> anyhow::Result<crate::web::WebSettings> {
+    let addr: std::net::SocketAddr = parsed(
+        "RLCOACH_WEB_ADDR",
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+    )?;
+    let base = var("RLCOACH_WEB_BASE")
+        .map(|b| b.trim().trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{addr}"));
+    if !base.starts_with("http://") && !base.starts_with("https://") {
+        anyhow::bail!("RLCOACH_WEB_BASE={base:?} must start with http:// or https://");
+    }
+    let discord = match (var("DISCORD_CLIENT_ID"), var("DISCORD_CLIENT_SECRET")) {
+        (Some(id), Some(secret)) => Some(crate::web::oauth::DiscordOAuth {
+            client_id: id.trim().to_string(),
+            client_secret: secret.trim().to_string(),
+            base: var("DISCORD_API_BASE")
+                .map(|b| b.trim().trim_end_matches('/').to_string())
+                .unwrap_or_else(|| "https://discord.com".into()),
+        }),
+        (None, None) => None,
+        _ => anyhow::bail!(
+            "set both DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET for the web login (or neither)"
+        ),
+    };
+    let session_key =
+        crate::web::auth::SessionKey::from_env_value(var("RLCOACH_SESSION_KEY").as_deref())?;
+    let coach_monthly_tokens = match coach()? {
+        Some((_, limits)) => limits.monthly_tokens,
+        None => CoachConfig::default().monthly_tokens,
+    };
+    Ok(crate::web::WebSettings {
+        addr,
+        base,
+        discord,
+        session_key,
+        session_ttl: Duration::from_secs(
+            parsed("RLCOACH_SESSION_DAYS", 30u64)?.clamp(1, 365) * 86_400,
+        ),
+        max_replay_bytes: pool()?.limits.max_bytes,
+        coach_monthly_tokens,
+    })
+}

@@ -21,7 +21,7 @@ pub enum JobState {
 }
 
 impl JobState {
-    fn parse(s: &str) -> JobState {
+    pub(super) fn parse(s: &str) -> JobState {
         match s {
             "running" => JobState::Running,
             "done" => JobState::Done,

@@ -7,7 +7,8 @@
 //! `results` (saving analyses and per-player rows, deliveries), `users` (users, guilds, claimed
 //! and verified identities, export, delete), `queries` (reports, trends, sessions, comparisons,
 //! leaderboards — all scoped to the asker), `coach` (plans, conversations, the token ledger),
-//! `billing` (Stripe events and subscriptions, Discord entitlements → plan rows).
+//! `billing` (Stripe events and subscriptions, Discord entitlements → plan rows), `web` (the
+//! site's login sessions, deletion grace period, upload statuses).
 
 pub mod billing;
 pub mod coach;
@@ -18,6 +19,7 @@ mod replays;
 mod results;
 pub mod scope;
 mod users;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,6 +45,7 @@ pub use users::{
     GuildSettings, LinkState, LinkedIdentity, Profile, UserExport, VerifyOutcome,
     identity_from_connection, is_verifiable,
 };
+pub use web::{DELETION_GRACE_MS, UploadStatus, WebSession};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

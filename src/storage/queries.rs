@@ -167,6 +167,204 @@ pub struct LeaderboardRow {
     pub value: f64,
 }
 
+/// Which of a user's games a list shows (every field optional; dates are unix ms, `to`
+/// exclusive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GameFilter {
+    /// As stored, e.g. `DOUBLES`.
+    pub playlist: Option<String>,
+    /// Some(true): wins only; Some(false): losses only.
+    pub won: Option<bool>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// `AND …` of a [`GameFilter`], binding `$2`–`$5` after the user at `$1`.
+const FILTER: &str = "AND ($2 IS NULL OR g.playlist = $2) AND ($3 IS NULL OR g.won = $3)
+     AND ($4 IS NULL OR g.played_at >= $4) AND ($5 IS NULL OR g.played_at < $5)";
+
+impl GameFilter {
+    fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        q.bind(self.playlist.as_deref())
+            .bind(self.won.map(i64::from))
+            .bind(self.from)
+            .bind(self.to)
+    }
+}
+
+/// The orders a game list can take (a fixed set: nothing from a request reaches SQL).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GameSort {
+    #[default]
+    Newest,
+    Oldest,
+    BestScore,
+    MostGoals,
+}
+
+impl GameSort {
+    pub const ALL: [GameSort; 4] = [
+        GameSort::Newest,
+        GameSort::Oldest,
+        GameSort::BestScore,
+        GameSort::MostGoals,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            GameSort::Newest => "newest",
+            GameSort::Oldest => "oldest",
+            GameSort::BestScore => "score",
+            GameSort::MostGoals => "goals",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            GameSort::Newest => "Newest first",
+            GameSort::Oldest => "Oldest first",
+            GameSort::BestScore => "Best score",
+            GameSort::MostGoals => "Most goals",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<GameSort> {
+        GameSort::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            GameSort::Newest => "g.played_at DESC, g.replay_id",
+            GameSort::Oldest => "g.played_at ASC, g.replay_id",
+            GameSort::BestScore => "g.score DESC, g.played_at DESC, g.replay_id",
+            GameSort::MostGoals => "g.goals DESC, g.played_at DESC, g.replay_id",
+        }
+    }
+}
+
+/// A session and its games, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionGames {
+    pub session: Session,
+    pub games: Vec<GameRow>,
+}
+
+/// What one point of a trend stands for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TrendBucket {
+    #[default]
+    Game,
+    Session,
+    /// Monday to Sunday, UTC.
+    Week,
+}
+
+impl TrendBucket {
+    pub const ALL: [TrendBucket; 3] = [TrendBucket::Game, TrendBucket::Session, TrendBucket::Week];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            TrendBucket::Game => "game",
+            TrendBucket::Session => "session",
+            TrendBucket::Week => "week",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<TrendBucket> {
+        TrendBucket::ALL.into_iter().find(|b| b.key() == key)
+    }
+}
+
+/// One point of a trend: the average of a metric over the games of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TrendPoint {
+    /// The bucket's first game (for weeks: the Monday 00:00 UTC it starts), unix ms.
+    pub at: i64,
+    pub value: f64,
+    pub games: usize,
+}
+
+/// The average of each point and the `window - 1` before it (fewer at the start).
+pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
+    let window = window.max(1);
+    (0..values.len())
+        .map(|i| {
+            let from = (i + 1).saturating_sub(window);
+            let part = &values[from..=i];
+            part.iter().sum::<f64>() / part.len() as f64
+        })
+        .collect()
+}
+
+/// Monday 00:00 UTC of the week containing `ms` (1970-01-01 was a Thursday).
+pub fn week_start(ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    let day = ms.div_euclid(DAY);
+    (day - (day + 3).rem_euclid(7)) * DAY
+}
+
+/// Games (newest first) split into sessions where two games are more than
+/// [`SESSION_GAP_MS`] apart.
+pub fn group_sessions(rows: Vec<GameRow>) -> Vec<Vec<GameRow>> {
+    let mut out: Vec<Vec<GameRow>> = Vec::new();
+    for g in rows {
+        match out.last_mut() {
+            Some(s)
+                if s.last()
+                    .is_some_and(|l| l.played_at - g.played_at <= SESSION_GAP_MS) =>
+            {
+                s.push(g)
+            }
+            _ => out.push(vec![g]),
+        }
+    }
+    out
+}
+
+/// One page of a game list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GamePage {
+    pub rows: Vec<GameRow>,
+    /// Games passing the filter, all pages together.
+    pub total: i64,
+    /// 1-based.
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl GamePage {
+    pub fn pages(&self) -> i64 {
+        ((self.total + self.per_page - 1) / self.per_page).max(1)
+    }
+}
+
+fn game_row(r: &sqlx::any::AnyRow) -> Result<GameRow> {
+    let mut metrics = Vec::with_capacity(benchmarks::METRICS.len());
+    for (i, m) in benchmarks::METRICS.iter().enumerate() {
+        metrics.push((m.key.to_string(), r.try_get::<Option<f64>, _>(14 + i)?));
+    }
+    Ok(GameRow {
+        replay_id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        team: r.try_get(2)?,
+        won: r.try_get::<i64, _>(3)? == 1,
+        playlist: r.try_get(4)?,
+        map: r.try_get(5)?,
+        played_at: r.try_get(6)?,
+        score: r.try_get(7)?,
+        goals: r.try_get(8)?,
+        assists: r.try_get(9)?,
+        saves: r.try_get(10)?,
+        shots: r.try_get(11)?,
+        demos: r.try_get(12)?,
+        mvp: r.try_get::<i64, _>(13)? == 1,
+        metrics,
+    })
+}
+
 const GAME_COLUMNS: &str =
     "g.replay_id, g.name, g.team, g.won, g.playlist, g.map, g.played_at, g.score, g.goals,
     g.assists, g.saves, g.shots, g.demos, g.mvp";
@@ -189,6 +387,61 @@ impl Store {
         limit: i64,
         playlist: Option<&str>,
     ) -> Result<Vec<GameRow>> {
+        let filter = GameFilter {
+            playlist: playlist.map(str::to_string),
+            ..GameFilter::default()
+        };
+        self.games(viewer, target_user, &filter, GameSort::Newest, limit, 0)
+            .await
+    }
+
+    /// One page of a user's games that pass `filter`, in `sort` order, and how many pass in
+    /// all: paginated in SQL, so a user with thousands of games costs one page.
+    pub async fn games_page(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        filter: &GameFilter,
+        sort: GameSort,
+        page: i64,
+        per_page: i64,
+    ) -> Result<GamePage> {
+        let per_page = per_page.clamp(1, 200);
+        let page = page.max(1);
+        let rows = self
+            .games(
+                viewer,
+                target_user,
+                filter,
+                sort,
+                per_page,
+                (page - 1) * per_page,
+            )
+            .await?;
+        let sql = format!("SELECT COUNT(*) {USER_GAMES} {FILTER}");
+        let total: i64 = filter
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(target_user.get()))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok(GamePage {
+            rows,
+            total,
+            page,
+            per_page,
+        })
+    }
+
+    /// A user's games that pass `filter`, in `sort` order (`limit` from `offset`).
+    pub async fn games(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        filter: &GameFilter,
+        sort: GameSort,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<GameRow>> {
         self.check_access(viewer, target_user).await?;
         let metric_cols: Vec<String> = benchmarks::METRICS
             .iter()
@@ -196,41 +449,18 @@ impl Store {
             .map(|c| format!("CAST(g.{c} AS DOUBLE PRECISION)"))
             .collect();
         let sql = format!(
-            "SELECT {GAME_COLUMNS}, {} {USER_GAMES} AND ($2 IS NULL OR g.playlist = $2)
-             ORDER BY g.played_at DESC, g.replay_id LIMIT $3",
-            metric_cols.join(", ")
+            "SELECT {GAME_COLUMNS}, {} {USER_GAMES} {FILTER}
+             ORDER BY {} LIMIT $6 OFFSET $7",
+            metric_cols.join(", "),
+            sort.order_by()
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(target_user.get())
-            .bind(playlist)
+        let rows = filter
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(target_user.get()))
             .bind(limit.clamp(1, 10_000))
+            .bind(offset.max(0))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let mut metrics = Vec::with_capacity(benchmarks::METRICS.len());
-                for (i, m) in benchmarks::METRICS.iter().enumerate() {
-                    metrics.push((m.key.to_string(), r.try_get::<Option<f64>, _>(14 + i)?));
-                }
-                Ok(GameRow {
-                    replay_id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    team: r.try_get(2)?,
-                    won: r.try_get::<i64, _>(3)? == 1,
-                    playlist: r.try_get(4)?,
-                    map: r.try_get(5)?,
-                    played_at: r.try_get(6)?,
-                    score: r.try_get(7)?,
-                    goals: r.try_get(8)?,
-                    assists: r.try_get(9)?,
-                    saves: r.try_get(10)?,
-                    shots: r.try_get(11)?,
-                    demos: r.try_get(12)?,
-                    mvp: r.try_get::<i64, _>(13)? == 1,
-                    metrics,
-                })
-            })
-            .collect()
+        rows.iter().map(game_row).collect()
     }
 
     /// Games, wins and metric averages per playlist over the last `games` games.
@@ -294,26 +524,81 @@ impl Store {
         target_user: UserId,
         max_sessions: usize,
     ) -> Result<Vec<Session>> {
+        Ok(self
+            .sessions_with_games(viewer, target_user, max_sessions)
+            .await?
+            .into_iter()
+            .map(|s| s.session)
+            .collect())
+    }
+
+    /// Sessions with their games (newest first, both), from the user's last 500 games.
+    pub async fn sessions_with_games(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        max_sessions: usize,
+    ) -> Result<Vec<SessionGames>> {
         let rows = self.recent_games(viewer, target_user, 500, None).await?;
-        let mut out: Vec<Session> = Vec::new();
-        let mut members: Vec<&GameRow> = Vec::new();
-        // rows are newest first; a gap of more than SESSION_GAP_MS closes a session.
-        for g in &rows {
-            if let Some(last) = members.last()
-                && last.played_at - g.played_at > SESSION_GAP_MS
-            {
-                out.push(session_of(&members));
-                members.clear();
-                if out.len() >= max_sessions {
-                    return Ok(out);
+        Ok(group_sessions(rows)
+            .into_iter()
+            .take(max_sessions)
+            .map(|games| SessionGames {
+                session: session_of(&games.iter().collect::<Vec<_>>()),
+                games,
+            })
+            .collect())
+    }
+
+    /// One metric over the user's games that pass `filter` (the newest `max_games` of them),
+    /// per game, per session or per week, oldest first.
+    pub async fn trend_series(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        metric: &str,
+        filter: &GameFilter,
+        bucket: TrendBucket,
+        max_games: i64,
+    ) -> Result<Vec<TrendPoint>> {
+        if metric_column(metric).is_none() {
+            return Err(StorageError::Invalid(format!("unknown stat {metric:?}")));
+        }
+        let rows = self
+            .games(viewer, target_user, filter, GameSort::Newest, max_games, 0)
+            .await?;
+        let groups: Vec<Vec<GameRow>> = match bucket {
+            TrendBucket::Game => rows.into_iter().map(|g| vec![g]).collect(),
+            TrendBucket::Session => group_sessions(rows),
+            TrendBucket::Week => {
+                let mut weeks: Vec<Vec<GameRow>> = Vec::new();
+                for g in rows {
+                    match weeks.last_mut() {
+                        Some(w) if week_start(w[0].played_at) == week_start(g.played_at) => {
+                            w.push(g)
+                        }
+                        _ => weeks.push(vec![g]),
+                    }
                 }
+                weeks
             }
-            members.push(g);
-        }
-        if !members.is_empty() && out.len() < max_sessions {
-            out.push(session_of(&members));
-        }
-        Ok(out)
+        };
+        Ok(groups
+            .iter()
+            .rev()
+            .filter_map(|games| {
+                let value = average(games.iter().map(|g| g.metric(metric)))?;
+                let at = games.iter().map(|g| g.played_at).min()?;
+                Some(TrendPoint {
+                    at: match bucket {
+                        TrendBucket::Week => week_start(at),
+                        _ => at,
+                    },
+                    value,
+                    games: games.len(),
+                })
+            })
+            .collect())
     }
 
     /// The playlist a comparison is about: the one asked for, else the playlist of the target's
@@ -395,6 +680,39 @@ impl Store {
             games: recent.len(),
             benchmark_playlist: None,
             rows: compare_games(recent, earlier),
+            playlist,
+        })
+    }
+
+    /// The target's games of one playlist played in `recent` (from, to: unix ms, `to`
+    /// exclusive) against those played in `earlier` (e.g. this week against last week).
+    pub async fn compare_periods(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        recent: (i64, i64),
+        earlier: (i64, i64),
+        playlist: Option<&str>,
+    ) -> Result<PlaylistComparison> {
+        let playlist = self
+            .comparison_playlist(viewer, target_user, playlist)
+            .await?;
+        let period = |(from, to): (i64, i64)| GameFilter {
+            playlist: Some(playlist.clone()),
+            won: None,
+            from: Some(from),
+            to: Some(to),
+        };
+        let games = |f: GameFilter| async move {
+            self.games(viewer, target_user, &f, GameSort::Newest, 10_000, 0)
+                .await
+        };
+        let mine = games(period(recent)).await?;
+        let before = games(period(earlier)).await?;
+        Ok(PlaylistComparison {
+            games: mine.len(),
+            benchmark_playlist: None,
+            rows: compare_games(&mine, &before),
             playlist,
         })
     }

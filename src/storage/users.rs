@@ -458,6 +458,19 @@ impl Store {
         .await
     }
 
+    /// Whether the viewer left guild leaderboards.
+    pub async fn leaderboard_opt_out(&self, viewer: &Viewer) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT leaderboard_opt_out FROM users WHERE user_id = $1")
+                .bind(viewer.user.get())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?
+                == Some(1),
+        )
+    }
+
     /// Creates the user if needed and runs one of the fixed flag updates above.
     async fn set_user_flag(&self, user: UserId, update: &'static str, value: bool) -> Result<()> {
         let mut tx = self.write_tx().await?;
@@ -593,6 +606,7 @@ impl Store {
             "DELETE FROM coach_notes WHERE user_id = $1",
             "DELETE FROM uploads WHERE user_id = $1",
             "DELETE FROM user_identities WHERE user_id = $1",
+            "DELETE FROM web_sessions WHERE user_id = $1",
             "DELETE FROM users WHERE user_id = $1",
         ] {
             sqlx::query(q).bind(user).execute(&mut *tx).await?;

@@ -20,6 +20,7 @@ use anyhow::Context as _;
 use poise::serenity_prelude as serenity;
 use rlcoach::jobs::{Intake, WorkerPool};
 use rlcoach::storage::Store;
+use rlcoach_bot::shutdown_signal;
 
 pub use intake::sid;
 pub use limits::{RateLimits, wait_message};
@@ -123,8 +124,11 @@ impl BotSettings {
     }
 }
 
-/// Runs the bot until SIGTERM / Ctrl-C.
-pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
+/// Runs the bot (and the web site, when given: same store and worker pool) until SIGTERM / Ctrl-C.
+pub async fn run(
+    settings: BotSettings,
+    web: Option<crate::web::WebSettings>,
+) -> anyhow::Result<()> {
     let store = crate::config::open_store().await?;
     let pool = WorkerPool::start(store.clone(), crate::config::pool()?);
 
@@ -156,6 +160,13 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
         deliveries: Arc::default(),
         downloads: Arc::new(tokio::sync::Semaphore::new(settings.max_downloads)),
         coach: build_coach(&store)?,
+    };
+    let site = match web {
+        Some(w) => Some(
+            crate::web::Site::spawn(crate::web::AppState::new(store.clone(), pool.intake(), w)?)
+                .await?,
+        ),
+        None => None,
     };
     // Results finished while the bot was down go out now; new ones as the pool announces them.
     let deliveries = tokio::spawn(delivery::run(data.clone(), pool.subscribe()));
@@ -224,8 +235,11 @@ pub async fn run(settings: BotSettings) -> anyhow::Result<()> {
             Ok(())
         }
     };
-    // Workers stop first: closing the gateway can take seconds, and a job claimed in that time
-    // would be analyzed for nothing (or its answer cut off mid-send).
+    // The site stops taking uploads, then workers stop: closing the gateway can take seconds,
+    // and a job claimed in that time would be analyzed for nothing (or its answer cut off).
+    if let Some(site) = site {
+        site.stop().await;
+    }
     pool.shutdown(settings.shutdown_grace).await;
     health.abort();
     shards.shutdown_all().await;
@@ -329,26 +343,6 @@ pub fn health_check(data_dir: &std::path::Path) -> bool {
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
         .is_some_and(|t| rlcoach::storage::now_ms() - t < 60_000)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }
 
 async fn event_handler(

@@ -61,6 +61,20 @@ impl Call {
     }
 }
 
+/// The OAuth2 application the fake knows (the site is configured with these).
+pub const OAUTH_CLIENT_ID: &str = "900000000000000001";
+pub const OAUTH_CLIENT_SECRET: &str = "fake-client-secret";
+
+/// What a user consented to on the fake's authorize page: who they are, their connected
+/// accounts, and the PKCE challenge the site sent there.
+#[derive(Debug, Clone)]
+pub struct OAuthGrant {
+    pub user: Value,
+    pub connections: Value,
+    pub code_challenge: String,
+    pub redirect_uri: String,
+}
+
 #[derive(Default)]
 pub struct Shared {
     calls: Mutex<Vec<Call>>,
@@ -93,6 +107,9 @@ pub struct Shared {
     threads: Mutex<Vec<(u64, u64, u64, String)>>,
     /// Private threads (type 12) are refused (no permission, or the server does not allow them).
     refuse_private_threads: std::sync::atomic::AtomicBool,
+    /// OAuth2: authorization codes not yet exchanged, and access tokens, to their grant.
+    oauth_codes: Mutex<HashMap<String, OAuthGrant>>,
+    oauth_tokens: Mutex<HashMap<String, OAuthGrant>>,
     ids: AtomicU64,
     changed: Notify,
     identifies: AtomicU64,
@@ -132,6 +149,7 @@ impl FakeDiscord {
             .store(u64::from(gw.local_addr().unwrap().port()), Ordering::SeqCst);
         let app = Router::new()
             .route("/files/{name}", get(serve_file))
+            .route("/api/oauth2/token", axum::routing::post(oauth_token))
             .route("/api/v10/{*rest}", any(rest))
             // Bodies up to Discord's upload limits (axum's default stops at 2 MB), so files
             // over the limit reach the check and are refused as Discord refuses them.
@@ -144,6 +162,31 @@ impl FakeDiscord {
             events,
             base: format!("http://127.0.0.1:{http_port}"),
         }
+    }
+
+    /// A user consents on the authorize page: the code Discord would redirect back with.
+    /// `connections` is `/users/@me/connections`'s answer (objects with type, id, name,
+    /// verified); `code_challenge` and `redirect_uri` are what the site sent to the authorize URL.
+    pub fn oauth_consent(
+        &self,
+        user_id: u64,
+        username: &str,
+        connections: Value,
+        code_challenge: &str,
+        redirect_uri: &str,
+    ) -> String {
+        let code = format!("code-{}", self.next_id());
+        self.shared.oauth_codes.lock().unwrap().insert(
+            code.clone(),
+            OAuthGrant {
+                user: json!({"id": user_id.to_string(), "username": username, "discriminator": "0",
+                    "global_name": username, "avatar": null}),
+                connections,
+                code_challenge: code_challenge.to_string(),
+                redirect_uri: redirect_uri.to_string(),
+            },
+        );
+        code
     }
 
     pub fn next_id(&self) -> u64 {
@@ -584,6 +627,94 @@ async fn parse_body(headers: &HeaderMap, req: Request) -> (Value, Vec<(String, V
     }
 }
 
+/// `POST /api/oauth2/token` (form-encoded): exchanges a code as Discord does, checking the
+/// client's credentials, the redirect URI and the PKCE verifier against the challenge
+/// (S256: base64url(sha256(verifier))).
+async fn oauth_token(
+    State(s): State<Arc<Shared>>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    s.calls.lock().unwrap().push(Call {
+        method: "POST".into(),
+        path: "/oauth2/token".into(),
+        json: json!({"grant_type": field("grant_type"), "client_id": field("client_id"),
+            "redirect_uri": field("redirect_uri"), "has_verifier": !field("code_verifier").is_empty()}),
+        files: Vec::new(),
+        response: Value::Null,
+        refused: None,
+        at: std::time::Instant::now(),
+    });
+    s.changed.notify_waiters();
+    let invalid = |error: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/json")],
+            json!({"error": error}).to_string(),
+        )
+            .into_response()
+    };
+    if field("client_id") != OAUTH_CLIENT_ID || field("client_secret") != OAUTH_CLIENT_SECRET {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("content-type", "application/json")],
+            json!({"error": "invalid_client"}).to_string(),
+        )
+            .into_response();
+    }
+    if field("grant_type") != "authorization_code" {
+        return invalid("unsupported_grant_type");
+    }
+    let Some(grant) = s.oauth_codes.lock().unwrap().remove(field("code")) else {
+        return invalid("invalid_grant");
+    };
+    if grant.redirect_uri != field("redirect_uri")
+        || s256(field("code_verifier")) != grant.code_challenge
+    {
+        return invalid("invalid_grant");
+    }
+    let token = format!("access-{}", s.ids.fetch_add(1, Ordering::SeqCst));
+    s.oauth_tokens.lock().unwrap().insert(token.clone(), grant);
+    axum::Json(
+        json!({"access_token": token, "token_type": "Bearer", "expires_in": 604800,
+        "refresh_token": "refresh", "scope": "identify connections"}),
+    )
+    .into_response()
+}
+
+fn s256(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// `GET /users/@me` and `/users/@me/connections` with a bearer token from `oauth_token`.
+fn oauth_api(s: &Shared, token: &str, rest: &str) -> Response {
+    let Some(grant) = s.oauth_tokens.lock().unwrap().get(token).cloned() else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("content-type", "application/json")],
+            json!({"message": "401: Unauthorized", "code": 0}).to_string(),
+        )
+            .into_response();
+    };
+    s.calls.lock().unwrap().push(Call {
+        method: "GET".into(),
+        path: format!("/{rest}"),
+        json: Value::Null,
+        files: Vec::new(),
+        response: Value::Null,
+        refused: None,
+        at: std::time::Instant::now(),
+    });
+    match rest {
+        "users/@me" => axum::Json(grant.user).into_response(),
+        "users/@me/connections" => axum::Json(grant.connections).into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn rest(
     State(s): State<Arc<Shared>>,
     Path(rest): Path<String>,
@@ -591,6 +722,14 @@ async fn rest(
     headers: HeaderMap,
     req: Request,
 ) -> Response {
+    // A user's OAuth2 bearer token (the web login), not the bot's.
+    if let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return oauth_api(&s, token, &rest);
+    }
     let rejected =
         headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bot rejected-token");
     let (json, files) = parse_body(&headers, req).await;

@@ -30,6 +30,8 @@ impl Bot {
         cmd.env("DISCORD_TOKEN", "fake-token")
             .env("DISCORD_API_BASE", &fake.base)
             .env("RLCOACH_DATA_DIR", data_dir)
+            // The site runs beside the bot: any free port, so tests never share one.
+            .env("RLCOACH_WEB_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info,serenity=warn")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::from(file.try_clone().unwrap()))

@@ -1,0 +1,123 @@
+//! `/`: the last 30 days against the 30 before (games, win rate, per-game averages), the
+//! player against their rank's band, and an upload drop zone. Visitors get the login.
+
+use axum::extract::State;
+use axum::response::Html;
+use maud::{Markup, html};
+use rlcoach::storage::now_ms;
+use rlcoach::storage::queries::{GameFilter, GameRow, GameSort};
+
+use super::auth::MaybeUser;
+use super::error::WebResult;
+use super::{AppState, layout, upload};
+
+const DAY_MS: i64 = 86_400_000;
+/// The metrics of the topline, as benchmark keys.
+const TOPLINE: [&str; 4] = ["goals_per_game", "saves_per_game", "bcpm", "avg_speed_uu_s"];
+
+pub async fn page(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> WebResult<Html<String>> {
+    let Some(user) = user else {
+        return Ok(layout::bare(
+            "Welcome",
+            html! {
+                h1 { "Your Rocket League season, one replay at a time" }
+                p { "rlcoach reads your replays and shows your games, sessions and trends, "
+                    "next to the numbers of your rank." }
+                p { a.button href="/login" { "Log in with Discord" } }
+                p.muted { "We read your Discord name and connected accounts (Steam, Epic, Xbox) "
+                    "to find your games; nothing is posted anywhere." }
+            },
+        ));
+    };
+    let viewer = user.viewer();
+    let now = now_ms();
+    let period = |from: i64, to: i64| GameFilter {
+        from: Some(from),
+        to: Some(to),
+        ..GameFilter::default()
+    };
+    let games = |f: GameFilter| {
+        let store = state.store.clone();
+        async move {
+            store
+                .games(&viewer, viewer.user, &f, GameSort::Newest, 10_000, 0)
+                .await
+        }
+    };
+    let recent = games(period(now - 30 * DAY_MS, now + DAY_MS)).await?;
+    let before = games(period(now - 60 * DAY_MS, now - 30 * DAY_MS)).await?;
+    let rank = state
+        .store
+        .compare_with_rank(&viewer, viewer.user, rlcoach::cards::DEFAULT_RANK, 50, None)
+        .await
+        .ok();
+    let body = html! {
+        h1 { "Last 30 days" }
+        div.grid {
+            (tile("Games", recent.len() as f64, Some(before.len() as f64), "", true))
+            (tile("Win rate", win_rate(&recent).unwrap_or(0.0), win_rate(&before), "%", true))
+            @for key in TOPLINE {
+                @if let Some(m) = rlcoach::benchmarks::Metric::by_key(key) {
+                    @if let Some(v) = avg(&recent, key) {
+                        (tile(m.label, v, avg(&before, key), m.unit,
+                            rlcoach::benchmarks::direction(key) != rlcoach::benchmarks::Better::Down))
+                    }
+                }
+            }
+        }
+        p.muted { "Against the 30 days before. " a href="/replays" { "All replays →" } }
+        @if let Some(c) = rank.filter(|c| !c.rows.is_empty()) {
+            h2 { "You against " (rlcoach::cards::DEFAULT_RANK) " · " (layout::playlist(&c.playlist)) }
+            p.muted { "Your last " (c.games) " games; the band is the rank's middle half." }
+            div.table-wrap { table {
+                thead { tr { th { "Stat" } th.num { "You" } th.num { "Rank band" } th.num { "Median" } } }
+                tbody {
+                    @for r in c.rows.iter().take(8) {
+                        tr {
+                            td { (r.label) }
+                            td.num class=[r.better.map(|b| if b { "win" } else { "loss" })] { (layout::metric(&r.metric, r.value)) }
+                            td.num { (r.p25.map_or_else(String::new, |v| layout::metric(&r.metric, v))) "–"
+                                     (r.p75.map_or_else(String::new, |v| layout::metric(&r.metric, v))) }
+                            td.num { (layout::metric(&r.metric, r.reference)) }
+                        }
+                    }
+                }
+            } }
+            p { a href="/compare" { "Compare in detail →" } }
+        }
+        h2 { "Upload replays" }
+        (upload::form(&user))
+    };
+    Ok(layout::page("Home", &user, "/", body))
+}
+
+fn win_rate(games: &[GameRow]) -> Option<f64> {
+    (!games.is_empty())
+        .then(|| 100.0 * games.iter().filter(|g| g.won).count() as f64 / games.len() as f64)
+}
+
+fn avg(games: &[GameRow], key: &str) -> Option<f64> {
+    let v: Vec<f64> = games.iter().filter_map(|g| g.metric(key)).collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// A number with its change against the earlier period (green when it went the right way).
+fn tile(label: &str, value: f64, before: Option<f64>, unit: &str, up_is_good: bool) -> Markup {
+    let delta = before.map(|b| value - b).filter(|d| d.abs() > 1e-9);
+    html! {
+        div.stat {
+            div.label { (label) }
+            div.value { (rlcoach::cards::format_value(value, unit)) }
+            @if let Some(d) = delta {
+                div class={ "delta " @if (d > 0.0) == up_is_good { "up" } @else { "down" } } {
+                    @if d > 0.0 { "+" } (rlcoach::cards::format_value(d, unit))
+                }
+            } @else {
+                div.delta.muted { "—" }
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The web site: server-rendered pages over the core's scoped queries and SVG cards, with
+//! Discord login. One module per page; `auth` holds sessions, cookies and CSRF, `oauth` the three
+//! Discord calls of the login, `layout` the page shell.
+//!
+//! `rlcoach web` runs the site and the worker pool ([`run`]); `rlcoach` with no subcommand runs
+//! them beside the bot (one store, one pool: [`Site::spawn`]). Every page takes the session's
+//! user as the [`Viewer`](rlcoach::storage::Viewer); anything that is not the viewer's to see is
+//! a 404, like a missing page.
+
+mod assets;
+pub mod auth;
+mod coach;
+mod compare;
+mod error;
+mod home;
+mod layout;
+pub mod oauth;
+mod replays;
+mod sessions;
+mod settings;
+mod trends;
+mod upload;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use rlcoach::jobs::{Intake, WorkerPool};
+use rlcoach::storage::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::WebError;
+
+/// The site's settings (see README, "Web site").
+#[derive(Clone)]
+pub struct WebSettings {
+    /// `RLCOACH_WEB_ADDR`, default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// `RLCOACH_WEB_BASE`: the public URL without a trailing slash (default `http://<addr>`).
+    pub base: String,
+    /// Discord login; None when `DISCORD_CLIENT_ID` / `DISCORD_CLIENT_SECRET` are unset.
+    pub discord: Option<oauth::DiscordOAuth>,
+    /// Signs the session cookie (`RLCOACH_SESSION_KEY`).
+    pub session_key: auth::SessionKey,
+    pub session_ttl: Duration,
+    /// The largest replay accepted (the intake's limit), and so the upload body limit.
+    pub max_replay_bytes: usize,
+    /// The coach's monthly token budget shown on the Coach page.
+    pub coach_monthly_tokens: u64,
+}
+
+impl std::fmt::Debug for WebSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSettings")
+            .field("addr", &self.addr)
+            .field("base", &self.base)
+            .field("discord", &self.discord)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebSettings {
+    /// Cookies get `Secure` when the site is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+}
+
+/// What every handler gets. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub intake: Intake,
+    pub settings: Arc<WebSettings>,
+    /// For the Discord login calls (timeouts set).
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn new(store: Store, intake: Intake, settings: WebSettings) -> anyhow::Result<AppState> {
+        Ok(AppState {
+            store,
+            intake,
+            settings: Arc::new(settings),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("cannot build the HTTP client for Discord login")?,
+        })
+    }
+}
+
+/// Every route, with security headers, body limits and a timeout.
+pub fn router(state: AppState) -> Router {
+    // Uploads carry many replays; everything else is a small form.
+    let upload_limit = state.settings.max_replay_bytes.saturating_mul(10) + (1 << 20);
+    let pages = Router::new()
+        .route("/", get(home::page))
+        .route("/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/logout", post(auth::logout))
+        .route("/replays", get(replays::list))
+        .route("/replays/{id}", get(replays::detail))
+        .route("/replays/{id}/charts/{chart}", get(replays::chart))
+        .route("/sessions", get(sessions::page))
+        .route("/trends", get(trends::page))
+        .route("/trends/chart.svg", get(trends::chart))
+        .route("/compare", get(compare::page))
+        .route("/coach", get(coach::page))
+        .route("/coach/{id}", get(coach::conversation))
+        .route("/settings", get(settings::page))
+        .route("/settings/profile", post(settings::profile))
+        .route("/settings/unlink", post(settings::unlink))
+        .route("/settings/export", post(settings::export))
+        .route("/settings/delete", post(settings::delete))
+        .route("/upload", get(upload::page))
+        .route("/upload/status", get(upload::status))
+        .route("/static/{name}", get(assets::serve))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
+    let uploads = Router::new()
+        .route("/upload", post(upload::submit))
+        .layer(axum::extract::DefaultBodyLimit::max(upload_limit));
+    pages
+        .merge(uploads)
+        .fallback(error::not_found)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                 connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
+                 frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cache-control"),
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state)
+}
+
+/// A running site: stop it with [`Site::stop`] (in-flight requests finish first).
+pub struct Site {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Site {
+    /// Binds the address and serves `state` until stopped; also sweeps expired sessions and
+    /// deletions whose grace period ended.
+    pub async fn spawn(state: AppState) -> anyhow::Result<Site> {
+        let addr = state.settings.addr;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (RLCOACH_WEB_ADDR)"))?;
+        tracing::info!(%addr, base = %state.settings.base, "web site listening");
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let sweeper = tokio::spawn(sweep(state.store.clone()));
+        let app = router(state);
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "web site stopped");
+            }
+            sweeper.abort();
+        });
+        Ok(Site { stop, task })
+    }
+
+    /// Stops accepting connections and waits (up to 10 s) for requests in flight.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+}
+
+/// Hourly: expired sessions go, and accounts whose deletion grace period ended are deleted.
+async fn sweep(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.sweep_web_sessions().await {
+            tracing::warn!(error = %e, "web session sweep failed");
+        }
+        match store.purge_due_deletions(rlcoach::storage::now_ms()).await {
+            Ok(users) if !users.is_empty() => {
+                tracing::info!(
+                    count = users.len(),
+                    "accounts deleted after their grace period"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "deletion sweep failed"),
+        }
+    }
+}
+
+/// `rlcoach web`: the site and the worker pool, no Discord bot, until SIGTERM / Ctrl-C.
+pub async fn run(settings: WebSettings) -> anyhow::Result<()> {
+    let store = crate::config::open_store().await?;
+    let pool = WorkerPool::start(store.clone(), crate::config::pool()?);
+    let site = Site::spawn(AppState::new(store.clone(), pool.intake(), settings)?).await?;
+    crate::shutdown_signal().await;
+    tracing::info!("shutting down: the site stops, then running analyses finish or go back");
+    site.stop().await;
+    pool.shutdown(Duration::from_secs(20)).await;
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,851 @@
+//! The web site in process (`tower::ServiceExt::oneshot` on the real router): every route, the
+//! Discord login against the fake Discord's OAuth2 endpoints, sessions and CSRF, and privacy
+//! (another user's replay, conversation or export is "not found").
+
+mod support;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use rlcoach::Report;
+use rlcoach::jobs::{Intake, JobEvent, PoolConfig, WorkerPool};
+use rlcoach::report::PlayerId;
+use rlcoach::storage::{NewUpload, Store, UserId, Viewer};
+use rlcoach_bot::web::auth::SessionKey;
+use rlcoach_bot::web::oauth::DiscordOAuth;
+use rlcoach_bot::web::{self, AppState, WebSettings};
+use serde_json::{Value, json};
+use support::fake_discord::{FakeDiscord, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET};
+use tower::ServiceExt as _;
+
+const BASE: &str = "http://rlcoach.test";
+const ME: u64 = 111_000_000_000_000_001;
+const OTHER: u64 = 222_000_000_000_000_002;
+const MY_STEAM: &str = "76561198000000001";
+
+struct TestSite {
+    app: Router,
+    store: Store,
+    key: SessionKey,
+    fake: FakeDiscord,
+    pool: Option<WorkerPool>,
+    _dir: tempfile::TempDir,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// `name=value` of a Set-Cookie for `name`.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap_or("").to_string())
+    }
+}
+
+fn uid(id: u64) -> UserId {
+    UserId::from_discord(id)
+}
+
+fn steam(id: &str) -> PlayerId {
+    PlayerId {
+        platform: "steam".into(),
+        id: id.into(),
+    }
+}
+
+impl TestSite {
+    /// A site over a fresh SQLite database; `workers` starts the worker pool (uploads),
+    /// otherwise games are seeded with the fake analyses of `support::seed`.
+    async fn start(workers: bool) -> TestSite {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&rlcoach::storage::StorageConfig::sqlite_in(
+            dir.path().join("data"),
+        ))
+        .await
+        .unwrap();
+        let config = PoolConfig {
+            workers: 2,
+            poll: Duration::from_millis(100),
+            ..PoolConfig::default()
+        };
+        let (intake, pool) = if workers {
+            let pool = WorkerPool::start(store.clone(), config);
+            (pool.intake(), Some(pool))
+        } else {
+            (Intake::new(store.clone(), config), None)
+        };
+        let fake = FakeDiscord::start().await;
+        let key = SessionKey::random();
+        let settings = WebSettings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            base: BASE.into(),
+            discord: Some(DiscordOAuth {
+                client_id: OAUTH_CLIENT_ID.into(),
+                client_secret: OAUTH_CLIENT_SECRET.into(),
+                base: fake.base.clone(),
+            }),
+            session_key: key.clone(),
+            session_ttl: Duration::from_secs(3600),
+            max_replay_bytes: 5 * 1024 * 1024,
+            coach_monthly_tokens: 150_000,
+        };
+        let app = web::router(AppState::new(store.clone(), intake, settings).unwrap());
+        TestSite {
+            app,
+            store,
+            key,
+            fake,
+            pool,
+            _dir: dir,
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> Page {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        Page {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Page {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, path: &str, cookie: &str, origin: Option<&str>, form: &str) -> Page {
+        let mut req = Request::post(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(o) = origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        self.send(req.body(Body::from(form.to_string())).unwrap())
+            .await
+    }
+
+    /// A logged-in browser of `user`: the session row and its signed cookie, and the CSRF token.
+    async fn login_as(&self, user: u64) -> (String, String) {
+        let s = self
+            .store
+            .create_web_session(uid(user), 3_600_000)
+            .await
+            .unwrap();
+        (
+            format!("rlcoach_session={}", self.key.session_cookie_value(&s)),
+            s.csrf_token,
+        )
+    }
+}
+
+/// The fixture's analysis, as `k`-th game: `me` is player 0 (blue), dates an hour apart.
+fn game(base: &Report, k: usize, me: &PlayerId, won: bool) -> Report {
+    let mut r = base.clone();
+    r.players[0].id = me.clone();
+    r.players[0].name = "Me".into();
+    r.players[0].team = 0;
+    for (i, p) in r.players.iter_mut().enumerate().skip(1) {
+        p.id = PlayerId {
+            platform: "epic".into(),
+            id: format!("{:032x}", 1000 * k + i),
+        };
+    }
+    r.metadata.score = if won { [3, 1] } else { [1, 2] };
+    r.metadata.started_at_unix = Some(1_767_225_600 + k as i64 * 3600);
+    r
+}
+
+/// `n` games of `uploader` with `me` in them (every third lost), linked (claimed) to the
+/// uploader; returns the replay ids, oldest first.
+async fn seed(site: &TestSite, uploader: u64, me: &PlayerId, n: usize, first: u32) -> Vec<String> {
+    let fixture = support::replay_fixture();
+    let base = rlcoach::analyze(&fixture, &rlcoach::Limits::default()).unwrap();
+    let seeder = support::seed::Seeder::open(&site._dir.path().join("data"), &fixture).await;
+    let mut ids = Vec::new();
+    for k in 0..n {
+        let upload = NewUpload {
+            file_name: Some(format!("game-{k}.replay")),
+            ..NewUpload::by(uid(uploader))
+        };
+        ids.push(
+            seeder
+                .add(first + k as u32, upload, game(&base, k, me, k % 3 != 2))
+                .await,
+        );
+    }
+    seeder.close().await;
+    site.store
+        .link_identity(&Viewer::user(uid(uploader)), me)
+        .await
+        .unwrap();
+    ids
+}
+
+const PAGES: [&str; 8] = [
+    "/",
+    "/replays",
+    "/sessions",
+    "/trends",
+    "/compare",
+    "/coach",
+    "/settings",
+    "/upload",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitors_get_the_login_and_pages_send_them_to_it() {
+    let site = TestSite::start(false).await;
+    let home = site.get("/", None).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("Log in with Discord"), "{}", home.body);
+    let csp = home.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(home.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(home.headers[header::REFERRER_POLICY], "same-origin");
+    assert!(!home.body.contains("<script>"), "no inline script");
+    for path in PAGES.iter().skip(1).chain(&["/replays/abc", "/coach/abc"]) {
+        let p = site.get(path, None).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(p.location(), "/login", "{path}");
+    }
+    // A forged signature is no session; nor is an expired one.
+    let (cookie, _) = site.login_as(ME).await;
+    let forged = format!("{}0", &cookie[..cookie.len() - 1]);
+    assert_eq!(
+        site.get("/replays", Some(&forged)).await.location(),
+        "/login"
+    );
+    let s = site.store.create_web_session(uid(ME), 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let expired = format!("rlcoach_session={}", site.key.session_cookie_value(&s));
+    assert_eq!(
+        site.get("/replays", Some(&expired)).await.location(),
+        "/login"
+    );
+    assert_eq!(
+        site.get("/replays", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    // Unknown routes are a page, not a bare 404.
+    let missing = site.get("/nope", Some(&cookie)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("Not found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_assets_have_hashed_names_and_long_cache() {
+    let site = TestSite::start(false).await;
+    let home = site.get("/", None).await;
+    let css = home
+        .body
+        .split('"')
+        .find(|s| s.starts_with("/static/app.") && s.ends_with(".css"))
+        .expect("stylesheet link")
+        .to_string();
+    let js = home
+        .body
+        .split('"')
+        .find(|s| s.starts_with("/static/app.") && s.ends_with(".js"))
+        .expect("script link")
+        .to_string();
+    for (url, kind) in [(&css, "text/css"), (&js, "text/javascript")] {
+        let a = site.get(url, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{url}");
+        assert!(
+            a.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        assert!(
+            a.headers[header::CACHE_CONTROL]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+    }
+    assert_eq!(
+        site.get("/static/app.000000000000.css", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Goes through `/login` and the fake's consent; returns the callback's page.
+async fn oauth_login(site: &TestSite, user: u64, connections: Value) -> Page {
+    let login = site.get("/login", None).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    let url = login.location().to_string();
+    assert!(
+        url.starts_with(&format!("{}/oauth2/authorize?", site.fake.base)),
+        "{url}"
+    );
+    let q = query(&url);
+    assert_eq!(q["client_id"], OAUTH_CLIENT_ID);
+    assert_eq!(q["scope"], "identify connections");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["redirect_uri"], format!("{BASE}/auth/callback"));
+    let oauth_cookie = login.cookie("rlcoach_oauth").expect("state cookie");
+    let code = site.fake.oauth_consent(
+        user,
+        "me",
+        connections,
+        &q["code_challenge"],
+        &q["redirect_uri"],
+    );
+    site.get(
+        &format!("/auth/callback?code={code}&state={}", q["state"]),
+        Some(&oauth_cookie),
+    )
+    .await
+}
+
+fn query(url: &str) -> std::collections::HashMap<String, String> {
+    url.split_once('?')
+        .map_or("", |x| x.1)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), pct_decode(v)))
+        .collect()
+}
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() + 1 {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_login_verifies_the_connected_accounts_seen_in_replays() {
+    let site = TestSite::start(false).await;
+    // Someone else uploaded a game I played in, as Steam MY_STEAM.
+    let ids = seed(&site, OTHER, &steam(MY_STEAM), 1, 1).await;
+    let before = site.login_as(ME).await.0;
+    assert_eq!(
+        site.get(&format!("/replays/{}", ids[0]), Some(&before))
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "not mine yet"
+    );
+    let connections = json!([
+        {"type": "steam", "id": MY_STEAM, "name": "me", "verified": true},
+        {"type": "epicgames", "id": "abcdef0123456789abcdef0123456789", "name": "me", "verified": true},
+        {"type": "twitch", "id": "123", "name": "me", "verified": true}
+    ]);
+    let done = oauth_login(&site, ME, connections).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/");
+    let cookie = done.cookie("rlcoach_session").expect("session cookie");
+    let set = done
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        set.iter().any(|c| c.starts_with("rlcoach_session=")
+            && c.contains("HttpOnly")
+            && c.contains("SameSite=Lax")
+            && !c.contains("Secure")),
+        "{set:?}"
+    );
+    // The token exchange carried the PKCE verifier, and the fake checked it.
+    let token_call = site
+        .fake
+        .calls()
+        .into_iter()
+        .find(|c| c.path == "/oauth2/token")
+        .unwrap();
+    assert_eq!(token_call.json["has_verifier"], true);
+    let links = site.store.identities(&Viewer::user(uid(ME))).await.unwrap();
+    assert!(
+        links.iter().any(
+            |l| l.player == steam(MY_STEAM) && l.state == rlcoach::storage::LinkState::Verified
+        ),
+        "{links:?}"
+    );
+    let settings = site.get("/settings", Some(&cookie)).await;
+    assert!(settings.body.contains("verified"), "{}", settings.body);
+    let detail = site
+        .get(&format!("/replays/{}", ids[0]), Some(&cookie))
+        .await;
+    assert_eq!(
+        detail.status,
+        StatusCode::OK,
+        "verified players see their games"
+    );
+    assert!(detail.body.contains("Blue 3 – 1 Orange"), "{}", detail.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_without_game_accounts_works_and_says_how_to_verify() {
+    let site = TestSite::start(false).await;
+    let done = oauth_login(&site, ME, json!([])).await;
+    let cookie = done.cookie("rlcoach_session").expect("session cookie");
+    let settings = site.get("/settings", Some(&cookie)).await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert!(settings.body.contains("No players linked yet"));
+    assert!(settings.body.contains("Connections"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_open_no_session() {
+    let site = TestSite::start(false).await;
+    let login = site.get("/login", None).await;
+    let oauth_cookie = login.cookie("rlcoach_oauth").unwrap();
+    let q = query(login.location());
+    let code = site.fake.oauth_consent(
+        ME,
+        "me",
+        json!([]),
+        &q["code_challenge"],
+        &q["redirect_uri"],
+    );
+    // State mismatch (a forged callback).
+    let p = site
+        .get(
+            &format!("/auth/callback?code={code}&state=forged"),
+            Some(&oauth_cookie),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.cookie("rlcoach_session").is_none());
+    assert!(p.body.contains("log in again"), "{}", p.body);
+    // No state cookie (another browser).
+    let p = site
+        .get(
+            &format!("/auth/callback?code={code}&state={}", q["state"]),
+            None,
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    // Denied consent.
+    let p = site
+        .get(
+            &format!("/auth/callback?error=access_denied&state={}", q["state"]),
+            Some(&oauth_cookie),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(
+        p.body.contains("didn&#39;t allow") || p.body.contains("didn't allow"),
+        "{}",
+        p.body
+    );
+    // The token exchange fails (Discord refuses the code).
+    let p = site
+        .get(
+            &format!("/auth/callback?code=unknown&state={}", q["state"]),
+            Some(&oauth_cookie),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_GATEWAY);
+    assert!(p.cookie("rlcoach_session").is_none());
+    // Nothing was stored for the user either.
+    let export = site
+        .store
+        .export_user(&Viewer::user(uid(ME)))
+        .await
+        .unwrap();
+    assert!(export.identities.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_for_a_seeded_user_and_others_get_404() {
+    let site = TestSite::start(false).await;
+    let ids = seed(&site, ME, &steam(MY_STEAM), 30, 1).await;
+    let (cookie, _) = site.login_as(ME).await;
+    for path in PAGES {
+        let p = site.get(path, Some(&cookie)).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
+    }
+    // The list: 30 games, 25 a page, newest first; filters and sorts in SQL.
+    let list = site.get("/replays", Some(&cookie)).await;
+    assert!(list.body.contains("30 games"), "{}", list.body);
+    assert_eq!(list.body.matches("href=\"/replays/").count(), 25);
+    assert!(list.body.contains(&format!("/replays/{}", ids[29])));
+    let page2 = site.get("/replays?page=2", Some(&cookie)).await;
+    assert_eq!(page2.body.matches("href=\"/replays/").count(), 5);
+    assert!(page2.body.contains(&format!("/replays/{}", ids[0])));
+    let losses = site.get("/replays?result=loss", Some(&cookie)).await;
+    assert!(losses.body.contains("10 games"), "{}", losses.body);
+    assert!(!losses.body.contains("class=\"win\""));
+    let oldest = site
+        .get(
+            "/replays?sort=oldest&from=2026-01-01&to=2026-01-01",
+            Some(&cookie),
+        )
+        .await;
+    assert!(oldest.body.contains("24 games"), "{}", oldest.body);
+    let first = oldest.body.find(&format!("/replays/{}", ids[0])).unwrap();
+    let second = oldest.body.find(&format!("/replays/{}", ids[1])).unwrap();
+    assert!(first < second);
+    assert_eq!(
+        site.get("/replays?from=yesterday", Some(&cookie))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        site.get("/replays?sort=evil", Some(&cookie)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // Detail tabs and charts.
+    for tab in [
+        "overview",
+        "mechanics",
+        "boost",
+        "positioning",
+        "timeline",
+        "defense",
+        "offense",
+    ] {
+        let p = site
+            .get(&format!("/replays/{}?tab={tab}", ids[0]), Some(&cookie))
+            .await;
+        assert_eq!(p.status, StatusCode::OK, "{tab}");
+    }
+    for chart in ["match", "boost", "heatmap", "timeline", "movement"] {
+        let p = site
+            .get(
+                &format!("/replays/{}/charts/{chart}.svg", ids[0]),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::OK, "{chart}");
+        assert!(p.body.starts_with("<svg"), "{chart}");
+        assert_eq!(p.headers[header::CONTENT_TYPE], "image/svg+xml");
+    }
+    // Sessions: games an hour apart are separate sessions; trends per week; the chart.
+    let sessions = site.get("/sessions", Some(&cookie)).await;
+    assert_eq!(sessions.body.matches("<details").count(), 30);
+    let trends = site
+        .get(
+            "/trends?metric=goals_per_game&per=week&avg=3",
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(trends.status, StatusCode::OK);
+    assert!(
+        trends
+            .body
+            .contains("/trends/chart.svg?metric=goals_per_game")
+    );
+    let chart = site
+        .get("/trends/chart.svg?metric=goals_per_game", Some(&cookie))
+        .await;
+    assert!(chart.body.starts_with("<svg"), "{}", chart.body);
+    assert_eq!(
+        site.get("/trends?metric=nope", Some(&cookie)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    for q in ["with=rank&rank=SSL", "with=week", "with=player&player=1"] {
+        let p = site.get(&format!("/compare?{q}"), Some(&cookie)).await;
+        assert!(
+            p.status == StatusCode::OK || p.status == StatusCode::BAD_REQUEST,
+            "{q}"
+        );
+    }
+    // Someone else: the same ids are not found; my games are not theirs.
+    let (theirs, _) = site.login_as(OTHER).await;
+    assert_eq!(
+        site.get(&format!("/replays/{}", ids[0]), Some(&theirs))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        site.get(
+            &format!("/replays/{}/charts/match.svg", ids[0]),
+            Some(&theirs)
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        site.get("/replays", Some(&theirs))
+            .await
+            .body
+            .contains("0 games")
+    );
+    let private = site
+        .get(&format!("/compare?with=player&player={ME}"), Some(&theirs))
+        .await;
+    assert_eq!(private.status, StatusCode::BAD_REQUEST, "a private profile");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_and_exports_are_the_owners_alone() {
+    let site = TestSite::start(false).await;
+    let me = Viewer::user(uid(ME));
+    let c = site
+        .store
+        .create_conversation(&me, None, "ask", "Why do I lose kickoffs?")
+        .await
+        .unwrap();
+    site.store
+        .append_messages(
+            &me,
+            &c.id,
+            &[rlcoach::storage::NewMessage::of(
+                rlcoach::coach::Message::user_text("Why do I lose kickoffs?"),
+            )],
+        )
+        .await
+        .unwrap();
+    let (cookie, csrf) = site.login_as(ME).await;
+    let coach = site.get("/coach", Some(&cookie)).await;
+    assert!(coach.body.contains("Why do I lose kickoffs?"));
+    assert!(coach.body.contains("<meter"));
+    let conv = site.get(&format!("/coach/{}", c.id), Some(&cookie)).await;
+    assert_eq!(conv.status, StatusCode::OK);
+    let (theirs, their_csrf) = site.login_as(OTHER).await;
+    assert_eq!(
+        site.get(&format!("/coach/{}", c.id), Some(&theirs))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Exports are POSTs for the session's own user.
+    let export = site
+        .post(
+            "/settings/export",
+            &cookie,
+            Some(BASE),
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(export.status, StatusCode::OK);
+    let json: Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(json["user_id"], json!(uid(ME).get()));
+    assert_eq!(
+        json["coach"]["conversations"][0]["conversation"]["id"],
+        json!(c.id)
+    );
+    let theirs_export = site
+        .post(
+            "/settings/export",
+            &theirs,
+            Some(BASE),
+            &format!("csrf={their_csrf}"),
+        )
+        .await;
+    let json: Value = serde_json::from_str(&theirs_export.body).unwrap();
+    assert_eq!(json["coach"]["conversations"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_need_the_sessions_token_and_this_origin() {
+    let site = TestSite::start(false).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let (_, their_csrf) = site.login_as(OTHER).await;
+    let me = Viewer::user(uid(ME));
+    for (origin, token) in [
+        (Some(BASE), "forged"),
+        (Some(BASE), their_csrf.as_str()),
+        (Some("http://evil.test"), csrf.as_str()),
+        (None, csrf.as_str()),
+    ] {
+        let p = site
+            .post(
+                "/settings/profile",
+                &cookie,
+                origin,
+                &format!("csrf={token}&public=1"),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{origin:?} {token}");
+        assert!(!site.store.profile(&me, uid(ME)).await.unwrap().public);
+        let p = site
+            .post("/logout", &cookie, origin, &format!("csrf={token}"))
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+    }
+    let p = site
+        .post(
+            "/settings/profile",
+            &cookie,
+            Some(BASE),
+            &format!("csrf={csrf}&public=1"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(site.store.profile(&me, uid(ME)).await.unwrap().public);
+    assert!(
+        site.store.leaderboard_opt_out(&me).await.unwrap(),
+        "the box was not ticked"
+    );
+    // Deletion: scheduled, every session ends, a login cancels it.
+    let p = site
+        .post(
+            "/settings/delete",
+            &cookie,
+            Some(BASE),
+            &format!("csrf={csrf}&confirm=1"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(site.store.deletion_due(&me).await.unwrap().is_some());
+    assert_eq!(
+        site.get("/settings", Some(&cookie)).await.location(),
+        "/login"
+    );
+    let (again, _) = site.login_as(ME).await;
+    assert!(site.store.deletion_due(&me).await.unwrap().is_none());
+    // Logout ends the session.
+    let csrf2 = site
+        .store
+        .web_session(again.split_once('=').unwrap().1.rsplit_once('.').unwrap().0)
+        .await
+        .unwrap()
+        .unwrap()
+        .csrf_token;
+    let p = site
+        .post("/logout", &again, Some(BASE), &format!("csrf={csrf2}"))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.get("/settings", Some(&again)).await.location(),
+        "/login"
+    );
+}
+
+fn multipart(csrf: &str, files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "XrlcoachBoundaryX";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
+            .as_bytes(),
+    );
+    for (name, bytes) in files {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"replays\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_go_through_the_intake_and_report_their_status() {
+    let site = TestSite::start(true).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let mut events = site.pool.as_ref().unwrap().subscribe();
+    let good = support::distinct_copy(&support::replay_fixture(), 1);
+    let (ct, body) = multipart(
+        &csrf,
+        &[
+            ("mine.replay", &good),
+            ("notes.txt", b"hello"),
+            ("broken.replay", b"not a replay"),
+        ],
+    );
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let p = site.send(req).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    assert_eq!(res["accepted"].as_array().unwrap().len(), 1, "{res}");
+    assert_eq!(res["refused"].as_array().unwrap().len(), 2, "{res}");
+    let upload_id = res["accepted"][0]["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let replay_id = res["accepted"][0]["replay_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Ok(JobEvent::Finished(c)) = events.recv().await
+                && c.replay_id == replay_id
+            {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("analyzed");
+    let status = site
+        .get(&format!("/upload/status?id={upload_id}"), Some(&cookie))
+        .await;
+    let s: Value = serde_json::from_str(&status.body).unwrap();
+    assert_eq!(s[0]["state"], "done", "{s}");
+    // Someone else polling my upload learns nothing.
+    let (theirs, their_csrf) = site.login_as(OTHER).await;
+    let s: Value = serde_json::from_str(
+        &site
+            .get(&format!("/upload/status?id={upload_id}"), Some(&theirs))
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(s, json!([]));
+    // A forged token stores nothing.
+    let (ct, body) = multipart(
+        "forged",
+        &[(
+            "again.replay",
+            &support::distinct_copy(&support::replay_fixture(), 2),
+        )],
+    );
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &theirs)
+        .header(header::ORIGIN, BASE)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(site.send(req).await.status, StatusCode::FORBIDDEN);
+    let _ = their_csrf;
+    // The uploader sees the analyzed game.
+    let p = site
+        .get(&format!("/replays/{replay_id}"), Some(&cookie))
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    site.pool.unwrap().shutdown(Duration::from_secs(5)).await;
+}
