@@ -168,5 +168,6 @@ pub fn web() -> anyhow::Result<crate::web::WebSettings> {
         ),
         max_replay_bytes: pool()?.limits.max_bytes,
         coach_monthly_tokens,
+        stripe: rlcoach::billing::StripeConfig::from_vars(var)?,
     })
 }

@@ -87,6 +87,7 @@ pub async fn run(template: &Path) -> anyhow::Result<()> {
         session_ttl: Duration::from_secs(3600),
         max_replay_bytes: 25 << 20,
         coach_monthly_tokens: 150_000,
+        stripe: None,
     };
     let app = web::router(AppState::new(
         store.clone(),

@@ -21,6 +21,7 @@ use support::fake_discord::{FakeDiscord, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET};
 use tower::ServiceExt as _;
 
 const BASE: &str = "http://rlcoach.test";
+const WEBHOOK_SECRET: &str = "whsec_test_secret";
 const ME: u64 = 111_000_000_000_000_001;
 const OTHER: u64 = 222_000_000_000_000_002;
 const MY_STEAM: &str = "76561198000000001";
@@ -105,6 +106,12 @@ impl TestSite {
             session_ttl: Duration::from_secs(3600),
             max_replay_bytes: 5 * 1024 * 1024,
             coach_monthly_tokens: 150_000,
+            stripe: Some(rlcoach::billing::StripeConfig {
+                secret_key: rlcoach::billing::Secret::new("sk_test_x"),
+                webhook_secret: rlcoach::billing::Secret::new(WEBHOOK_SECRET),
+                price_id: "price_pro".into(),
+                api_base: "http://127.0.0.1:9".into(),
+            }),
         };
         let app = web::router(AppState::new(store.clone(), intake, settings).unwrap());
         TestSite {
@@ -850,4 +857,99 @@ async fn uploads_go_through_the_intake_and_report_their_status() {
         .await;
     assert_eq!(p.status, StatusCode::OK);
     site.pool.unwrap().shutdown(Duration::from_secs(5)).await;
+}
+
+/// `POST /stripe/webhook` through the real router: signed with the secret → applied (Pro) once,
+/// duplicates answered 200 without a second effect; forged, stale and unsigned → 400 and nothing
+/// stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stripe_webhook_verifies_before_it_applies() {
+    let site = TestSite::start(false).await;
+    let now = rlcoach::storage::now_ms() / 1000;
+    let user: u64 = 333_000_000_000_000_003;
+    let event = |id: &str, created: i64| {
+        json!({
+            "id": id, "object": "event", "api_version": "2025-03-31.basil", "created": created,
+            "livemode": false, "pending_webhooks": 1, "type": "customer.subscription.created",
+            "request": {"id": null, "idempotency_key": null},
+            "data": {"object": {
+                "id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
+                "cancel_at_period_end": false, "cancel_at": null, "created": created,
+                "current_period_start": created, "current_period_end": created + 30 * 86_400,
+                "metadata": {"discord_user_id": user.to_string()},
+                "items": {"object": "list", "data": []}
+            }}
+        })
+        .to_string()
+    };
+    let post = |body: String, signature: Option<String>| {
+        let mut req =
+            Request::post("/stripe/webhook").header(header::CONTENT_TYPE, "application/json");
+        if let Some(sig) = signature {
+            req = req.header("stripe-signature", sig);
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    let pro = || async {
+        site.store
+            .plan_of(UserId::from_discord(user), rlcoach::storage::now_ms())
+            .await
+            .unwrap()
+            .is_pro()
+    };
+    let body = event("evt_1", now);
+    let sign = |secret: &str, t: i64, b: &str| {
+        rlcoach::billing::webhook::signature_header(secret, t, b.as_bytes())
+    };
+    // Unsigned, forged, stale: 400, nothing applied.
+    assert_eq!(
+        site.send(post(body.clone(), None)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        site.send(post(body.clone(), Some(sign("whsec_wrong", now, &body))))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        site.send(post(
+            body.clone(),
+            Some(sign(WEBHOOK_SECRET, now - 600, &body))
+        ))
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    // A body changed after signing is forged too.
+    let tampered = body.replace("active", "trialing");
+    assert_eq!(
+        site.send(post(tampered, Some(sign(WEBHOOK_SECRET, now, &body))))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(!pro().await);
+    // Signed: Pro within this one request; the same delivery again changes nothing.
+    let ok = site
+        .send(post(body.clone(), Some(sign(WEBHOOK_SECRET, now, &body))))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(
+        pro().await,
+        "the subscription's metadata names the Discord user"
+    );
+    let again = site
+        .send(post(body.clone(), Some(sign(WEBHOOK_SECRET, now, &body))))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    // The event id was recorded once: applying it again is a duplicate.
+    let parsed = rlcoach::billing::webhook::parse_event(body.as_bytes()).unwrap();
+    assert!(matches!(
+        site.store
+            .apply_stripe_event(&parsed.event, &parsed.id)
+            .await
+            .unwrap(),
+        rlcoach::storage::Applied::Duplicate
+    ));
 }

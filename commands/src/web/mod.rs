@@ -9,6 +9,7 @@
 
 mod assets;
 pub mod auth;
+mod billing;
 mod coach;
 mod compare;
 mod error;
@@ -51,6 +52,8 @@ pub struct WebSettings {
     pub max_replay_bytes: usize,
     /// The coach's monthly token budget shown on the Coach page.
     pub coach_monthly_tokens: u64,
+    /// Stripe (`STRIPE_*`); None: billing is not configured.
+    pub stripe: Option<rlcoach::billing::StripeConfig>,
 }
 
 impl std::fmt::Debug for WebSettings {
@@ -122,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/upload", get(upload::page))
         .route("/upload/status", get(upload::status))
         .route("/static/{name}", get(assets::serve))
+        .route("/stripe/webhook", post(billing::webhook))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
     let uploads = Router::new()
         .route("/upload", post(upload::submit))
