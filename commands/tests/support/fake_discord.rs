@@ -272,24 +272,7 @@ impl FakeDiscord {
 
     /// A MESSAGE_CREATE with text from `user` in `channel` (guild None = DM); returns its id.
     pub fn message_text(&self, user: u64, channel: u64, guild: Option<u64>, text: &str) -> u64 {
-        let id = self.next_id();
-        let mut d = json!({
-            "id": id.to_string(), "channel_id": channel.to_string(), "author": user_json(user, false),
-            "content": text, "timestamp": "2026-11-23T12:00:00.000000+00:00", "edited_timestamp": null,
-            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
-            "attachments": [], "embeds": [], "pinned": false, "type": 0
-        });
-        if let Some(g) = guild {
-            d["guild_id"] = json!(g.to_string());
-            d["member"] = json!({"roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0});
-        }
-        self.shared
-            .user_messages
-            .lock()
-            .unwrap()
-            .insert(id, d.clone());
-        self.dispatch("MESSAGE_CREATE", d);
-        id
+        self.user_message(user, channel, guild, text, Vec::new())
     }
 
     pub fn close_dms(&self, user: u64) {
@@ -398,10 +381,22 @@ impl FakeDiscord {
         guild: Option<u64>,
         attachments: Vec<Value>,
     ) -> u64 {
+        self.user_message(user, channel, guild, "", attachments)
+    }
+
+    /// A user's MESSAGE_CREATE (kept for `GET /channels/{c}/messages/{m}`); returns its id.
+    fn user_message(
+        &self,
+        user: u64,
+        channel: u64,
+        guild: Option<u64>,
+        content: &str,
+        attachments: Vec<Value>,
+    ) -> u64 {
         let id = self.next_id();
         let mut d = json!({
             "id": id.to_string(), "channel_id": channel.to_string(), "author": user_json(user, false),
-            "content": "", "timestamp": "2026-11-23T12:00:00.000000+00:00", "edited_timestamp": null,
+            "content": content, "timestamp": "2026-11-23T12:00:00.000000+00:00", "edited_timestamp": null,
             "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
             "attachments": attachments, "embeds": [], "pinned": false, "type": 0
         });
