@@ -11,11 +11,10 @@
 use std::collections::BTreeMap;
 
 use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{Failure, ModelConfig, network_error, send};
+use super::client::{Failure, ModelConfig, next_event, send};
 use super::model::{
     Block, ModelError, ModelRequest, ModelTurn, StopReason, StreamUpdate, Usage, estimate_tokens,
 };
@@ -161,21 +160,15 @@ pub(crate) async fn stream(
     let mut events = resp.bytes_stream().eventsource();
     let mut turn = TurnState::default();
     loop {
-        let event = match tokio::time::timeout(config.timeout, events.next()).await {
-            Err(_) => return Err(turn.fail(ModelError::Timeout, true)),
+        let event = match next_event(&mut events, config.timeout).await {
+            Ok(Some(event)) => event,
             Ok(None) => {
                 return Err(turn.fail(
                     ModelError::Network("the stream ended before message_stop".into()),
                     true,
                 ));
             }
-            Ok(Some(Err(eventsource_stream::EventStreamError::Transport(e)))) => {
-                return Err(turn.fail(network_error(&e), true));
-            }
-            Ok(Some(Err(e))) => {
-                return Err(turn.fail(ModelError::Protocol(e.to_string()), false));
-            }
-            Ok(Some(Ok(event))) => event,
+            Err((error, retryable)) => return Err(turn.fail(error, retryable)),
         };
         let parsed: SseEvent = match serde_json::from_str(&event.data) {
             Ok(parsed) => parsed,

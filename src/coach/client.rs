@@ -289,6 +289,33 @@ pub(crate) fn network_error(e: &reqwest::Error) -> ModelError {
     }
 }
 
+/// The next event of a streamed answer, waiting at most `timeout` (the idle timeout):
+/// `Ok(None)` when the stream ended; an error with whether a retry can help (a timeout or a
+/// transport failure can, a malformed stream cannot).
+pub(crate) async fn next_event<S>(
+    events: &mut S,
+    timeout: Duration,
+) -> Result<Option<eventsource_stream::Event>, (ModelError, bool)>
+where
+    S: futures_util::Stream<
+            Item = Result<
+                eventsource_stream::Event,
+                eventsource_stream::EventStreamError<reqwest::Error>,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt as _;
+    match tokio::time::timeout(timeout, events.next()).await {
+        Err(_) => Err((ModelError::Timeout, true)),
+        Ok(None) => Ok(None),
+        Ok(Some(Err(eventsource_stream::EventStreamError::Transport(e)))) => {
+            Err((network_error(&e), true))
+        }
+        Ok(Some(Err(e))) => Err((ModelError::Protocol(e.to_string()), false)),
+        Ok(Some(Ok(event))) => Ok(Some(event)),
+    }
+}
+
 /// Sends a request with the per-attempt timeout on connecting and the response head; a non-2xx
 /// answer becomes `ModelError::Status`.
 pub(crate) async fn send(

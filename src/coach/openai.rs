@@ -11,11 +11,10 @@
 use std::collections::BTreeMap;
 
 use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{Failure, ModelConfig, network_error, send};
+use super::client::{Failure, ModelConfig, next_event, send};
 use super::model::{
     Block, Message, ModelError, ModelRequest, ModelTurn, Role, StopReason, StreamUpdate, Usage,
     estimate_request, estimate_tokens,
@@ -134,8 +133,8 @@ pub(crate) async fn stream(
         ..TurnState::default()
     };
     loop {
-        let event = match tokio::time::timeout(config.timeout, events.next()).await {
-            Err(_) => return Err(turn.fail(ModelError::Timeout, true)),
+        let event = match next_event(&mut events, config.timeout).await {
+            Ok(Some(event)) => event,
             // Some servers close without `[DONE]` after the finish chunk.
             Ok(None) if turn.finish_reason.is_some() => break,
             Ok(None) => {
@@ -144,13 +143,7 @@ pub(crate) async fn stream(
                     true,
                 ));
             }
-            Ok(Some(Err(eventsource_stream::EventStreamError::Transport(e)))) => {
-                return Err(turn.fail(network_error(&e), true));
-            }
-            Ok(Some(Err(e))) => {
-                return Err(turn.fail(ModelError::Protocol(e.to_string()), false));
-            }
-            Ok(Some(Ok(event))) => event,
+            Err((error, retryable)) => return Err(turn.fail(error, retryable)),
         };
         if event.data.trim() == "[DONE]" {
             break;
