@@ -236,3 +236,27 @@ pub async fn run(settings: WebSettings) -> anyhow::Result<()> {
     store.close().await;
     Ok(())
 }
+
+/// Renders a core card or chart as SVG off the async threads and answers it: a card the report
+/// cannot support is a 404, like a missing page.
+pub(crate) async fn svg_response(
+    cache_control: &'static str,
+    render: impl FnOnce() -> Result<rlcoach::cards::Image, rlcoach::cards::CardError> + Send + 'static,
+) -> Result<axum::response::Response, WebError> {
+    use axum::response::IntoResponse as _;
+    let image = tokio::task::spawn_blocking(render)
+        .await
+        .map_err(|e| WebError::Internal(e.into()))?
+        .map_err(|e| match e {
+            rlcoach::cards::CardError::Unavailable(_) => WebError::NotFound,
+            other => WebError::Internal(other.into()),
+        })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        image.bytes,
+    )
+        .into_response())
+}

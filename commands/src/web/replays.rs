@@ -2,8 +2,7 @@
 //! game's report in tabs, with the core's cards as SVG (404 unless the viewer may see it).
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use maud::{Markup, html};
 use rlcoach::Report;
 use rlcoach::cards::{CardOptions, Chart, ImageFormat};
@@ -401,21 +400,8 @@ pub async fn chart(
         .and_then(Chart::from_slug)
         .ok_or(WebError::NotFound)?;
     let report = report_for(&state, &user, &id).await?;
-    let image = tokio::task::spawn_blocking(move || {
+    super::svg_response("private, max-age=3600", move || {
         rlcoach::cards::render_chart(&report, chart, &CardOptions::default(), ImageFormat::Svg)
     })
     .await
-    .map_err(|e| WebError::Internal(e.into()))?
-    .map_err(|e| match e {
-        rlcoach::cards::CardError::Unavailable(_) => WebError::NotFound,
-        other => WebError::Internal(other.into()),
-    })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "private, max-age=3600"),
-        ],
-        image.bytes,
-    )
-        .into_response())
 }

@@ -2,8 +2,7 @@
 //! moving average; the chart is the core's trend card as SVG.
 
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use maud::html;
 use rlcoach::benchmarks::METRICS;
 use rlcoach::cards::{ImageFormat, TrendChartSpec};
@@ -185,20 +184,8 @@ pub async fn chart(
         .clone()
         .unwrap_or_else(|| "DOUBLES".into());
     let spec = TrendChartSpec::new("You", p.metric.key, labels, None, &playlist);
-    let image =
-        tokio::task::spawn_blocking(move || rlcoach::cards::render_trend(&spec, ImageFormat::Svg))
-            .await
-            .map_err(|e| WebError::Internal(e.into()))?
-            .map_err(|e| match e {
-                rlcoach::cards::CardError::Unavailable(_) => WebError::NotFound,
-                other => WebError::Internal(other.into()),
-            })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "private, no-cache"),
-        ],
-        image.bytes,
-    )
-        .into_response())
+    super::svg_response("private, no-cache", move || {
+        rlcoach::cards::render_trend(&spec, ImageFormat::Svg)
+    })
+    .await
 }
