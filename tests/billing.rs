@@ -4,9 +4,10 @@
 //! entitlements; and the Stripe client against a fake Stripe server on 127.0.0.1.
 
 mod common;
+#[path = "common/fake_stripe.rs"]
+mod fake_stripe;
 
-use std::sync::{Arc, Mutex};
-
+use fake_stripe::{DAY, FakeStripe, Sub, checkout_completed, envelope, invoice};
 use rlcoach::billing::{
     StripeClient, StripeClientError, StripeConfig, WebhookError, signature_header, verified_event,
 };
@@ -18,7 +19,6 @@ use serde_json::json;
 use sqlx::Row;
 
 const SECRET: &str = "whsec_test_secret";
-const DAY: i64 = 86_400;
 const USER: u64 = 424_242_424_242;
 
 fn user() -> UserId {
@@ -58,118 +58,6 @@ async fn send(store: &Store, event: &serde_json::Value) -> Applied {
         Outcome::Ok(a) => a,
         other => panic!("{other:?}"),
     }
-}
-
-fn envelope(id: &str, kind: &str, created: i64, object: serde_json::Value) -> serde_json::Value {
-    json!({
-        "id": id, "object": "event", "api_version": "2025-03-31.basil", "created": created,
-        "livemode": false, "pending_webhooks": 1, "type": kind,
-        "request": {"id": null, "idempotency_key": null},
-        "data": {"object": object}
-    })
-}
-
-fn checkout_completed(
-    id: &str,
-    created: i64,
-    user: u64,
-    customer: &str,
-    sub: &str,
-) -> serde_json::Value {
-    envelope(
-        id,
-        "checkout.session.completed",
-        created,
-        json!({
-            "id": format!("cs_test_{id}"), "object": "checkout.session", "mode": "subscription",
-            "client_reference_id": user.to_string(), "customer": customer,
-            "subscription": sub, "payment_status": "paid", "status": "complete",
-            "amount_total": 1000, "currency": "usd", "metadata": {}
-        }),
-    )
-}
-
-struct Sub<'a> {
-    id: &'a str,
-    customer: &'a str,
-    status: &'a str,
-    period: (i64, i64),
-    cancel_at_period_end: bool,
-    /// Put the period on the items (newer API versions) instead of the subscription.
-    period_on_items: bool,
-    discord_user: Option<u64>,
-}
-
-impl<'a> Sub<'a> {
-    fn active(id: &'a str, customer: &'a str, period: (i64, i64)) -> Sub<'a> {
-        Sub {
-            id,
-            customer,
-            status: "active",
-            period,
-            cancel_at_period_end: false,
-            period_on_items: true,
-            discord_user: None,
-        }
-    }
-
-    fn event(&self, id: &str, kind: &str, created: i64) -> serde_json::Value {
-        let mut object = json!({
-            "id": self.id, "object": "subscription", "customer": self.customer,
-            "status": self.status, "cancel_at_period_end": self.cancel_at_period_end,
-            "cancel_at": if self.cancel_at_period_end { json!(self.period.1) } else { json!(null) },
-            "created": self.period.0 - 5, "currency": "usd",
-            "items": {"object": "list", "data": [{
-                "id": "si_1", "object": "subscription_item",
-                "price": {"id": "price_pro", "object": "price", "unit_amount": 1000},
-                "quantity": 1
-            }]},
-            "metadata": match self.discord_user {
-                Some(u) => json!({"discord_user_id": u.to_string()}),
-                None => json!({}),
-            }
-        });
-        if self.period_on_items {
-            object["items"]["data"][0]["current_period_start"] = json!(self.period.0);
-            object["items"]["data"][0]["current_period_end"] = json!(self.period.1);
-        } else {
-            object["current_period_start"] = json!(self.period.0);
-            object["current_period_end"] = json!(self.period.1);
-        }
-        envelope(
-            id,
-            &format!("customer.subscription.{kind}"),
-            created,
-            object,
-        )
-    }
-}
-
-fn invoice(
-    id: &str,
-    kind: &str,
-    created: i64,
-    customer: &str,
-    sub: &str,
-    period: (i64, i64),
-) -> serde_json::Value {
-    envelope(
-        id,
-        kind,
-        created,
-        json!({
-            "id": format!("in_{id}"), "object": "invoice", "customer": customer,
-            "billing_reason": "subscription_cycle", "status": "paid",
-            // A renewal invoice's own period is the one that just ended.
-            "period_start": period.0 - 30 * DAY, "period_end": period.0,
-            "parent": {"type": "subscription_details",
-                       "subscription_details": {"subscription": sub, "metadata": {}}},
-            "lines": {"object": "list", "data": [{
-                "id": "il_1", "object": "line_item", "amount": 1000,
-                "period": {"start": period.0, "end": period.1}
-            }]}
-        }),
-    )
 }
 
 /// What a rejected delivery's error must be.
@@ -495,7 +383,7 @@ both_backends!(
         async move {
             let now = now_s();
             let event = checkout_completed("evt_1", now, USER, "cus_1", "sub_1");
-            let body = Arc::new(serde_json::to_vec(&event).unwrap());
+            let body = std::sync::Arc::new(serde_json::to_vec(&event).unwrap());
             let mut tasks = Vec::new();
             for _ in 0..20 {
                 let (store, body) = (store.clone(), body.clone());
@@ -721,6 +609,10 @@ both_backends!(
                 .await
                 .unwrap();
             assert_eq!(tier(&store, now).await, Tier::Free);
+            // Its CREATE or UPDATE handled after the DELETE (events are handled concurrently)
+            // cannot bring it back: deletion is final.
+            store.apply_entitlement(&e, Some(SKU)).await.unwrap();
+            assert_eq!(tier(&store, now).await, Tier::Free);
         }
     }
 );
@@ -747,7 +639,9 @@ both_backends!(
                 (plan.tier, plan.source),
                 (Tier::Pro, Some(PlanSource::Stripe))
             );
-            // Discord's again, then losing Stripe's: Discord's remains.
+            // Subscribed on Discord again (a new entitlement), then losing Stripe's: Discord's
+            // remains.
+            let e = entitlement(9003, USER, SKU, e.ends_at, false);
             store.apply_entitlement(&e, Some(SKU)).await.unwrap();
             sub.status = "canceled";
             send(&store, &sub.event("evt_2", "deleted", now)).await;
@@ -823,111 +717,6 @@ both_backends!(
 
 // ----- the Stripe client against a fake Stripe -----
 
-#[derive(Debug, Clone)]
-struct Recorded {
-    path: String,
-    authorization: Option<String>,
-    idempotency_key: Option<String>,
-    form: Vec<(String, String)>,
-}
-
-impl Recorded {
-    fn field(&self, key: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type Log = Arc<Mutex<Vec<Recorded>>>;
-
-/// Serves the three routes with Stripe's response shapes (trimmed to common fields); a price
-/// other than `price_pro` is refused as Stripe refuses an unknown one.
-async fn fake_stripe() -> (String, Log, tokio::task::JoinHandle<()>) {
-    use axum::Form;
-    use axum::extract::State;
-    use axum::http::{HeaderMap, StatusCode, Uri};
-    use axum::response::{IntoResponse, Response};
-
-    async fn handle(
-        State(log): State<Log>,
-        uri: Uri,
-        headers: HeaderMap,
-        Form(form): Form<Vec<(String, String)>>,
-    ) -> Response {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let recorded = Recorded {
-            path: uri.path().to_string(),
-            authorization: header("authorization"),
-            idempotency_key: header("idempotency-key"),
-            form,
-        };
-        let n = {
-            let mut log = log.lock().unwrap();
-            log.push(recorded.clone());
-            log.len()
-        };
-        if recorded.authorization.as_deref() != Some("Bearer sk_test_fake") {
-            let body = json!({"error": {"type": "invalid_request_error",
-                "message": "Invalid API Key provided: sk_test_****"}});
-            return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-        }
-        let body = match recorded.path.as_str() {
-            "/v1/customers" => json!({
-                "id": "cus_Fake1", "object": "customer", "created": 1_765_000_000,
-                "description": recorded.field("description"), "email": null,
-                "livemode": false, "metadata": {"discord_user_id": recorded.field("metadata[discord_user_id]")},
-                "invoice_settings": {"default_payment_method": null}
-            }),
-            "/v1/checkout/sessions" => {
-                let price = recorded.field("line_items[0][price]").unwrap_or_default();
-                if price != "price_pro" {
-                    let body = json!({"error": {
-                        "code": "resource_missing", "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
-                        "message": format!("No such price: '{price}'"),
-                        "param": "line_items[0][price]", "type": "invalid_request_error"}});
-                    return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
-                }
-                json!({
-                    "id": format!("cs_test_{n}"), "object": "checkout.session",
-                    "client_reference_id": recorded.field("client_reference_id"),
-                    "customer": recorded.field("customer"), "mode": "subscription",
-                    "payment_status": "unpaid", "status": "open", "livemode": false,
-                    "success_url": recorded.field("success_url"),
-                    "cancel_url": recorded.field("cancel_url"),
-                    "url": format!("https://checkout.stripe.com/c/pay/cs_test_{n}")
-                })
-            }
-            "/v1/billing_portal/sessions" => json!({
-                "id": format!("bps_{n}"), "object": "billing_portal.session",
-                "configuration": "bpc_1", "created": 1_765_000_000,
-                "customer": recorded.field("customer"), "livemode": false, "locale": null,
-                "on_behalf_of": null, "return_url": recorded.field("return_url"),
-                "url": format!("https://billing.stripe.com/p/session/test_{n}")
-            }),
-            _ => return StatusCode::NOT_FOUND.into_response(),
-        };
-        axum::Json(body).into_response()
-    }
-
-    let log: Log = Arc::default();
-    let app = axum::Router::new()
-        .route("/v1/{*path}", axum::routing::post(handle))
-        .with_state(log.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (base, log, task)
-}
-
 fn config(base: &str, price: &str) -> StripeConfig {
     StripeConfig::from_vars(|k| match k {
         "STRIPE_SECRET_KEY" => Some("sk_test_fake".into()),
@@ -945,7 +734,8 @@ both_backends!(
     |db: &common::db::TestDb| {
         let store = db.store.clone();
         async move {
-            let (base, log, task) = fake_stripe().await;
+            let mut stripe = FakeStripe::start().await;
+            let base = stripe.base.clone();
             let client = StripeClient::new(config(&base, "price_pro")).unwrap();
             assert!(!format!("{client:?}").contains("sk_test_fake"));
             assert_eq!(
@@ -970,7 +760,7 @@ both_backends!(
                 "{session:?}"
             );
             {
-                let log = log.lock().unwrap();
+                let log = stripe.requests();
                 assert_eq!(log.len(), 2, "{log:?}");
                 let customer = &log[0];
                 assert_eq!(customer.path, "/v1/customers");
@@ -1017,7 +807,7 @@ both_backends!(
                 .await
                 .unwrap();
             {
-                let log = log.lock().unwrap();
+                let log = stripe.requests();
                 assert_eq!(log.len(), 3);
                 assert_eq!(log[2].path, "/v1/checkout/sessions");
                 assert_eq!(log[2].field("customer"), Some("cus_Fake1"));
@@ -1030,7 +820,7 @@ both_backends!(
                 .unwrap();
             assert!(portal.url.starts_with("https://billing.stripe.com/"));
             {
-                let log = log.lock().unwrap();
+                let log = stripe.requests();
                 let p = log.last().unwrap();
                 assert_eq!(p.path, "/v1/billing_portal/sessions");
                 assert_eq!(p.field("customer"), Some("cus_Fake1"));
@@ -1057,8 +847,7 @@ both_backends!(
                 other => panic!("{other:?}"),
             }
             // Nobody listening: a transport error, quickly.
-            task.abort();
-            let _ = task.await;
+            stripe.stop().await;
             let gone = StripeClient::new(config(&base, "price_pro")).unwrap();
             let err = gone
                 .create_portal_session("cus_Fake1", "https://site/billing")

@@ -169,5 +169,6 @@ pub fn web() -> anyhow::Result<crate::web::WebSettings> {
         max_replay_bytes: pool()?.limits.max_bytes,
         coach_monthly_tokens,
         stripe: rlcoach::billing::StripeConfig::from_vars(var)?,
+        pro_price: var("RLCOACH_PRO_PRICE").unwrap_or_else(|| "$10 / month".to_string()),
     })
 }

@@ -88,6 +88,7 @@ pub async fn run(template: &Path) -> anyhow::Result<()> {
         max_replay_bytes: 25 << 20,
         coach_monthly_tokens: 150_000,
         stripe: None,
+        pro_price: "$10 / month".into(),
     };
     let app = web::router(AppState::new(
         store.clone(),

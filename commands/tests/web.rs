@@ -2,6 +2,8 @@
 //! Discord login against the fake Discord's OAuth2 endpoints, sessions and CSRF, and privacy
 //! (another user's replay, conversation or export is "not found").
 
+#[path = "../../tests/common/fake_stripe.rs"]
+mod fake_stripe;
 mod support;
 
 use std::time::Duration;
@@ -31,6 +33,7 @@ struct TestSite {
     store: Store,
     key: SessionKey,
     fake: FakeDiscord,
+    stripe: fake_stripe::FakeStripe,
     pool: Option<WorkerPool>,
     _dir: tempfile::TempDir,
 }
@@ -75,6 +78,11 @@ impl TestSite {
     /// A site over a fresh SQLite database; `workers` starts the worker pool (uploads),
     /// otherwise games are seeded with the fake analyses of `support::seed`.
     async fn start(workers: bool) -> TestSite {
+        Self::start_with(workers, true).await
+    }
+
+    /// `billing`: Stripe configured (against the fake Stripe), or not at all.
+    async fn start_with(workers: bool, billing: bool) -> TestSite {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&rlcoach::storage::StorageConfig::sqlite_in(
             dir.path().join("data"),
@@ -93,6 +101,7 @@ impl TestSite {
             (Intake::new(store.clone(), config), None)
         };
         let fake = FakeDiscord::start().await;
+        let stripe = fake_stripe::FakeStripe::start().await;
         let key = SessionKey::random();
         let settings = WebSettings {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -106,12 +115,13 @@ impl TestSite {
             session_ttl: Duration::from_secs(3600),
             max_replay_bytes: 5 * 1024 * 1024,
             coach_monthly_tokens: 150_000,
-            stripe: Some(rlcoach::billing::StripeConfig {
-                secret_key: rlcoach::billing::Secret::new("sk_test_x"),
+            stripe: billing.then(|| rlcoach::billing::StripeConfig {
+                secret_key: rlcoach::billing::Secret::new(fake_stripe::SECRET_KEY),
                 webhook_secret: rlcoach::billing::Secret::new(WEBHOOK_SECRET),
-                price_id: "price_pro".into(),
-                api_base: "http://127.0.0.1:9".into(),
+                price_id: fake_stripe::PRICE.into(),
+                api_base: stripe.base.clone(),
             }),
+            pro_price: "$10 / month".into(),
         };
         let app = web::router(AppState::new(store.clone(), intake, settings).unwrap());
         TestSite {
@@ -119,6 +129,7 @@ impl TestSite {
             store,
             key,
             fake,
+            stripe,
             pool,
             _dir: dir,
         }
@@ -214,7 +225,7 @@ async fn seed(site: &TestSite, uploader: u64, me: &PlayerId, n: usize, first: u3
     ids
 }
 
-const PAGES: [&str; 8] = [
+const PAGES: [&str; 9] = [
     "/",
     "/replays",
     "/sessions",
@@ -223,6 +234,7 @@ const PAGES: [&str; 8] = [
     "/coach",
     "/settings",
     "/upload",
+    "/billing",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -952,4 +964,278 @@ async fn the_stripe_webhook_verifies_before_it_applies() {
             .unwrap(),
         rlcoach::storage::Applied::Duplicate
     ));
+}
+
+impl TestSite {
+    /// Stripe delivers `events` to `POST /stripe/webhook` (signed now); each must be accepted.
+    async fn stripe_delivers(&self, events: &[Value]) {
+        for e in events {
+            let body = e.to_string();
+            let now = rlcoach::storage::now_ms() / 1000;
+            let req = Request::post("/stripe/webhook")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(
+                    "stripe-signature",
+                    rlcoach::billing::signature_header(WEBHOOK_SECRET, now, body.as_bytes()),
+                )
+                .body(Body::from(body))
+                .unwrap();
+            let r = self.send(req).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {}", e["type"], r.body);
+        }
+    }
+}
+
+/// The whole Stripe path on the site: a Free user's `/billing` offers the upgrade; the checkout
+/// POST (CSRF-checked) makes one customer for them and sends them to Stripe's page; back from
+/// it the page waits for Stripe; Stripe's webhooks make them Pro (renewal date, portal, no
+/// second checkout); cancelling at period end, a failed payment and the end of the
+/// subscription each show as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_and_stripes_webhooks_drive_the_billing_page() {
+    use fake_stripe::{DAY, Sub, invoice};
+    let site = TestSite::start(false).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let form = format!("csrf={csrf}");
+
+    let free = site.get("/billing", Some(&cookie)).await;
+    assert_eq!(free.status, StatusCode::OK);
+    assert!(
+        free.body.contains("You are on <strong>Free</strong>"),
+        "{}",
+        free.body
+    );
+    assert!(free.body.contains("action=\"/billing/checkout\""));
+    assert!(free.body.contains("Upgrade to Pro · $10 / month"));
+    assert!(!free.body.contains("/billing/portal"), "no customer yet");
+    assert!(
+        free.body.contains("coach tokens used"),
+        "the period's budget"
+    );
+    // A user who never checked out has no portal to open.
+    let portal = site
+        .post("/billing/portal", &cookie, Some(BASE), &form)
+        .await;
+    assert_eq!(portal.status, StatusCode::SEE_OTHER);
+    assert_eq!(portal.location(), "/billing");
+
+    // A forged token or another site's form: refused before Stripe is asked.
+    let forged = site
+        .post("/billing/checkout", &cookie, Some(BASE), "csrf=forged")
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let cross = site
+        .post(
+            "/billing/checkout",
+            &cookie,
+            Some("https://evil.example"),
+            &form,
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    assert!(site.stripe.requests().is_empty());
+
+    // Checkout: a customer for this user, then a subscription session for the Pro price.
+    let go = site
+        .post("/billing/checkout", &cookie, Some(BASE), &form)
+        .await;
+    assert_eq!(go.status, StatusCode::SEE_OTHER, "{}", go.body);
+    assert!(
+        go.location()
+            .starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
+        "{}",
+        go.location()
+    );
+    let session_id = go.location().rsplit('/').next().unwrap().to_string();
+    let requests = site.stripe.requests();
+    assert_eq!(
+        requests.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        ["/v1/customers", "/v1/checkout/sessions"]
+    );
+    let checkout = &requests[1];
+    assert_eq!(
+        checkout.field("client_reference_id"),
+        Some(&*ME.to_string())
+    );
+    assert_eq!(checkout.field("mode"), Some("subscription"));
+    assert_eq!(
+        checkout.field("success_url"),
+        Some(&*format!("{BASE}/billing?checkout=done"))
+    );
+    let customer = checkout.field("customer").unwrap().to_string();
+
+    // Back from Stripe before its webhooks: the page says it is confirming, and polls.
+    let waiting = site.get("/billing?checkout=done", Some(&cookie)).await;
+    assert!(
+        waiting.body.contains("data-wait-pro=\"/billing/plan\""),
+        "{}",
+        waiting.body
+    );
+    let plan = site.get("/billing/plan", Some(&cookie)).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&plan.body).unwrap()["tier"],
+        "free"
+    );
+
+    // Stripe's deliveries after the payment: Pro at once.
+    let now = rlcoach::storage::now_ms() / 1000;
+    site.stripe_delivers(&site.stripe.events_of_payment(&session_id, now))
+        .await;
+    let plan = site.get("/billing/plan", Some(&cookie)).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&plan.body).unwrap()["tier"],
+        "pro"
+    );
+    let pro = site.get("/billing?checkout=done", Some(&cookie)).await;
+    assert!(pro.body.contains("Welcome to Pro!"), "{}", pro.body);
+    assert!(!pro.body.contains("data-wait-pro"));
+    assert!(pro.body.contains("You are on <strong>Pro</strong>"));
+    let renews = rlcoach::storage::coach::date_string((now + 30 * DAY) * 1000);
+    assert!(
+        pro.body.contains(&format!("renews on {renews}")),
+        "{}",
+        pro.body
+    );
+    assert!(pro.body.contains("action=\"/billing/portal\""));
+    assert!(
+        !pro.body.contains("action=\"/billing/checkout\""),
+        "nothing to buy"
+    );
+    // The Coach page shows Pro and the period Stripe bills.
+    let coach = site.get("/coach", Some(&cookie)).await;
+    assert!(
+        coach.body.contains("Plan: <strong>pro</strong>"),
+        "{}",
+        coach.body
+    );
+
+    // Buying again is refused without asking Stripe; the portal opens for their customer.
+    let before = site.stripe.requests().len();
+    let again = site
+        .post("/billing/checkout", &cookie, Some(BASE), &form)
+        .await;
+    assert_eq!(again.location(), "/billing?checkout=already");
+    assert_eq!(site.stripe.requests().len(), before);
+    let portal = site
+        .post("/billing/portal", &cookie, Some(BASE), &form)
+        .await;
+    assert_eq!(portal.status, StatusCode::SEE_OTHER);
+    assert!(
+        portal
+            .location()
+            .starts_with("https://billing.stripe.com/p/session/")
+    );
+    let opened = site.stripe.requests().pop().unwrap();
+    assert_eq!(opened.path, "/v1/billing_portal/sessions");
+    assert_eq!(opened.field("customer"), Some(&*customer));
+    assert_eq!(
+        opened.field("return_url"),
+        Some(&*format!("{BASE}/billing"))
+    );
+
+    // Cancelled in the portal (at period end): still Pro, until then.
+    let sub_id = format!("sub_{}", session_id.trim_start_matches("cs_test_"));
+    let period = (now, now + 30 * DAY);
+    let mut sub = Sub::active(&sub_id, &customer, period);
+    sub.cancel_at_period_end = true;
+    site.stripe_delivers(&[sub.event("evt_cancel", "updated", now + 1)])
+        .await;
+    let cancelled = site.get("/billing", Some(&cookie)).await;
+    assert!(
+        cancelled
+            .body
+            .contains(&format!("Cancelled: Pro stays on until {renews}")),
+        "{}",
+        cancelled.body
+    );
+    // Resumed, then the renewal payment fails: past due, Pro kept for the grace period.
+    sub.cancel_at_period_end = false;
+    sub.status = "past_due";
+    site.stripe_delivers(&[
+        invoice(
+            "evt_failed",
+            "invoice.payment_failed",
+            now + 2,
+            &customer,
+            &sub_id,
+            period,
+        ),
+        sub.event("evt_past_due", "updated", now + 2),
+    ])
+    .await;
+    let failed = site.get("/billing", Some(&cookie)).await;
+    assert!(
+        failed.body.contains("Your last payment failed"),
+        "{}",
+        failed.body
+    );
+    assert!(failed.body.contains("You are on <strong>Pro</strong>"));
+    // Ended: Free, and the page says so.
+    sub.status = "canceled";
+    site.stripe_delivers(&[sub.event("evt_deleted", "deleted", now + 3)])
+        .await;
+    let ended = site.get("/billing", Some(&cookie)).await;
+    assert!(
+        ended.body.contains("You are on <strong>Free</strong>"),
+        "{}",
+        ended.body
+    );
+    assert!(ended.body.contains("Your Pro subscription has ended."));
+    assert!(
+        ended.body.contains("action=\"/billing/checkout\""),
+        "can buy again"
+    );
+}
+
+/// Stripe failing or absent: a clear page, nothing half done; the retry works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up() {
+    let site = TestSite::start(false).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let form = format!("csrf={csrf}");
+    site.stripe.fail_next(1);
+    let failed = site
+        .post("/billing/checkout", &cookie, Some(BASE), &form)
+        .await;
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        failed.body.contains("Stripe is not answering"),
+        "{}",
+        failed.body
+    );
+    assert!(failed.body.contains("Nothing was charged"));
+    assert!(
+        !failed.body.contains("api_error") && !failed.body.contains("sk_test"),
+        "no details on the page"
+    );
+    assert_eq!(
+        site.store.stripe_customer_of(uid(ME)).await.unwrap(),
+        None,
+        "no customer was linked"
+    );
+    let retry = site
+        .post("/billing/checkout", &cookie, Some(BASE), &form)
+        .await;
+    assert_eq!(retry.status, StatusCode::SEE_OTHER, "{}", retry.body);
+
+    let bare = TestSite::start_with(false, false).await;
+    let (cookie, csrf) = bare.login_as(ME).await;
+    let page = bare.get("/billing", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Payments are not set up on this site"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/billing/checkout"));
+    for path in ["/billing/checkout", "/billing/portal", "/stripe/webhook"] {
+        let r = bare
+            .post(path, &cookie, Some(BASE), &format!("csrf={csrf}"))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Visitors are sent to the login.
+    let visitor = bare.get("/billing", None).await;
+    assert_eq!(visitor.status, StatusCode::SEE_OTHER);
+    assert_eq!(visitor.location(), "/login");
 }

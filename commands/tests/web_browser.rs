@@ -6,6 +6,8 @@
 //! Without Chromium this prints `SKIPPED:` and returns, unless `RLCOACH_REQUIRE_BROWSER=1`
 //! (CI installs it and sets that).
 
+#[path = "../../tests/common/fake_stripe.rs"]
+mod fake_stripe;
 mod support;
 
 use std::io::{BufRead as _, BufReader};
@@ -23,6 +25,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "browser-test-session-key-0123456789abcdef";
 const ME: u64 = 111_000_000_000_000_001;
+/// A second user, Pro through Stripe (the billing page's other face).
+const PRO: u64 = 111_000_000_000_000_002;
+const WEBHOOK_SECRET: &str = "whsec_browser_test";
 
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -130,8 +135,8 @@ fn free_port() -> u16 {
 }
 
 /// Seeds games for `ME` (claimed steam player), a coach conversation, and a session; returns the
-/// cookie value and a replay id.
-async fn seed(data: &Path) -> (String, String) {
+/// cookie value, a replay id, and the cookie value of `PRO`'s session.
+async fn seed(data: &Path) -> (String, String, String) {
     let fixture = support::replay_fixture();
     let base = rlcoach::analyze(&fixture, &rlcoach::Limits::default()).unwrap();
     let me = PlayerId {
@@ -175,11 +180,14 @@ async fn seed(data: &Path) -> (String, String) {
         .create_web_session(UserId::from_discord(ME), 3_600_000)
         .await
         .unwrap();
-    let cookie = SessionKey::from_env_value(Some(KEY))
-        .unwrap()
-        .session_cookie_value(&session);
+    let key = SessionKey::from_env_value(Some(KEY)).unwrap();
+    let cookie = key.session_cookie_value(&session);
+    let pro = store
+        .create_web_session(UserId::from_discord(PRO), 3_600_000)
+        .await
+        .unwrap();
     seeder.close().await;
-    (cookie, last)
+    (cookie, last, key.session_cookie_value(&pro))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +206,8 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (cookie, replay) = seed(&data).await;
+    let (cookie, replay, pro_cookie) = seed(&data).await;
+    let stripe = fake_stripe::FakeStripe::start().await;
     // The site, as `rlcoach web` runs it.
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -213,6 +222,10 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
             .env_remove("DATABASE_URL")
             .env_remove("DISCORD_CLIENT_ID")
             .env_remove("DISCORD_CLIENT_SECRET")
+            .env("STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY)
+            .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("STRIPE_PRICE_ID", fake_stripe::PRICE)
+            .env("STRIPE_API_BASE", &stripe.base)
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
@@ -286,12 +299,24 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
     ] {
         dt.call(s, domain, json!({})).await;
     }
-    dt.call(
-        s,
-        "Network.setCookie",
-        json!({"name": "rlcoach_session", "value": cookie, "url": base, "httpOnly": true, "sameSite": "Lax"}),
+    // PRO pays: Stripe's deliveries after a checkout, signed, over HTTP.
+    let now = rlcoach::storage::now_ms() / 1000;
+    let mut sub = fake_stripe::Sub::active(
+        "sub_browser",
+        "cus_browser",
+        (now, now + 30 * fake_stripe::DAY),
+    );
+    sub.discord_user = Some(PRO);
+    let paid = fake_stripe::FakeStripe::deliver(
+        &format!("{base}/stripe/webhook"),
+        WEBHOOK_SECRET,
+        &[
+            fake_stripe::checkout_completed("evt_b1", now, PRO, "cus_browser", "sub_browser"),
+            sub.event("evt_b2", "created", now),
+        ],
     )
     .await;
+    assert_eq!(paid, [200, 200]);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let pages = [
@@ -309,6 +334,8 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
         ("coach", "/coach".into()),
         ("settings", "/settings".into()),
         ("upload", "/upload".into()),
+        ("billing", "/billing".into()),
+        ("billing-pro", "/billing".into()),
     ];
     let mut problems = Vec::new();
     for (width, height) in [(390u32, 844u32), (1440, 900)] {
@@ -319,6 +346,17 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
         )
         .await;
         for (name, path) in &pages {
+            let who = if name.ends_with("-pro") {
+                &pro_cookie
+            } else {
+                &cookie
+            };
+            dt.call(
+                s,
+                "Network.setCookie",
+                json!({"name": "rlcoach_session", "value": who, "url": base, "httpOnly": true, "sameSite": "Lax"}),
+            )
+            .await;
             dt.errors();
             dt.call(s, "Page.navigate", json!({"url": format!("{base}{path}")}))
                 .await;
@@ -362,4 +400,48 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The Free user's billing page: the page says so, and its Upgrade button (a real form POST
+    // from the browser: CSRF token and Origin) asks Stripe for a checkout for this user.
+    dt.call(
+        s,
+        "Network.setCookie",
+        json!({"name": "rlcoach_session", "value": cookie, "url": base, "httpOnly": true, "sameSite": "Lax"}),
+    )
+    .await;
+    dt.call(
+        s,
+        "Page.navigate",
+        json!({"url": format!("{base}/billing")}),
+    )
+    .await;
+    dt.wait_event("Page.loadEventFired").await;
+    let text = dt
+        .call(
+            s,
+            "Runtime.evaluate",
+            json!({"expression": "document.querySelector('main').innerText", "returnByValue": true}),
+        )
+        .await;
+    let text = text["result"]["value"].as_str().unwrap_or("").to_string();
+    assert!(text.contains("You are on Free"), "{text}");
+    dt.call(
+        s,
+        "Runtime.evaluate",
+        json!({"expression": "document.querySelector('form[action=\"/billing/checkout\"] button').click()"}),
+    )
+    .await;
+    let mut asked = None;
+    for _ in 0..100 {
+        asked = stripe
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/v1/checkout/sessions");
+        if asked.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let asked = asked.expect("the Upgrade button started a checkout");
+    assert_eq!(asked.field("client_reference_id"), Some(&*ME.to_string()));
 }

@@ -121,11 +121,6 @@ impl StripeConfig {
     }
 }
 
-/// The Discord SKU that makes a user Pro (`DISCORD_PRO_SKU_ID`); None: not sold on Discord.
-pub fn discord_pro_sku(get: impl Fn(&str) -> Option<String>) -> Option<u64> {
-    get("DISCORD_PRO_SKU_ID").and_then(|v| v.trim().parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

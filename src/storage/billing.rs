@@ -64,6 +64,28 @@ pub struct PastDueNotice {
     pub pro_until: Option<i64>,
 }
 
+/// The viewer's own billing: what the `/billing` page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingStatus {
+    /// The plan decided from every source now.
+    pub plan: super::coach::Plan,
+    /// Each source's row (ended and Free ones too).
+    pub grants: Vec<PlanGrant>,
+    /// The newest Stripe subscription of the viewer, if any.
+    pub subscription: Option<SubscriptionView>,
+    /// The viewer has a Stripe customer (the Customer Portal can open).
+    pub has_customer: bool,
+}
+
+/// A Stripe subscription as last seen (times in ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionView {
+    /// Stripe's status: `active`, `trialing`, `past_due`, `canceled`, `unpaid`, `incomplete`, …
+    pub status: String,
+    pub cancel_at_period_end: bool,
+    pub period_end: Option<i64>,
+}
+
 /// A Discord App Subscription entitlement (times in ms).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entitlement {
@@ -155,6 +177,35 @@ impl Store {
         link_customer(&mut tx, customer, user).await?;
         tx.commit().await?;
         Ok(customer.to_string())
+    }
+
+    /// The viewer's own plan, grants and newest Stripe subscription (the `/billing` page).
+    pub async fn billing_status(&self, viewer: &super::Viewer) -> Result<BillingStatus> {
+        let user = viewer.user;
+        let plan = self.plan_of(user, now_ms()).await?;
+        let grants = self.plan_grants(user).await?;
+        let subscription = sqlx::query(
+            "SELECT status, cancel_at_period_end, period_end FROM stripe_subscriptions
+             WHERE user_id = $1 ORDER BY state_at DESC, subscription_id LIMIT 1",
+        )
+        .bind(user.get())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| -> Result<SubscriptionView> {
+            Ok(SubscriptionView {
+                status: r.try_get(0)?,
+                cancel_at_period_end: r.try_get::<i64, _>(1)? != 0,
+                period_end: r.try_get(2)?,
+            })
+        })
+        .transpose()?;
+        let has_customer = self.stripe_customer_of(user).await?.is_some();
+        Ok(BillingStatus {
+            plan,
+            grants,
+            subscription,
+            has_customer,
+        })
     }
 
     /// Every source's row of a user's plan (ended ones and Free ones included).
@@ -717,6 +768,9 @@ impl Grant {
     }
 }
 
+/// Stores an entitlement as Discord last described it. Deletion is final (Discord never
+/// restores a deleted entitlement), so a CREATE or UPDATE handled after its DELETE (gateway
+/// events are handled concurrently) cannot bring it back.
 async fn upsert_entitlement(tx: &mut sqlx::AnyConnection, e: &Entitlement) -> Result<()> {
     ensure_user(tx, e.user.get()).await?;
     sqlx::query(
@@ -725,7 +779,8 @@ async fn upsert_entitlement(tx: &mut sqlx::AnyConnection, e: &Entitlement) -> Re
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (entitlement_id) DO UPDATE SET user_id = excluded.user_id,
              sku_id = excluded.sku_id, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
-             deleted = excluded.deleted, updated_at = excluded.updated_at",
+             deleted = CASE WHEN discord_entitlements.deleted = 1 THEN 1 ELSE excluded.deleted END,
+             updated_at = excluded.updated_at",
     )
     .bind(snowflake(e.id))
     .bind(e.user.get())

@@ -27,7 +27,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
 
-pub use billing::{Applied, Entitlement, PastDueNotice, PlanGrant};
+pub use billing::{
+    Applied, BillingStatus, Entitlement, PastDueNotice, PlanGrant, SubscriptionView,
+};
 pub use coach::{
     BudgetStatus, Conversation, NewMessage, Note, NoteCategory, NoteSource, Plan, PlanSource,
     Reservation, Settled, StoredMessage, Tier,

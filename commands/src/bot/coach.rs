@@ -22,9 +22,21 @@ pub const EDIT_INTERVAL: Duration = Duration::from_millis(1200);
 /// Text per message (Discord allows 2000; the rest is room for a status line and fences).
 const CHUNK: usize = 1900;
 
-/// The friendly "this is Pro" answer, with the upgrade link when the site is configured.
+/// The friendly "this is Pro" answer: with Discord's subscribe button when Pro is sold on
+/// Discord (`DISCORD_PRO_SKU_ID`), else with the link to the site's billing page when there is one.
 pub fn upsell(settings: &BotSettings) -> (String, Vec<serenity::CreateActionRow>) {
     let text = "**The coach is part of rlcoach Pro.** Pro gives you an AI coach that reads your own games before it answers: ask it anything in a private thread, get a review of your last session with the numbers behind it and drills for next time, and it remembers what you worked on. Everything else (analysis, cards, trends) stays free.".to_string();
+    // Sold on Discord: its own subscribe button (Discord's checkout, no website needed).
+    if let Some(sku) = settings.pro_sku {
+        return (
+            format!(
+                "{text}\nSubscribe right here with the button below; Pro switches on as soon as Discord confirms it."
+            ),
+            vec![serenity::CreateActionRow::Buttons(vec![
+                serenity::CreateButton::new_premium(sku),
+            ])],
+        );
+    }
     match &settings.web_base {
         Some(base) => (
             format!(

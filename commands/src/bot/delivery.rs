@@ -337,7 +337,7 @@ async fn retry(data: &Data, d: &Delivery, failure: DeliveryFailure, error: &str)
 }
 
 /// Whether a failed Discord call may work later.
-fn classify(e: &serenity::Error) -> DeliveryFailure {
+pub(super) fn classify(e: &serenity::Error) -> DeliveryFailure {
     match e {
         serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
             if r.status_code.as_u16() == 429 || r.status_code.is_server_error() =>

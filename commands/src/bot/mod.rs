@@ -6,6 +6,7 @@
 //! deliveries → gateway. `DISCORD_API_BASE` redirects every REST call (and so the gateway URL lookup) to
 //! another server, e.g. the offline fake used by the end-to-end tests.
 
+pub(crate) mod billing;
 pub mod coach;
 mod components;
 mod delivery;
@@ -72,6 +73,8 @@ pub struct BotSettings {
     /// Attachment downloads at the same time (`RLCOACH_MAX_DOWNLOADS`, default 8).
     pub max_downloads: usize,
     pub shutdown_grace: Duration,
+    /// The Discord SKU that makes a user Pro (`DISCORD_PRO_SKU_ID`); None: not sold on Discord.
+    pub pro_sku: Option<u64>,
 }
 
 impl std::fmt::Debug for BotSettings {
@@ -81,6 +84,7 @@ impl std::fmt::Debug for BotSettings {
             .field("api_base", &self.api_base)
             .field("dev_guild", &self.dev_guild)
             .field("web_base", &self.web_base)
+            .field("pro_sku", &self.pro_sku)
             .finish()
     }
 }
@@ -120,6 +124,14 @@ impl BotSettings {
                 None => 8,
             },
             shutdown_grace: Duration::from_secs(20),
+            pro_sku: match var("DISCORD_PRO_SKU_ID") {
+                Some(v) => Some(
+                    v.trim()
+                        .parse()
+                        .with_context(|| format!("DISCORD_PRO_SKU_ID={v:?} is not a SKU id"))?,
+                ),
+                None => None,
+            },
         })
     }
 }
@@ -171,6 +183,17 @@ pub async fn run(
     // Results finished while the bot was down go out now; new ones as the pool announces them.
     let deliveries = tokio::spawn(delivery::run(data.clone(), pool.subscribe()));
     let sweeper = tokio::spawn(sweep_files(store.clone()));
+    let notices = tokio::spawn(billing::past_due_notices(data.clone()));
+    // Entitlements granted or revoked while the bot was down (not blocking start-up).
+    let reconcile = settings.pro_sku.map(|sku| {
+        let (http, store) = (http.clone(), store.clone());
+        tokio::spawn(async move {
+            match billing::reconcile(&http, &store, sku).await {
+                Ok(users) => tracing::info!(users, "Discord entitlements reconciled"),
+                Err(e) => tracing::warn!(error = %e, "cannot reconcile Discord entitlements"),
+            }
+        })
+    });
     let coach_sweeper = data
         .coach
         .clone()
@@ -245,6 +268,10 @@ pub async fn run(
     shards.shutdown_all().await;
     deliveries.abort();
     sweeper.abort();
+    notices.abort();
+    if let Some(r) = reconcile {
+        r.abort();
+    }
     if let Some(s) = coach_sweeper {
         s.abort();
     }
@@ -354,6 +381,18 @@ async fn event_handler(
         serenity::FullEvent::Message { new_message } => {
             intake::on_message(fw.serenity_context, data, new_message).await?;
             coach::on_message(data, new_message).await
+        }
+        serenity::FullEvent::EntitlementCreate { entitlement } => {
+            billing::on_entitlement(data, entitlement, "entitlement created").await;
+            Ok(())
+        }
+        serenity::FullEvent::EntitlementUpdate { entitlement } => {
+            billing::on_entitlement(data, entitlement, "entitlement updated").await;
+            Ok(())
+        }
+        serenity::FullEvent::EntitlementDelete { entitlement } => {
+            billing::on_entitlement(data, entitlement, "entitlement deleted").await;
+            Ok(())
         }
         serenity::FullEvent::InteractionCreate { interaction } => {
             if let serenity::Interaction::Component(c) = interaction {

@@ -3,8 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::response::Html;
-use maud::html;
+use maud::{Markup, html};
 use rlcoach::coach::Role;
+use rlcoach::storage::Viewer;
 
 use super::auth::CurrentUser;
 use super::error::{WebError, WebResult};
@@ -14,25 +15,10 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult
     let viewer = user.viewer();
     let conversations = state.store.conversations(&viewer, 50).await?;
     let notes = state.store.notes(&viewer).await?;
-    let plan = state.store.plan(&viewer).await?;
-    let budget = state
-        .store
-        .coach_budget(&viewer, state.settings.coach_monthly_tokens)
-        .await?;
-    let used = budget.used + budget.reserved;
-    let share = if budget.limit == 0 {
-        100.0
-    } else {
-        (100.0 * used as f64 / budget.limit as f64).min(100.0)
-    };
+    let usage = usage_panel(&state, &viewer).await?;
     let body = html! {
         h1 { "Coach" }
-        div.panel {
-            p { "Plan: " strong { (plan.tier.as_str()) } " · this period ends " (layout::date(budget.period_end)) }
-            meter.usage min="0" max=(budget.limit.max(1)) high=(budget.limit * 9 / 10) value=(used) { (format!("{share:.0}")) " %" }
-            p.muted { (used) " of " (budget.limit) " tokens used (" (format!("{share:.0}")) " %)" }
-            @if !plan.is_pro() { p.muted { "The coach is part of Pro; ask it on Discord with /coach." } }
-        }
+        (usage)
         h2 { "Conversations" }
         @if conversations.is_empty() { p.muted { "No conversations yet. Ask the coach on Discord with /coach." } }
         ul.plain {
@@ -49,6 +35,29 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult
         }
     };
     Ok(layout::page("Coach", &user, "/coach", body))
+}
+
+/// The plan and this period's coach budget as a bar (the Coach and Billing pages).
+pub async fn usage_panel(state: &AppState, viewer: &Viewer) -> WebResult<Markup> {
+    let plan = state.store.plan(viewer).await?;
+    let budget = state
+        .store
+        .coach_budget(viewer, state.settings.coach_monthly_tokens)
+        .await?;
+    let used = budget.used + budget.reserved;
+    let share = if budget.limit == 0 {
+        100.0
+    } else {
+        (100.0 * used as f64 / budget.limit as f64).min(100.0)
+    };
+    Ok(html! {
+        div.panel {
+            p { "Plan: " strong { (plan.tier.as_str()) } " · this period ends " (layout::date(budget.period_end)) }
+            meter.usage min="0" max=(budget.limit.max(1)) high=(budget.limit * 9 / 10) value=(used) { (format!("{share:.0}")) " %" }
+            p.muted { (used) " of " (budget.limit) " coach tokens used (" (format!("{share:.0}")) " %)" }
+            @if !plan.is_pro() { p.muted { "The coach is part of Pro: " a href="/billing" { "see Billing" } ", then ask it on Discord with /coach." } }
+        }
+    })
 }
 
 pub async fn conversation(

@@ -22,9 +22,12 @@ pub enum WebError {
     /// The user sent something we cannot use; the message is theirs to read.
     #[error("{0}")]
     BadRequest(String),
-    /// Discord did not complete the login.
-    #[error("{0}")]
-    Upstream(String),
+    /// A service we depend on (Discord's login, Stripe) failed; `title` names what failed.
+    #[error("{message}")]
+    Upstream {
+        title: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -57,7 +60,9 @@ impl IntoResponse for WebError {
                 )
             }
             WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, "That didn't work", m.clone()),
-            WebError::Upstream(m) => (StatusCode::BAD_GATEWAY, "Discord login failed", m.clone()),
+            WebError::Upstream { title, message } => {
+                (StatusCode::BAD_GATEWAY, *title, message.clone())
+            }
             WebError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "web request failed");
                 (

@@ -9,7 +9,7 @@ use super::assets;
 use super::auth::CurrentUser;
 
 /// The sections in the navigation: (path, label).
-const NAV: [(&str, &str); 8] = [
+const NAV: [(&str, &str); 9] = [
     ("/", "Home"),
     ("/replays", "Replays"),
     ("/sessions", "Sessions"),
@@ -17,6 +17,7 @@ const NAV: [(&str, &str); 8] = [
     ("/compare", "Compare"),
     ("/coach", "Coach"),
     ("/upload", "Upload"),
+    ("/billing", "Billing"),
     ("/settings", "Settings"),
 ];
 

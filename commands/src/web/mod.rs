@@ -54,6 +54,9 @@ pub struct WebSettings {
     pub coach_monthly_tokens: u64,
     /// Stripe (`STRIPE_*`); None: billing is not configured.
     pub stripe: Option<rlcoach::billing::StripeConfig>,
+    /// How the Pro price reads on the site (`RLCOACH_PRO_PRICE`, default `$10 / month`); the
+    /// amount charged is Stripe's price (`STRIPE_PRICE_ID`).
+    pub pro_price: String,
 }
 
 impl std::fmt::Debug for WebSettings {
@@ -81,11 +84,21 @@ pub struct AppState {
     pub settings: Arc<WebSettings>,
     /// For the Discord login calls (timeouts set).
     pub http: reqwest::Client,
+    /// Checkout and the portal; None when billing is not configured.
+    pub stripe: Option<rlcoach::billing::StripeClient>,
 }
 
 impl AppState {
     pub fn new(store: Store, intake: Intake, settings: WebSettings) -> anyhow::Result<AppState> {
+        let stripe = match &settings.stripe {
+            Some(c) => Some(
+                rlcoach::billing::StripeClient::new(c.clone())
+                    .context("cannot build the HTTP client for Stripe")?,
+            ),
+            None => None,
+        };
         Ok(AppState {
+            stripe,
             store,
             intake,
             settings: Arc::new(settings),
@@ -125,6 +138,10 @@ pub fn router(state: AppState) -> Router {
         .route("/upload", get(upload::page))
         .route("/upload/status", get(upload::status))
         .route("/static/{name}", get(assets::serve))
+        .route("/billing", get(billing::page))
+        .route("/billing/plan", get(billing::plan))
+        .route("/billing/checkout", post(billing::checkout))
+        .route("/billing/portal", post(billing::portal))
         .route("/stripe/webhook", post(billing::webhook))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
     let uploads = Router::new()

@@ -47,9 +47,12 @@ struct TokenResponse {
 
 fn upstream(what: &str, e: impl std::fmt::Display) -> WebError {
     tracing::warn!(error = %e, "{what}");
-    WebError::Upstream(
-        "Discord did not complete the login (it may be busy). Please try again in a minute.".into(),
-    )
+    WebError::Upstream {
+        title: "Discord login failed",
+        message:
+            "Discord did not complete the login (it may be busy). Please try again in a minute."
+                .into(),
+    }
 }
 
 impl DiscordOAuth {

@@ -351,7 +351,20 @@ fn components(e: &mut Errors, at: &[&str], rows: &[Value]) {
         for (c, comp) in children.iter().enumerate() {
             let c = c.to_string();
             let p = join(&row_path, &["components", &c]);
-            let is_link = comp.get("style").and_then(Value::as_u64) == Some(5);
+            let style = comp.get("style").and_then(Value::as_u64);
+            // Link (5) and premium (6) buttons carry a url or a sku_id, not a custom id.
+            let is_link = matches!(style, Some(5 | 6));
+            if style == Some(6)
+                && (comp.get("sku_id").and_then(Value::as_str).is_none()
+                    || comp.get("label").is_some_and(|l| !l.is_null())
+                    || comp.get("url").is_some_and(|u| !u.is_null()))
+            {
+                e.add(
+                    &join(&p, &["sku_id"]),
+                    "BUTTON_COMPONENT_INVALID_PREMIUM",
+                    "A premium button needs a sku_id and no label or url".into(),
+                );
+            }
             if let Some(id) = comp.get("custom_id").and_then(Value::as_str) {
                 e.text(
                     &join(&p, &["custom_id"]),

@@ -110,6 +110,9 @@ pub struct Shared {
     /// OAuth2: authorization codes not yet exchanged, and access tokens, to their grant.
     oauth_codes: Mutex<HashMap<String, OAuthGrant>>,
     oauth_tokens: Mutex<HashMap<String, OAuthGrant>>,
+    /// App Subscription entitlements (Discord's JSON objects), served by `GET
+    /// /applications/{app}/entitlements` and carried by the user's interactions.
+    entitlements: Mutex<Vec<Value>>,
     ids: AtomicU64,
     changed: Notify,
     identifies: AtomicU64,
@@ -289,6 +292,57 @@ impl FakeDiscord {
             .filter(|(_, r)| **r == user)
             .map(|(c, _)| *c)
             .collect()
+    }
+
+    /// A user entitlement to `sku` (Discord's object); `ends_at` RFC 3339, None: open-ended.
+    pub fn entitlement_json(&self, user: u64, sku: u64, ends_at: Option<&str>) -> Value {
+        json!({
+            "id": self.next_id().to_string(), "sku_id": sku.to_string(),
+            "application_id": APP_ID.to_string(), "user_id": user.to_string(), "type": 8,
+            "deleted": false, "starts_at": "2026-01-01T00:00:00.000000+00:00", "ends_at": ends_at,
+            "consumed": false
+        })
+    }
+
+    /// Discord grants (or updates) an entitlement; `announce` sends ENTITLEMENT_CREATE (or
+    /// UPDATE for a known id) to the bot, otherwise the bot only sees it in the list and in
+    /// interactions (an event missed while it was down).
+    pub fn grant_entitlement(&self, e: Value, announce: bool) {
+        let mut list = self.shared.entitlements.lock().unwrap();
+        let known = list.iter().position(|x| x["id"] == e["id"]);
+        let kind = match known {
+            Some(i) => {
+                list[i] = e.clone();
+                "ENTITLEMENT_UPDATE"
+            }
+            None => {
+                list.push(e.clone());
+                "ENTITLEMENT_CREATE"
+            }
+        };
+        drop(list);
+        if announce {
+            self.dispatch(kind, e);
+        }
+    }
+
+    /// Every entitlement Discord holds (deleted ones too).
+    pub fn entitlements(&self) -> Vec<Value> {
+        self.shared.entitlements.lock().unwrap().clone()
+    }
+
+    /// Discord deletes an entitlement (a refund); `announce` sends ENTITLEMENT_DELETE.
+    pub fn delete_entitlement(&self, id: &str, announce: bool) {
+        let mut list = self.shared.entitlements.lock().unwrap();
+        let Some(e) = list.iter_mut().find(|x| x["id"] == id) else {
+            return;
+        };
+        e["deleted"] = json!(true);
+        let e = e.clone();
+        drop(list);
+        if announce {
+            self.dispatch("ENTITLEMENT_DELETE", e);
+        }
     }
 
     /// Sends a gateway dispatch to every connected bot.
@@ -474,12 +528,23 @@ impl FakeDiscord {
         if self.shared.expire_new_tokens.load(Ordering::SeqCst) {
             self.expire_token(&token);
         }
+        // Discord puts the user's active entitlements on every interaction.
+        let owner = user.to_string();
+        let entitlements: Vec<Value> = self
+            .shared
+            .entitlements
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["user_id"] == owner.as_str() && active(e, false))
+            .cloned()
+            .collect();
         let mut d = json!({
             "id": id.to_string(), "application_id": APP_ID.to_string(), "type": kind, "token": token,
             "version": 1, "locale": "en-US", "channel_id": channel.to_string(),
             "channel": {"id": channel.to_string(), "type": if guild.is_some() { 0 } else { 1 }},
             "data": {"id": "600000000000000001", "name": name, "type": 1, "options": options, "resolved": resolved},
-            "entitlements": [], "app_permissions": "2251799813685247", "authorizing_integration_owners": {},
+            "entitlements": entitlements, "app_permissions": "2251799813685247", "authorizing_integration_owners": {},
             "context": if guild.is_some() { 0 } else { 1 }, "attachment_size_limit": self.upload_limit_for(&token)
         });
         if resolved.is_null() {
@@ -545,6 +610,50 @@ impl FakeDiscord {
         self.dispatch("INTERACTION_CREATE", d);
         token
     }
+}
+
+/// Not deleted, and (when `exclude_ended`) not past its `ends_at`.
+fn active(e: &Value, exclude_ended: bool) -> bool {
+    use poise::serenity_prelude::Timestamp;
+    let ended = e["ends_at"]
+        .as_str()
+        .and_then(|t| Timestamp::parse(t).ok())
+        .is_some_and(|t| t.unix_timestamp() <= Timestamp::now().unix_timestamp());
+    e["deleted"] != json!(true) && !(exclude_ended && ended)
+}
+
+/// `GET /applications/{app}/entitlements?after=&limit=&exclude_ended=`: ascending ids.
+fn list_entitlements(s: &Shared, query: &str) -> Value {
+    let param = |k: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.to_string())
+    };
+    let after: u64 = param("after").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: usize = param("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 100);
+    let exclude_ended = param("exclude_ended").as_deref() == Some("true");
+    let id = |e: &Value| {
+        e["id"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let mut list: Vec<Value> = s
+        .entitlements
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| id(e) > after && active(e, exclude_ended))
+        .cloned()
+        .collect();
+    list.sort_by_key(id);
+    list.truncate(limit);
+    Value::Array(list)
 }
 
 pub fn user_json(id: u64, bot: bool) -> Value {
@@ -727,6 +836,7 @@ async fn rest(
     }
     let rejected =
         headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bot rejected-token");
+    let query = req.uri().query().unwrap_or("").to_string();
     let (json, files) = parse_body(&headers, req).await;
     let path = format!("/{rest}");
     if !files.is_empty()
@@ -781,6 +891,7 @@ async fn rest(
             "id": APP_ID.to_string(), "name": "rlcoach", "icon": null, "description": "", "bot_public": true,
             "bot_require_code_grant": false, "owner": user_json(OWNER_ID, false), "verify_key": "", "flags": 0,
             "team": null})),
+        ("GET", ["applications", _, "entitlements"]) => Json(list_entitlements(&s, &query)),
         ("PUT", ["applications", _, "commands"])
         | ("PUT", ["applications", _, "guilds", _, "commands"]) => Json(json!([])),
         ("POST", ["interactions", _, _, "callback"]) => Status(StatusCode::NO_CONTENT),

@@ -102,4 +102,21 @@
         .then(function () { if (button) { button.disabled = false; } });
     });
   }
+
+  // After a checkout: ask for the plan every 2 s (for up to a minute) and reload once Pro is on.
+  var wait = document.querySelector("[data-wait-pro]");
+  if (wait && window.fetch) {
+    var tries = 0;
+    var check = function () {
+      tries += 1;
+      fetch(wait.getAttribute("data-wait-pro"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : {}; })
+        .then(function (p) {
+          if (p.tier === "pro") { window.location.reload(); return; }
+          if (tries < 30) { setTimeout(check, 2000); }
+        })
+        .catch(function () { if (tries < 30) { setTimeout(check, 4000); } });
+    };
+    setTimeout(check, 1500);
+  }
 })();
