@@ -104,7 +104,11 @@ both_backends!(
                 ((now - DAY) * 1000, (now + 29 * DAY) * 1000)
             );
             assert_eq!(
-                store.stripe_customer_of(user()).await.unwrap().as_deref(),
+                store
+                    .stripe_customer_of(&Viewer::user(user()))
+                    .await
+                    .unwrap()
+                    .as_deref(),
                 Some("cus_1")
             );
 
@@ -486,6 +490,26 @@ both_backends!(
             assert_eq!(notices[0].pro_until, Some(grace_end * 1000));
             store.clear_past_due_notice("sub_1").await.unwrap();
             assert!(store.past_due_notices().await.unwrap().is_empty());
+            // Stripe retries the card and it fails again: the user was told already.
+            let again = invoice(
+                "evt_2b",
+                "invoice.payment_failed",
+                now - 20,
+                "cus_1",
+                "sub_1",
+                p2,
+            );
+            assert_eq!(
+                send(&store, &again).await,
+                Applied::Done {
+                    user: Some(user()),
+                    past_due: false
+                }
+            );
+            assert!(
+                store.past_due_notices().await.unwrap().is_empty(),
+                "one message per fall into past due, not one per retry"
+            );
             // The retry is paid: active again for the new period.
             send(
                 &store,
@@ -680,17 +704,26 @@ both_backends!(
                 .apply_entitlement(&entitlement(2, 2, SKU, ends, false), Some(SKU))
                 .await
                 .unwrap();
-            // While it was down: 1's was deleted, 3 subscribed.
+            // While it was down: 1's was deleted, 3 subscribed. The list is read at `listed`.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let listed = now_ms();
             let current = vec![
                 entitlement(2, 2, SKU, ends, false),
                 entitlement(3, 3, SKU, None, false),
             ];
+            // Meanwhile (the bot is up, events flow): user 4 subscribes; that event is newer
+            // than the list, which does not have it.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            store
+                .apply_entitlement(&entitlement(4, 4, SKU, None, false), Some(SKU))
+                .await
+                .unwrap();
             assert_eq!(
                 store
-                    .reconcile_entitlements(&current, Some(SKU))
+                    .reconcile_entitlements(&current, Some(SKU), listed)
                     .await
                     .unwrap(),
-                3
+                4
             );
             let pro = |n: u64| {
                 let store = store.clone();
@@ -705,12 +738,29 @@ both_backends!(
             assert!(!pro(1).await);
             assert!(pro(2).await);
             assert!(pro(3).await);
-            // Running it again changes nothing.
+            assert!(pro(4).await, "an event newer than the list is kept");
+            // Running it again (a list read now) changes nothing for the listed ones; 4 is not
+            // in it this time, so it is set aside as missing...
             store
-                .reconcile_entitlements(&current, Some(SKU))
+                .reconcile_entitlements(&current, Some(SKU), now_ms() + 1)
                 .await
                 .unwrap();
             assert!(!pro(1).await && pro(2).await && pro(3).await);
+            assert!(!pro(4).await);
+            // ...which is not final: its next UPDATE restores it (a DELETE would be final).
+            store
+                .apply_entitlement(&entitlement(4, 4, SKU, None, false), Some(SKU))
+                .await
+                .unwrap();
+            assert!(pro(4).await);
+            store
+                .apply_entitlement(&entitlement(1, 1, SKU, ends, false), Some(SKU))
+                .await
+                .unwrap();
+            assert!(
+                pro(1).await,
+                "1 was only missing from the list, never deleted by Discord"
+            );
         }
     }
 );
@@ -740,7 +790,7 @@ both_backends!(
             assert!(!format!("{client:?}").contains("sk_test_fake"));
             assert_eq!(
                 client
-                    .portal(&store, user(), "https://site/billing")
+                    .portal(&store, &Viewer::user(user()), "https://site/billing")
                     .await
                     .unwrap(),
                 None
@@ -749,7 +799,7 @@ both_backends!(
             let session = client
                 .checkout(
                     &store,
-                    user(),
+                    &Viewer::user(user()),
                     "https://site/billing?ok=1",
                     "https://site/billing",
                 )
@@ -797,13 +847,22 @@ both_backends!(
                 assert_eq!(checkout.field("cancel_url"), Some("https://site/billing"));
             }
             assert_eq!(
-                store.stripe_customer_of(user()).await.unwrap().as_deref(),
+                store
+                    .stripe_customer_of(&Viewer::user(user()))
+                    .await
+                    .unwrap()
+                    .as_deref(),
                 Some("cus_Fake1")
             );
 
             // A second checkout reuses the customer: no new one is created.
-            client
-                .checkout(&store, user(), "https://site/ok", "https://site/no")
+            let second = client
+                .checkout(
+                    &store,
+                    &Viewer::user(user()),
+                    "https://site/ok",
+                    "https://site/no",
+                )
                 .await
                 .unwrap();
             {
@@ -814,7 +873,7 @@ both_backends!(
             }
 
             let portal = client
-                .portal(&store, user(), "https://site/billing")
+                .portal(&store, &Viewer::user(user()), "https://site/billing")
                 .await
                 .unwrap()
                 .unwrap();
@@ -827,10 +886,104 @@ both_backends!(
                 assert_eq!(p.field("return_url"), Some("https://site/billing"));
             }
 
+            // A double click: the same payment page again (Stripe replays the keyed request).
+            let again = client
+                .checkout(
+                    &store,
+                    &Viewer::user(user()),
+                    "https://site/ok",
+                    "https://site/no",
+                )
+                .await
+                .unwrap();
+            assert_eq!(again.url, second.url);
+            let sessions: std::collections::HashSet<String> = stripe
+                .requests()
+                .iter()
+                .filter(|r| {
+                    r.path == "/v1/checkout/sessions"
+                        && r.field("success_url") == Some("https://site/ok")
+                })
+                .map(|r| r.idempotency_key.clone().unwrap_or_default())
+                .collect();
+            assert_eq!(sessions.len(), 1, "one key for the same checkout");
+
+            // The customer was deleted in Stripe's Dashboard: unlinked, replaced, and the
+            // checkout goes through (once: the replacement is keyed too).
+            stripe.delete_customer("cus_Fake1");
+            assert_eq!(
+                client
+                    .portal(&store, &Viewer::user(user()), "https://site/billing")
+                    .await
+                    .unwrap(),
+                None,
+                "no portal for a customer Stripe no longer knows"
+            );
+            assert_eq!(
+                store
+                    .stripe_customer_of(&Viewer::user(user()))
+                    .await
+                    .unwrap(),
+                None
+            );
+            store
+                .link_stripe_customer(user(), "cus_Fake1")
+                .await
+                .unwrap();
+            // (Other URLs than before: the same request within ten minutes is replayed.)
+            let renewed = client
+                .checkout(
+                    &store,
+                    &Viewer::user(user()),
+                    "https://site/ok2",
+                    "https://site/no",
+                )
+                .await
+                .unwrap();
+            let fresh = store
+                .stripe_customer_of(&Viewer::user(user()))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_ne!(fresh, "cus_Fake1");
+            let made = stripe
+                .requests()
+                .into_iter()
+                .rfind(|r| r.path == "/v1/customers")
+                .unwrap();
+            assert_eq!(
+                made.idempotency_key.as_deref(),
+                Some(&*format!("rlcoach-customer-{USER}-after-cus_Fake1"))
+            );
+            assert!(renewed.url.starts_with("https://checkout.stripe.com/"));
+
+            // Two checkouts at once by a new user: one customer.
+            let newcomer = Viewer::user(UserId::from_discord(USER + 1));
+            let (a, b) = tokio::join!(
+                client.checkout(&store, &newcomer, "https://site/ok", "https://site/no"),
+                client.checkout(&store, &newcomer, "https://site/ok", "https://site/no"),
+            );
+            assert_eq!(a.unwrap().url, b.unwrap().url, "one payment page");
+            let theirs: std::collections::HashSet<String> = stripe
+                .requests()
+                .iter()
+                .filter(|r| {
+                    r.path == "/v1/checkout/sessions"
+                        && r.field("client_reference_id") == Some(&*(USER + 1).to_string())
+                })
+                .filter_map(|r| r.field("customer").map(str::to_string))
+                .collect();
+            assert_eq!(theirs.len(), 1, "{theirs:?}");
+
             // Stripe's error answer becomes a typed error.
             let wrong = StripeClient::new(config(&base, "price_gone")).unwrap();
             match wrong
-                .checkout(&store, user(), "https://site/ok", "https://site/no")
+                .checkout(
+                    &store,
+                    &Viewer::user(user()),
+                    "https://site/ok",
+                    "https://site/no",
+                )
                 .await
             {
                 Err(StripeClientError::Api {
@@ -838,6 +991,7 @@ both_backends!(
                     kind,
                     code,
                     message,
+                    ..
                 }) => {
                     assert_eq!(status, 400);
                     assert_eq!(kind, "invalid_request_error");

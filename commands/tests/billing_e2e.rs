@@ -131,25 +131,47 @@ fn plan_show(dir: &Path, user: u64) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Waits until `plan show` says `tier` for `user` (the bot applies gateway events on its own
-/// time).
-async fn wait_tier(dir: &Path, user: u64, tier: &str) -> String {
-    let needle = format!(": {tier} ");
+/// Waits until `plan show` for `user` contains `needle` (the bot applies gateway events on its
+/// own time).
+async fn wait_shown(dir: &Path, user: u64, needle: &str) -> String {
     for _ in 0..150 {
         let shown = plan_show(dir, user);
-        if shown.contains(&needle) {
+        if shown.contains(needle) {
             return shown;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("user {user} never became {tier}: {}", plan_show(dir, user));
+    panic!(
+        "`plan show {user}` never said {needle:?}: {}",
+        plan_show(dir, user)
+    );
+}
+
+/// Waits until `plan show` says `tier` for `user`.
+async fn wait_tier(dir: &Path, user: u64, tier: &str) -> String {
+    wait_shown(dir, user, &format!(": {tier} ")).await
+}
+
+/// Waits until the bot logged that it applied entitlement `id`.
+async fn wait_applied(bot: &Bot, id: &str) {
+    for _ in 0..150 {
+        let log = bot.log_text();
+        if log
+            .lines()
+            .any(|l| l.contains("entitlement applied") && l.contains(id))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("entitlement {id} never applied:\n{}", bot.log_text());
 }
 
 /// A coach answer for the next question; returns the thread it streamed into.
 async fn answered(fake: &FakeDiscord, model: &FakeModel, user: u64, text: &str) -> u64 {
     let before = fake.threads().len();
     model.push(AnthropicTurn::new().text_pieces(&[text]).end("end_turn"));
-    let token = ask(fake, user, "What should I work on?");
+    ask(fake, user, "What should I work on?");
     let (thread, ..) = fake
         .wait_for("a coach thread", T, |_| fake.threads().get(before).cloned())
         .await;
@@ -161,7 +183,6 @@ async fn answered(fake: &FakeDiscord, model: &FakeModel, user: u64, text: &str) 
             .map(|_| ())
     })
     .await;
-    let _ = token;
     thread
 }
 
@@ -326,14 +347,21 @@ async fn a_user_pays_on_the_site_and_the_coach_answers_them_on_discord() {
     )
     .await;
     assert_eq!(statuses, [200, 200, 200]);
-    // A forged delivery is refused.
-    let forged = FakeStripe::deliver(
+    // A forged delivery (someone else's "payment", signed with the wrong secret) is refused
+    // and changes nothing.
+    let stranger = 5_550_002u64;
+    let forged = fake_stripe::checkout_completed("evt_forged", now, stranger, "cus_x", "sub_x");
+    let mut forged_sub =
+        fake_stripe::Sub::active("sub_x", "cus_x", (now, now + 30 * fake_stripe::DAY));
+    forged_sub.discord_user = Some(stranger);
+    let refused = FakeStripe::deliver(
         &format!("{site}/stripe/webhook"),
         "whsec_wrong",
-        &stripe.events_of_payment(&session, now),
+        &[forged, forged_sub.event("evt_forged_sub", "created", now)],
     )
     .await;
-    assert_eq!(forged, [400, 400, 400]);
+    assert_eq!(refused, [400, 400]);
+    assert!(plan_show(dir.path(), stranger).contains(": free "));
     assert!(plan_show(dir.path(), user).contains(": pro (source: stripe"));
     let (_, _, billing) = browser.get("/billing").await;
     assert!(
@@ -409,7 +437,7 @@ async fn discord_entitlements_grant_and_revoke_pro_even_while_the_bot_is_down() 
     let fake = FakeDiscord::start().await;
     let model = FakeModel::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (buyer, both, early, refunded) = (7_770_001u64, 7_770_002u64, 7_770_003u64, 7_770_004u64);
+    let (buyer, both, early, other) = (7_770_001u64, 7_770_002u64, 7_770_003u64, 7_770_004u64);
     let env = env(&model, None, Some(SKU));
     let mut bot = start(&fake, dir.path(), &env).await;
 
@@ -427,21 +455,24 @@ async fn discord_entitlements_grant_and_revoke_pro_even_while_the_bot_is_down() 
     let shown = wait_tier(dir.path(), buyer, "pro").await;
     assert!(shown.contains("source: discord"), "{shown}");
     answered(&fake, &model, buyer, "Rotate back post.").await;
-    // An entitlement to another SKU grants nothing.
-    fake.grant_entitlement(fake.entitlement_json(refunded, SKU + 1, None), true);
+    // An entitlement to another SKU grants nothing (once the bot has applied it).
+    let other_sku = fake.entitlement_json(other, SKU + 1, None);
+    fake.grant_entitlement(other_sku.clone(), true);
+    wait_applied(&bot, other_sku["id"].as_str().unwrap()).await;
+    assert!(plan_show(dir.path(), other).contains(": free "));
 
     // Pro twice (an operator grant and Discord): losing the entitlement keeps Pro.
     plan_set(dir.path(), both, "pro");
     let theirs = fake.entitlement_json(both, SKU, None);
     fake.grant_entitlement(theirs.clone(), true);
+    wait_shown(dir.path(), both, "\n  discord: pro").await;
     let id = theirs["id"].as_str().unwrap().to_string();
     fake.delete_entitlement(&id, true);
+    let kept = wait_shown(dir.path(), both, "\n  discord: free").await;
+    assert!(kept.contains(": pro (source: operator"), "{kept}");
     // ENTITLEMENT_DELETE for the buyer (a refund): Free again.
     fake.delete_entitlement(bought["id"].as_str().unwrap(), true);
     wait_tier(dir.path(), buyer, "free").await;
-    let kept = plan_show(dir.path(), both);
-    assert!(kept.contains(": pro (source: operator"), "{kept}");
-    assert!(plan_show(dir.path(), refunded).contains(": free "));
 
     // Bought on Discord a moment ago, its event not here yet: the interaction carries it.
     fake.grant_entitlement(fake.entitlement_json(early, SKU, None), false);

@@ -1209,7 +1209,10 @@ async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up() {
         "no details on the page"
     );
     assert_eq!(
-        site.store.stripe_customer_of(uid(ME)).await.unwrap(),
+        site.store
+            .stripe_customer_of(&Viewer::user(uid(ME)))
+            .await
+            .unwrap(),
         None,
         "no customer was linked"
     );

@@ -190,6 +190,33 @@ async fn seed(data: &Path) -> (String, String, String) {
     (cookie, last, key.session_cookie_value(&pro))
 }
 
+/// The text of `path`'s `<main>` for the browser holding session cookie `who`.
+async fn main_text(
+    dt: &mut DevTools,
+    s: Option<&str>,
+    base: &str,
+    who: &str,
+    path: &str,
+) -> String {
+    dt.call(
+        s,
+        "Network.setCookie",
+        json!({"name": "rlcoach_session", "value": who, "url": base, "httpOnly": true, "sameSite": "Lax"}),
+    )
+    .await;
+    dt.call(s, "Page.navigate", json!({"url": format!("{base}{path}")}))
+        .await;
+    dt.wait_event("Page.loadEventFired").await;
+    let text = dt
+        .call(
+            s,
+            "Runtime.evaluate",
+            json!({"expression": "document.querySelector('main').innerText", "returnByValue": true}),
+        )
+        .await;
+    text["result"]["value"].as_str().unwrap_or("").to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_phones_and_desktops_without_console_errors() {
     let Some(chrome) = chromium() else {
@@ -401,30 +428,20 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    // The Free user's billing page: the page says so, and its Upgrade button (a real form POST
-    // from the browser: CSRF token and Origin) asks Stripe for a checkout for this user.
-    dt.call(
-        s,
-        "Network.setCookie",
-        json!({"name": "rlcoach_session", "value": cookie, "url": base, "httpOnly": true, "sameSite": "Lax"}),
-    )
-    .await;
-    dt.call(
-        s,
-        "Page.navigate",
-        json!({"url": format!("{base}/billing")}),
-    )
-    .await;
-    dt.wait_event("Page.loadEventFired").await;
-    let text = dt
-        .call(
-            s,
-            "Runtime.evaluate",
-            json!({"expression": "document.querySelector('main').innerText", "returnByValue": true}),
-        )
-        .await;
-    let text = text["result"]["value"].as_str().unwrap_or("").to_string();
+    // The billing page as each user reads it: PRO's says Pro and when it renews, with the
+    // portal and no Upgrade; ME's says Free, and its Upgrade button (a real form POST from the
+    // browser: CSRF token and Origin) asks Stripe for a checkout for this user.
+    let pro = main_text(&mut dt, s, &base, &pro_cookie, "/billing").await;
+    let renews = rlcoach::storage::coach::date_string((now + 30 * fake_stripe::DAY) * 1000);
+    assert!(pro.contains("You are on Pro"), "{pro}");
+    assert!(pro.contains(&format!("renews on {renews}")), "{pro}");
+    assert!(
+        pro.contains("Manage subscription") && !pro.contains("Upgrade to Pro"),
+        "{pro}"
+    );
+    let text = main_text(&mut dt, s, &base, &cookie, "/billing").await;
     assert!(text.contains("You are on Free"), "{text}");
+    assert!(text.contains("Upgrade to Pro"), "{text}");
     dt.call(
         s,
         "Runtime.evaluate",

@@ -15,10 +15,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::StripeConfig;
-use crate::storage::{StorageError, Store, UserId};
+use crate::storage::{StorageError, Store, UserId, Viewer};
 
 /// Per request, connection included; Stripe answers these in well under a second.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Checkouts started within the same ten minutes reuse one Checkout Session.
+const CHECKOUT_KEY_WINDOW_MS: i64 = 600_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeClientError {
@@ -29,6 +31,8 @@ pub enum StripeClientError {
         /// `invalid_request_error`, `api_error`, `card_error`, …
         kind: String,
         code: Option<String>,
+        /// The request parameter at fault, when Stripe names one (`customer`, …).
+        param: Option<String>,
         message: String,
     },
     #[error("Stripe could not be reached: {0}")]
@@ -66,7 +70,24 @@ struct ErrorObject {
     #[serde(rename = "type")]
     kind: Option<String>,
     code: Option<String>,
+    param: Option<String>,
     message: Option<String>,
+}
+
+impl StripeClientError {
+    /// Stripe does not know the object given as `param` (e.g. a customer deleted in the
+    /// Dashboard).
+    pub fn is_missing(&self, param: &str) -> bool {
+        matches!(self, StripeClientError::Api { code: Some(c), param: Some(p), .. }
+            if c == "resource_missing" && p == param)
+    }
+
+    /// Stripe refused the request itself (4xx other than 429): retrying will not help, the
+    /// configuration (key, price) is likely wrong.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, StripeClientError::Api { status, .. }
+            if (400..500).contains(status) && *status != 429)
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,19 +126,22 @@ impl StripeClient {
     }
 
     /// `POST /v1/customers` for a Discord user (their id in the metadata). The idempotency key
-    /// makes two checkouts started at once create one customer.
-    pub async fn create_customer(&self, user: UserId) -> Result<String, StripeClientError> {
+    /// makes two checkouts started at once create one customer; a customer made to replace one
+    /// Stripe no longer knows (`replacing`) gets a key of its own.
+    pub async fn create_customer(
+        &self,
+        user: UserId,
+        replacing: Option<&str>,
+    ) -> Result<String, StripeClientError> {
         let form = vec![
             ("metadata[discord_user_id]".to_string(), user.to_string()),
             ("description".to_string(), format!("Discord user {user}")),
         ];
-        let created: Created = self
-            .post(
-                "/v1/customers",
-                &form,
-                Some(&format!("rlcoach-customer-{user}")),
-            )
-            .await?;
+        let key = match replacing {
+            None => format!("rlcoach-customer-{user}"),
+            Some(old) => format!("rlcoach-customer-{user}-after-{old}"),
+        };
+        let created: Created = self.post("/v1/customers", &form, Some(&key)).await?;
         Ok(created.id)
     }
 
@@ -141,7 +165,26 @@ impl StripeClient {
         if let Some(customer) = req.customer {
             form.push(("customer".into(), customer.to_string()));
         }
-        self.post("/v1/checkout/sessions", &form, None).await
+        // A double click, a second tab or a reload within ten minutes gets the same session
+        // (Stripe replays the first answer for the same key and parameters): one payment page.
+        // (Stripe refuses a key reused with other parameters: they are part of the key.)
+        let params = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for (k, v) in &form {
+                h.update(k.as_bytes());
+                h.update([0]);
+                h.update(v.as_bytes());
+                h.update([0]);
+            }
+            hex::encode(&h.finalize()[..8])
+        };
+        let key = format!(
+            "rlcoach-checkout-{}-{params}-{}",
+            req.user,
+            crate::storage::now_ms() / CHECKOUT_KEY_WINDOW_MS
+        );
+        self.post("/v1/checkout/sessions", &form, Some(&key)).await
     }
 
     /// `POST /v1/billing_portal/sessions` for a customer, coming back to `return_url`.
@@ -157,44 +200,72 @@ impl StripeClient {
         self.post("/v1/billing_portal/sessions", &form, None).await
     }
 
-    /// What `POST /billing/checkout` does: the user's customer (created and linked first when
-    /// they have none, so every later event finds them), then a Checkout Session for it.
+    /// What `POST /billing/checkout` does for the viewer: their customer (created and linked
+    /// first when they have none, so every later event finds them), then a Checkout Session
+    /// for it. A customer Stripe no longer knows (deleted in the Dashboard) is unlinked and
+    /// replaced once.
     pub async fn checkout(
         &self,
         store: &Store,
-        user: UserId,
+        viewer: &Viewer,
         success_url: &str,
         cancel_url: &str,
     ) -> Result<RedirectSession, StripeClientError> {
-        let customer = match store.stripe_customer_of(user).await? {
+        let user = viewer.user;
+        let customer = match store.stripe_customer_of(viewer).await? {
             Some(c) => c,
-            None => {
-                let c = self.create_customer(user).await?;
-                store.link_stripe_customer(user, &c).await?
-            }
+            None => self.new_customer(store, user, None).await?,
         };
-        self.create_checkout_session(&CheckoutRequest {
-            user,
-            customer: Some(&customer),
-            success_url,
-            cancel_url,
-        })
-        .await
+        let session = |customer: String| async move {
+            self.create_checkout_session(&CheckoutRequest {
+                user,
+                customer: Some(&customer),
+                success_url,
+                cancel_url,
+            })
+            .await
+        };
+        match session(customer.clone()).await {
+            Err(e) if e.is_missing("customer") => {
+                tracing::warn!(%customer, %user, "Stripe no longer knows this customer; making a new one");
+                store.unlink_stripe_customer(user, &customer).await?;
+                let fresh = self.new_customer(store, user, Some(&customer)).await?;
+                session(fresh).await
+            }
+            other => other,
+        }
     }
 
-    /// What `POST /billing/portal` does: None when the user has never checked out.
-    pub async fn portal(
+    async fn new_customer(
         &self,
         store: &Store,
         user: UserId,
+        replacing: Option<&str>,
+    ) -> Result<String, StripeClientError> {
+        let c = self.create_customer(user, replacing).await?;
+        Ok(store.link_stripe_customer(user, &c).await?)
+    }
+
+    /// What `POST /billing/portal` does for the viewer: None when they have never checked out
+    /// (or their customer no longer exists at Stripe: it is unlinked).
+    pub async fn portal(
+        &self,
+        store: &Store,
+        viewer: &Viewer,
         return_url: &str,
     ) -> Result<Option<RedirectSession>, StripeClientError> {
-        let Some(customer) = store.stripe_customer_of(user).await? else {
+        let Some(customer) = store.stripe_customer_of(viewer).await? else {
             return Ok(None);
         };
-        self.create_portal_session(&customer, return_url)
-            .await
-            .map(Some)
+        match self.create_portal_session(&customer, return_url).await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.is_missing("customer") => {
+                tracing::warn!(%customer, user = %viewer.user, "Stripe no longer knows this customer; unlinked");
+                store.unlink_stripe_customer(viewer.user, &customer).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn post<T: serde::de::DeserializeOwned>(
@@ -222,18 +293,20 @@ impl StripeClient {
             .map_err(|e| StripeClientError::Transport(e.without_url().to_string()))?;
         if !status.is_success() {
             let parsed = serde_json::from_slice::<ErrorBody>(&body).ok();
-            let (kind, code, message) = match parsed {
+            let (kind, code, param, message) = match parsed {
                 Some(b) => (
                     b.error.kind.unwrap_or_else(|| "api_error".into()),
                     b.error.code,
+                    b.error.param,
                     b.error.message.unwrap_or_default(),
                 ),
-                None => ("api_error".into(), None, String::new()),
+                None => ("api_error".into(), None, None, String::new()),
             };
             return Err(StripeClientError::Api {
                 status: status.as_u16(),
                 kind,
                 code,
+                param,
                 message,
             });
         }

@@ -263,6 +263,19 @@ pub fn format_value(v: f64, unit: &str) -> String {
     format!("{num}{unit}")
 }
 
+/// `150000` → `150,000` (token counts in the bot and on the site).
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Boost amount over time per player, goals marked.
 #[derive(Debug, Clone, Serialize)]
 pub struct BoostChartSpec {
@@ -538,6 +551,23 @@ impl TrendChartSpec {
                 p75: b.p75,
             }),
             direction: b.map_or(Better::Neutral, |b| b.better),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_by_three() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (150_000, "150,000"),
+            (1_234_567, "1,234,567"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(super::thousands(n), text);
         }
     }
 }

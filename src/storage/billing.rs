@@ -71,7 +71,8 @@ pub struct BillingStatus {
     pub plan: super::coach::Plan,
     /// Each source's row (ended and Free ones too).
     pub grants: Vec<PlanGrant>,
-    /// The newest Stripe subscription of the viewer, if any.
+    /// The viewer's Stripe subscription that still runs (the newest one), else the newest
+    /// ended one.
     pub subscription: Option<SubscriptionView>,
     /// The viewer has a Stripe customer (the Customer Portal can open).
     pub has_customer: bool,
@@ -84,6 +85,17 @@ pub struct SubscriptionView {
     pub status: String,
     pub cancel_at_period_end: bool,
     pub period_end: Option<i64>,
+}
+
+impl SubscriptionView {
+    /// Still running or about to (its first payment in progress): a new checkout would be a
+    /// second subscription.
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "active" | "trialing" | "past_due" | "incomplete"
+        )
+    }
 }
 
 /// A Discord App Subscription entitlement (times in ms).
@@ -156,9 +168,10 @@ impl Store {
         Ok(applied)
     }
 
-    /// The Stripe customer of a user (the latest linked), for reusing it at checkout and for
+    /// The viewer's Stripe customer (the latest linked), for reusing it at checkout and for
     /// the Customer Portal.
-    pub async fn stripe_customer_of(&self, user: UserId) -> Result<Option<String>> {
+    pub async fn stripe_customer_of(&self, viewer: &super::Viewer) -> Result<Option<String>> {
+        let user = viewer.user;
         Ok(sqlx::query(
             "SELECT customer_id FROM stripe_customers WHERE user_id = $1
              ORDER BY created_at DESC, customer_id LIMIT 1",
@@ -186,7 +199,10 @@ impl Store {
         let grants = self.plan_grants(user).await?;
         let subscription = sqlx::query(
             "SELECT status, cancel_at_period_end, period_end FROM stripe_subscriptions
-             WHERE user_id = $1 ORDER BY state_at DESC, subscription_id LIMIT 1",
+             WHERE user_id = $1
+             ORDER BY CASE WHEN status IN ('canceled', 'incomplete_expired') THEN 1 ELSE 0 END,
+                 state_at DESC, subscription_id
+             LIMIT 1",
         )
         .bind(user.get())
         .fetch_optional(&self.pool)
@@ -199,13 +215,24 @@ impl Store {
             })
         })
         .transpose()?;
-        let has_customer = self.stripe_customer_of(user).await?.is_some();
+        let has_customer = self.stripe_customer_of(viewer).await?.is_some();
         Ok(BillingStatus {
             plan,
             grants,
             subscription,
             has_customer,
         })
+    }
+
+    /// Forgets a customer Stripe no longer knows (deleted in the Dashboard), so the user's next
+    /// checkout makes a new one.
+    pub async fn unlink_stripe_customer(&self, user: UserId, customer: &str) -> Result<()> {
+        sqlx::query("DELETE FROM stripe_customers WHERE customer_id = $1 AND user_id = $2")
+            .bind(customer)
+            .bind(user.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Every source's row of a user's plan (ended ones and Free ones included).
@@ -530,13 +557,17 @@ impl Store {
         let past_due = !is_terminal(&old.status)
             && at >= old.state_at
             && matches!(old.status.as_str(), "active" | "trialing" | "past_due");
+        // Stripe retries a failed card several times; the user is told once, when the
+        // subscription falls past due (again after it recovered, not on every retry).
+        let entering = past_due && old.status != "past_due";
         if past_due {
             sqlx::query(
                 "UPDATE stripe_subscriptions SET status = 'past_due', state_at = $1,
-                     notice = 'past_due', updated_at = $2
-                 WHERE subscription_id = $3",
+                     notice = CASE WHEN $2 = 1 THEN 'past_due' ELSE notice END, updated_at = $3
+                 WHERE subscription_id = $4",
             )
             .bind(at)
+            .bind(i64::from(entering))
             .bind(now_ms())
             .bind(subscription)
             .execute(&mut *tx)
@@ -548,7 +579,7 @@ impl Store {
         }
         Ok(Applied::Done {
             user,
-            past_due: past_due && user.is_some(),
+            past_due: entering && user.is_some(),
         })
     }
 
@@ -643,20 +674,26 @@ impl Store {
     /// they hold an undeleted entitlement to `pro_sku` (None: Pro is not sold on Discord).
     pub async fn apply_entitlement(&self, e: &Entitlement, pro_sku: Option<u64>) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        upsert_entitlement(&mut tx, e).await?;
+        upsert_entitlement(&mut tx, e, i64::MAX).await?;
         self.derive_discord_plan(&mut tx, e.user, pro_sku).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Makes the stored entitlements match Discord's full list (`GET
-    /// /applications/{id}/entitlements`, all pages) at start-up, so events missed while the
-    /// bot was down are not lost: listed ones are stored, stored ones not listed are deleted,
-    /// and every concerned user's `discord` plan is recomputed. Returns how many users'.
+    /// /applications/{id}/entitlements`, all pages, read from `listed_at` on) at start-up, so
+    /// events missed while the bot was down are not lost: listed ones are stored, stored ones
+    /// not listed are set aside as *missing*, and every concerned user's `discord` plan is
+    /// recomputed. Returns how many users'.
+    ///
+    /// Events keep arriving while the list is read: a row written at or after `listed_at`
+    /// (an event newer than the list) is left as the event wrote it. *Missing* is not final,
+    /// unlike a deletion by Discord: a later CREATE or UPDATE of that entitlement restores it.
     pub async fn reconcile_entitlements(
         &self,
         current: &[Entitlement],
         pro_sku: Option<u64>,
+        listed_at: i64,
     ) -> Result<usize> {
         let mut tx = self.write_tx().await?;
         let listed: std::collections::HashSet<i64> =
@@ -670,17 +707,20 @@ impl Store {
         .iter()
         .map(|r| r.try_get(0))
         .collect::<std::result::Result<_, _>>()?;
-        let stored =
-            sqlx::query("SELECT entitlement_id FROM discord_entitlements WHERE deleted = 0")
-                .fetch_all(&mut *tx)
-                .await?;
+        let stored = sqlx::query(
+            "SELECT entitlement_id FROM discord_entitlements WHERE deleted = 0 AND updated_at < $1",
+        )
+        .bind(listed_at)
+        .fetch_all(&mut *tx)
+        .await?;
         for r in stored {
             let id: i64 = r.try_get(0)?;
             if !listed.contains(&id) {
                 sqlx::query(
-                    "UPDATE discord_entitlements SET deleted = 1, updated_at = $1
-                     WHERE entitlement_id = $2",
+                    "UPDATE discord_entitlements SET deleted = $1, updated_at = $2
+                     WHERE entitlement_id = $3",
                 )
+                .bind(MISSING)
                 .bind(now_ms())
                 .bind(id)
                 .execute(&mut *tx)
@@ -688,7 +728,7 @@ impl Store {
             }
         }
         for e in current {
-            upsert_entitlement(&mut tx, e).await?;
+            upsert_entitlement(&mut tx, e, listed_at).await?;
             users.insert(e.user.get());
         }
         for &user in &users {
@@ -768,10 +808,21 @@ impl Grant {
     }
 }
 
-/// Stores an entitlement as Discord last described it. Deletion is final (Discord never
-/// restores a deleted entitlement), so a CREATE or UPDATE handled after its DELETE (gateway
-/// events are handled concurrently) cannot bring it back.
-async fn upsert_entitlement(tx: &mut sqlx::AnyConnection, e: &Entitlement) -> Result<()> {
+/// `discord_entitlements.deleted`: 0 live, [`DELETED`] by Discord (final), [`MISSING`] from
+/// the start-up list (a later event may restore it).
+const DELETED: i64 = 1;
+const MISSING: i64 = 2;
+
+/// Stores an entitlement as Discord last described it, unless the stored row was written at or
+/// after `stale_before` (the start-up list passes the time it was read; events pass
+/// `i64::MAX`). Deletion by Discord is final (Discord never restores a deleted entitlement), so
+/// a CREATE or UPDATE handled after its DELETE (gateway events are handled concurrently)
+/// cannot bring it back.
+async fn upsert_entitlement(
+    tx: &mut sqlx::AnyConnection,
+    e: &Entitlement,
+    stale_before: i64,
+) -> Result<()> {
     ensure_user(tx, e.user.get()).await?;
     sqlx::query(
         "INSERT INTO discord_entitlements (entitlement_id, user_id, sku_id, starts_at, ends_at,
@@ -780,15 +831,17 @@ async fn upsert_entitlement(tx: &mut sqlx::AnyConnection, e: &Entitlement) -> Re
          ON CONFLICT (entitlement_id) DO UPDATE SET user_id = excluded.user_id,
              sku_id = excluded.sku_id, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
              deleted = CASE WHEN discord_entitlements.deleted = 1 THEN 1 ELSE excluded.deleted END,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at
+         WHERE discord_entitlements.updated_at < $8",
     )
     .bind(snowflake(e.id))
     .bind(e.user.get())
     .bind(snowflake(e.sku))
     .bind(e.starts_at)
     .bind(e.ends_at)
-    .bind(i64::from(e.deleted))
+    .bind(if e.deleted { DELETED } else { 0 })
     .bind(now_ms())
+    .bind(stale_before)
     .execute(&mut *tx)
     .await?;
     Ok(())

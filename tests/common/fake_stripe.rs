@@ -1,8 +1,10 @@
 //! A fake Stripe on 127.0.0.1 for the billing tests (the core's client tests and the site's
 //! end-to-end ones): `POST /v1/customers`, `/v1/checkout/sessions` and
 //! `/v1/billing_portal/sessions` with Stripe's response and error shapes (trimmed to common
-//! fields), every request recorded; and, like Stripe after a payment, the signed webhook
-//! deliveries of a completed checkout (`FakeStripe::pay`), plus builders for other events.
+//! fields), idempotency keys honoured (a replay gets the first answer), customers that can be
+//! deleted, every request recorded; the events Stripe sends after a payment
+//! (`FakeStripe::events_of_payment`) and their signed delivery (`FakeStripe::deliver`), plus
+//! builders for other events.
 //! Used with `#[path]` from both crates' tests.
 #![allow(dead_code)]
 
@@ -49,7 +51,14 @@ struct State {
     sessions: HashMap<String, Session>,
     /// Answer the next N requests with a 500 `api_error`.
     failures: u32,
+    /// Customers deleted in the Dashboard: using one is a 400 `resource_missing`.
+    deleted_customers: Vec<String>,
+    /// `Idempotency-Key` → the request's form and Stripe's first answer (replayed as is).
+    idempotent: HashMap<String, Replay>,
 }
+
+/// A keyed request's form, and the status and body first answered.
+type Replay = (Vec<(String, String)>, u16, Value);
 
 type Shared = Arc<Mutex<State>>;
 
@@ -88,6 +97,15 @@ impl FakeStripe {
     /// The next `n` requests get a 500 (Stripe having a bad moment).
     pub fn fail_next(&self, n: u32) {
         self.state.lock().unwrap().failures = n;
+    }
+
+    /// The customer is deleted (in the Dashboard): requests naming it are refused.
+    pub fn delete_customer(&self, id: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .deleted_customers
+            .push(id.to_string());
     }
 
     pub fn session(&self, id: &str) -> Option<Session> {
@@ -179,25 +197,63 @@ async fn handle(
     };
     let mut st = state.lock().unwrap();
     st.log.push(recorded.clone());
-    let n = st.log.len();
     let error = |status: StatusCode, body: Value| (status, axum::Json(body)).into_response();
+    // Idempotency: the same key again replays the first answer; with other parameters it is
+    // refused, as Stripe does.
+    if let Some(key) = &recorded.idempotency_key
+        && let Some((form, status, body)) = st.idempotent.get(key).cloned()
+    {
+        if form != recorded.form {
+            return error(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"type": "idempotency_error", "message":
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with."}}),
+            );
+        }
+        return error(StatusCode::from_u16(status).unwrap(), body);
+    }
+    let (status, body) = answer(&mut st, &recorded);
+    if let Some(key) = &recorded.idempotency_key
+        && status < 500
+    {
+        st.idempotent
+            .insert(key.clone(), (recorded.form.clone(), status, body.clone()));
+    }
+    if status == 404 {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    error(StatusCode::from_u16(status).unwrap(), body)
+}
+
+/// Stripe's answer to one request: (status, body).
+fn answer(st: &mut State, recorded: &Recorded) -> (u16, Value) {
+    let n = st.log.len();
     if st.failures > 0 {
         st.failures -= 1;
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
+        return (
+            500,
             json!({"error": {"type": "api_error", "message": "An unknown error occurred"}}),
         );
     }
     if recorded.authorization.as_deref() != Some(&*format!("Bearer {SECRET_KEY}")) {
-        return error(
-            StatusCode::UNAUTHORIZED,
+        return (
+            401,
             json!({"error": {"type": "invalid_request_error",
                 "message": "Invalid API Key provided: sk_test_****"}}),
         );
     }
+    if let Some(c) = recorded.field("customer")
+        && st.deleted_customers.iter().any(|d| d == c)
+    {
+        return (
+            400,
+            json!({"error": {"code": "resource_missing", "param": "customer",
+                "message": format!("No such customer: '{c}'"), "type": "invalid_request_error"}}),
+        );
+    }
     let body = match recorded.path.as_str() {
         "/v1/customers" => json!({
-            "id": format!("cus_Fake{}", n), "object": "customer", "created": 1_765_000_000,
+            "id": format!("cus_Fake{n}"), "object": "customer", "created": 1_765_000_000,
             "description": recorded.field("description"), "email": null,
             "livemode": false, "metadata": {"discord_user_id": recorded.field("metadata[discord_user_id]")},
             "invoice_settings": {"default_payment_method": null}
@@ -205,8 +261,8 @@ async fn handle(
         "/v1/checkout/sessions" => {
             let price = recorded.field("line_items[0][price]").unwrap_or_default();
             if price != PRICE {
-                return error(
-                    StatusCode::BAD_REQUEST,
+                return (
+                    400,
                     json!({"error": {
                         "code": "resource_missing", "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
                         "message": format!("No such price: '{price}'"),
@@ -240,9 +296,9 @@ async fn handle(
             "on_behalf_of": null, "return_url": recorded.field("return_url"),
             "url": format!("https://billing.stripe.com/p/session/test_{n}")
         }),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => return (404, Value::Null),
     };
-    axum::Json(body).into_response()
+    (200, body)
 }
 
 // ----- events, shaped as Stripe sends them -----

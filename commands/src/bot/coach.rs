@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
+use rlcoach::cards::thousands;
 use rlcoach::coach::{Activity, Coach, CoachError, Progress};
 use rlcoach::storage::coach::date_string;
 use rlcoach::storage::{BudgetStatus, Conversation, UserId, Viewer};
@@ -25,7 +26,7 @@ const CHUNK: usize = 1900;
 /// The friendly "this is Pro" answer: with Discord's subscribe button when Pro is sold on
 /// Discord (`DISCORD_PRO_SKU_ID`), else with the link to the site's billing page when there is one.
 pub fn upsell(settings: &BotSettings) -> (String, Vec<serenity::CreateActionRow>) {
-    let text = "**The coach is part of rlcoach Pro.** Pro gives you an AI coach that reads your own games before it answers: ask it anything in a private thread, get a review of your last session with the numbers behind it and drills for next time, and it remembers what you worked on. Everything else (analysis, cards, trends) stays free.".to_string();
+    let text = PITCH.to_string();
     // Sold on Discord: its own subscribe button (Discord's checkout, no website needed).
     if let Some(sku) = settings.pro_sku {
         return (
@@ -52,6 +53,17 @@ pub fn upsell(settings: &BotSettings) -> (String, Vec<serenity::CreateActionRow>
             format!("{text}\nAsk this bot's operator about Pro."),
             Vec::new(),
         ),
+    }
+}
+
+const PITCH: &str = "**The coach is part of rlcoach Pro.** Pro gives you an AI coach that reads your own games before it answers: ask it anything in a private thread, get a review of your last session with the numbers behind it and drills for next time, and it remembers what you worked on. Everything else (analysis, cards, trends) stays free.";
+
+/// The upsell where no button can go with it (a message in a coach thread, a button's answer):
+/// Discord's subscribe button is one command away.
+pub fn upsell_text(settings: &BotSettings) -> String {
+    match settings.pro_sku {
+        Some(_) => format!("{PITCH}\nRun `/coach usage` to subscribe right here in Discord."),
+        None => upsell(settings).0,
     }
 }
 
@@ -90,18 +102,6 @@ pub fn usage_bar(b: &BudgetStatus) -> String {
         thousands(b.left()),
         date_string(b.period_end)
     )
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Starts a conversation where `user` asked and spawns the answer to `question` there. The
@@ -392,7 +392,7 @@ pub async fn answer(
             }
         }
         Err(CoachError::NotPro) => View {
-            text: upsell(&data.settings).0,
+            text: upsell_text(&data.settings),
             done: true,
             ..View::default()
         },

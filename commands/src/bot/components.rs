@@ -279,6 +279,7 @@ async fn coach_button(
     if let Err(e) = super::coach::configured(data) {
         return respond(ctx, c, &e.to_string()).await;
     }
+    super::billing::from_interaction(data, c.user.id, &c.entitlements).await;
     if !data.store.plan(&me).await?.is_pro() {
         let (text, rows) = super::coach::upsell(&data.settings);
         c.create_response(
@@ -337,7 +338,7 @@ async fn coach_button(
             format!("Your review is being written in <#{channel}>.")
         }
         Ok(_) => "Your review is on its way below.".to_string(),
-        Err(super::coach::Begin::Upsell) => super::coach::upsell(&data.settings).0,
+        Err(super::coach::Begin::Upsell) => super::coach::upsell_text(&data.settings),
         Err(super::coach::Begin::Refused(e)) => match e.downcast_ref::<super::UserError>() {
             Some(u) => u.0.clone(),
             None => {

@@ -383,15 +383,15 @@ async fn event_handler(
             coach::on_message(data, new_message).await
         }
         serenity::FullEvent::EntitlementCreate { entitlement } => {
-            billing::on_entitlement(data, entitlement, "entitlement created").await;
+            billing::on_entitlement(data, entitlement, billing::EntitlementEvent::Create).await;
             Ok(())
         }
         serenity::FullEvent::EntitlementUpdate { entitlement } => {
-            billing::on_entitlement(data, entitlement, "entitlement updated").await;
+            billing::on_entitlement(data, entitlement, billing::EntitlementEvent::Update).await;
             Ok(())
         }
         serenity::FullEvent::EntitlementDelete { entitlement } => {
-            billing::on_entitlement(data, entitlement, "entitlement deleted").await;
+            billing::on_entitlement(data, entitlement, billing::EntitlementEvent::Delete).await;
             Ok(())
         }
         serenity::FullEvent::InteractionCreate { interaction } => {

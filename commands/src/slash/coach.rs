@@ -43,11 +43,11 @@ pub async fn review(ctx: Context<'_>) -> Result<(), Error> {
 pub async fn usage(ctx: Context<'_>) -> Result<(), Error> {
     let coach = discord_coach::configured(ctx.data())?;
     let viewer = Viewer::user(UserId::from_discord(ctx.author().id.get()));
-    let mut usage = coach.usage(&viewer).await;
-    if usage.as_ref().is_ok_and(|(plan, _)| !plan.is_pro()) && pro_from_interaction(ctx).await {
-        usage = coach.usage(&viewer).await;
-    }
-    let (plan, budget) = usage.map_err(discord_coach::coach_error)?;
+    sync_entitlements(ctx).await;
+    let (plan, budget) = coach
+        .usage(&viewer)
+        .await
+        .map_err(discord_coach::coach_error)?;
     if !plan.is_pro() {
         return upsell(ctx).await;
     }
@@ -67,18 +67,17 @@ pub async fn usage(ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Not Pro by our records, but the interaction carries a Pro entitlement (bought on Discord a
-/// moment ago, its gateway event not here yet): stored now. True when something was stored.
-async fn pro_from_interaction(ctx: Context<'_>) -> bool {
-    let poise::Context::Application(app) = ctx else {
-        return false;
-    };
-    crate::bot::billing::from_interaction(
-        ctx.data(),
-        ctx.author().id,
-        &app.interaction.entitlements,
-    )
-    .await
+/// The Pro entitlement the interaction carries (bought on Discord a moment ago, its gateway
+/// event perhaps not here yet) is stored before the plan is read.
+async fn sync_entitlements(ctx: Context<'_>) {
+    if let poise::Context::Application(app) = ctx {
+        crate::bot::billing::from_interaction(
+            ctx.data(),
+            ctx.author().id,
+            &app.interaction.entitlements,
+        )
+        .await;
+    }
 }
 
 async fn upsell(ctx: Context<'_>) -> Result<(), Error> {
@@ -99,12 +98,8 @@ async fn begin(ctx: Context<'_>, kind: &str, topic: &str, question: String) -> R
     let coach = discord_coach::configured(ctx.data())?;
     // Quick refusals answer at once (the deferral below is for opening the thread).
     let viewer = Viewer::user(UserId::from_discord(ctx.author().id.get()));
-    let mut allowed = coach.can_ask(&viewer).await.map(|_| ());
-    if matches!(allowed, Err(rlcoach::coach::CoachError::NotPro)) && pro_from_interaction(ctx).await
-    {
-        allowed = coach.can_ask(&viewer).await.map(|_| ());
-    }
-    match allowed {
+    sync_entitlements(ctx).await;
+    match coach.can_ask(&viewer).await {
         Err(rlcoach::coach::CoachError::NotPro) => return upsell(ctx).await,
         Err(e) => return Err(discord_coach::coach_error(e)),
         Ok(_) => {}

@@ -49,7 +49,7 @@ pub async fn page(
                 p { strong { "Thanks!" } " Stripe is confirming your payment; Pro switches on here within a few seconds." }
             }
             Some("cancelled") => div.panel.notice { p { "Checkout cancelled: nothing was charged." } }
-            Some("already") => div.panel.notice { p { "You already have Pro, so there is nothing to buy." } }
+            Some("already") => div.panel.notice { p { "You already have Pro (or a subscription whose payment is in progress), so there is nothing to buy." } }
             _ => {}
         }
         div.panel {
@@ -64,14 +64,14 @@ pub async fn page(
                 p.muted { "Payments are not set up on this site yet. Ask its operator about Pro." }
             } @else {
                 div.actions {
-                    @if !pro {
-                        form.inline method="post" action="/billing/checkout" {
+                    @if !pro && q.checkout.as_deref() != Some("done") {
+                        form.inline data-once method="post" action="/billing/checkout" {
                             input type="hidden" name="csrf" value=(user.csrf());
                             button type="submit" { "Upgrade to Pro · " (state.settings.pro_price) }
                         }
                     }
                     @if status.has_customer {
-                        form.inline method="post" action="/billing/portal" {
+                        form.inline data-once method="post" action="/billing/portal" {
                             input type="hidden" name="csrf" value=(user.csrf());
                             button.secondary type="submit" { "Manage subscription, card and invoices" }
                         }
@@ -106,7 +106,7 @@ fn plan_summary(status: &BillingStatus) -> Markup {
                         "; update your card under " em { "Manage subscription" } " to keep it."
                     },
                     Some(s) if s.cancel_at_period_end => p {
-                        "Cancelled: Pro stays on until " (s.period_end.map(layout::date).unwrap_or_default())
+                        "Cancelled: Pro stays on until " (until.clone().unwrap_or_default())
                         " and does not renew. You can resume it under " em { "Manage subscription" } "."
                     },
                     Some(s) => p { "Paid with Stripe; renews on " (s.period_end.map(layout::date).unwrap_or_default()) "." },
@@ -145,13 +145,37 @@ pub async fn plan(
     ))
 }
 
-fn stripe(state: &AppState) -> WebResult<&rlcoach::billing::StripeClient> {
-    state.stripe.as_ref().ok_or(WebError::NotFound)
+/// Checkout and portal requests per user: 6 a minute (a person needs one or two).
+pub const QUOTA: governor::Quota =
+    governor::Quota::per_minute(std::num::NonZeroU32::new(6).unwrap());
+
+/// The Stripe client, for a signed-in user within their request budget.
+fn stripe<'a>(
+    state: &'a AppState,
+    user: &CurrentUser,
+) -> WebResult<&'a rlcoach::billing::StripeClient> {
+    let client = state.stripe.as_ref().ok_or(WebError::NotFound)?;
+    if state.billing_limits.check_key(&user.user().get()).is_err() {
+        return Err(WebError::TooMany(
+            "Too many billing requests in a row; wait a minute and try again.".into(),
+        ));
+    }
+    Ok(client)
 }
 
 fn stripe_failed(what: &'static str, e: StripeClientError) -> WebError {
     match e {
         StripeClientError::Storage(e) => e.into(),
+        e if e.is_refusal() => {
+            // A key, price or account setting is wrong: the operator has to act.
+            tracing::error!(error = %e, "stripe refused the {what}: check STRIPE_SECRET_KEY, STRIPE_PRICE_ID and the Stripe account");
+            WebError::Upstream {
+                title: "Payments are not working",
+                message: format!(
+                    "Stripe refused to open the {what}; this site's payment setup needs fixing and its operator has been told. Nothing was charged."
+                ),
+            }
+        }
         e => {
             tracing::error!(error = %e, "stripe: {what} failed");
             WebError::Upstream {
@@ -172,15 +196,19 @@ pub async fn checkout(
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> WebResult<Redirect> {
     check_post(&state, &headers, &user, &form.csrf)?;
-    let client = stripe(&state)?;
-    if state.store.plan(&user.viewer()).await?.is_pro() {
+    let client = stripe(&state, &user)?;
+    let viewer = user.viewer();
+    // Pro already, or a subscription still running (e.g. its first payment in progress):
+    // nothing to buy.
+    let status = state.store.billing_status(&viewer).await?;
+    if status.plan.is_pro() || status.subscription.as_ref().is_some_and(|s| s.is_running()) {
         return Ok(Redirect::to("/billing?checkout=already"));
     }
     let base = &state.settings.base;
     let session = client
         .checkout(
             &state.store,
-            user.user(),
+            &viewer,
             &format!("{base}/billing?checkout=done"),
             &format!("{base}/billing?checkout=cancelled"),
         )
@@ -199,10 +227,10 @@ pub async fn portal(
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> WebResult<Redirect> {
     check_post(&state, &headers, &user, &form.csrf)?;
-    let client = stripe(&state)?;
+    let client = stripe(&state, &user)?;
     let return_url = format!("{}/billing", state.settings.base);
     match client
-        .portal(&state.store, user.user(), &return_url)
+        .portal(&state.store, &user.viewer(), &return_url)
         .await
         .map_err(|e| stripe_failed("billing portal", e))?
     {
@@ -216,7 +244,7 @@ pub async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let Some(stripe) = &state.settings.stripe else {
+    let Some(stripe) = state.stripe.as_ref().map(|c| c.config()) else {
         return (StatusCode::NOT_FOUND, "billing is not configured");
     };
     let signature = headers

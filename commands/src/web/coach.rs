@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::response::Html;
 use maud::{Markup, html};
+use rlcoach::cards::thousands;
 use rlcoach::coach::Role;
 use rlcoach::storage::Viewer;
 
@@ -54,7 +55,7 @@ pub async fn usage_panel(state: &AppState, viewer: &Viewer) -> WebResult<Markup>
         div.panel {
             p { "Plan: " strong { (plan.tier.as_str()) } " · this period ends " (layout::date(budget.period_end)) }
             meter.usage min="0" max=(budget.limit.max(1)) high=(budget.limit * 9 / 10) value=(used) { (format!("{share:.0}")) " %" }
-            p.muted { (used) " of " (budget.limit) " coach tokens used (" (format!("{share:.0}")) " %)" }
+            p.muted { (thousands(used)) " of " (thousands(budget.limit)) " coach tokens used (" (format!("{share:.0}")) " %)" }
             @if !plan.is_pro() { p.muted { "The coach is part of Pro: " a href="/billing" { "see Billing" } ", then ask it on Discord with /coach." } }
         }
     })

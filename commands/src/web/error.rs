@@ -22,6 +22,9 @@ pub enum WebError {
     /// The user sent something we cannot use; the message is theirs to read.
     #[error("{0}")]
     BadRequest(String),
+    /// Over a per-user rate limit; the message says when to try again.
+    #[error("{0}")]
+    TooMany(String),
     /// A service we depend on (Discord's login, Stripe) failed; `title` names what failed.
     #[error("{message}")]
     Upstream {
@@ -60,6 +63,7 @@ impl IntoResponse for WebError {
                 )
             }
             WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, "That didn't work", m.clone()),
+            WebError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, "Slow down", m.clone()),
             WebError::Upstream { title, message } => {
                 (StatusCode::BAD_GATEWAY, *title, message.clone())
             }

@@ -86,6 +86,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Checkout and the portal; None when billing is not configured.
     pub stripe: Option<rlcoach::billing::StripeClient>,
+    /// Checkout and portal requests per user (each calls Stripe, whose API rate limit is the
+    /// whole site's).
+    pub billing_limits: Arc<governor::DefaultKeyedRateLimiter<i64>>,
 }
 
 impl AppState {
@@ -99,6 +102,7 @@ impl AppState {
         };
         Ok(AppState {
             stripe,
+            billing_limits: Arc::new(governor::RateLimiter::keyed(billing::QUOTA)),
             store,
             intake,
             settings: Arc::new(settings),

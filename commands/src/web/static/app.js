@@ -103,6 +103,15 @@
     });
   }
 
+  // Forms that must not be sent twice (a double click on Upgrade): the button is disabled once
+  // the form is on its way.
+  document.querySelectorAll("form[data-once]").forEach(function (f) {
+    f.addEventListener("submit", function () {
+      var b = f.querySelector("button[type=submit]");
+      if (b) { setTimeout(function () { b.disabled = true; }, 0); }
+    });
+  });
+
   // After a checkout: ask for the plan every 2 s (for up to a minute) and reload once Pro is on.
   var wait = document.querySelector("[data-wait-pro]");
   if (wait && window.fetch) {
