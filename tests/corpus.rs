@@ -202,10 +202,13 @@ fn summary(r: &Report) -> serde_json::Value {
 
 #[test]
 fn corpus_scoreboard_invariants_and_goldens() {
-    let Some(files) = common::corpus() else {
+    let Some(mut files) = common::corpus() else {
         return;
     };
     assert!(files.len() >= 8, "expected the 8 shared replays");
+    // The replays kept beside their ground truth (the 3v3 file) have checked goldens too.
+    let truth_dir = common::shared_dir().join("groundtruth");
+    files.extend(rlcoach::analysis::replay_files(&truth_dir).unwrap_or_default());
     for path in files {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let bytes = std::fs::read(&path).unwrap();
