@@ -76,7 +76,7 @@ pub struct PlayerTrack {
 }
 
 impl PlayerTrack {
-    fn new(id: PlayerId, name: String, is_bot: bool) -> Self {
+    pub(crate) fn new(id: PlayerId, name: String, is_bot: bool) -> Self {
         PlayerTrack {
             id,
             name,
