@@ -51,6 +51,8 @@ fn platform_label(p: &str) -> &str {
         "ps4" => "PlayStation",
         "xbox" => "Xbox",
         "switch" => "Switch",
+        // ballchasing leaves a bot's platform empty.
+        "bot" => "",
         other => other,
     }
 }
@@ -359,6 +361,12 @@ mod tests {
         assert_eq!(num(0.1), "0.1");
         assert_eq!(whole(2266.6), "2267");
         assert_eq!(num(f64::NAN), "");
+    }
+
+    #[test]
+    fn bots_have_no_platform_like_ballchasing() {
+        assert_eq!(platform_label("bot"), "");
+        assert_eq!(platform_label("steam"), "Steam");
     }
 
     #[test]

@@ -153,6 +153,7 @@ fn check_invariants(name: &str, r: &Report) {
             "team avg boost is the sum"
         );
     }
+    check_orientation(name, r);
     let goals = r
         .timeline
         .iter()
@@ -173,6 +174,56 @@ fn check_invariants(name: &str, r: &Report) {
         !r.kickoffs.is_empty() && r.kickoffs.len() as u32 <= goals + 2,
         "{name}: one kickoff per goal + 1"
     );
+}
+
+/// Field orientation, position scale and team assignment (which older network versions encode
+/// differently): each team's shots are taken mostly from the opponent's half (blue attacks +y),
+/// and its players spend more time goal-side of the ball than in front of it. A flipped field, a
+/// team swapped or positions off by a factor of 100 break one of these on any real match.
+fn check_orientation(name: &str, r: &Report) {
+    for team in 0..2u8 {
+        let toward = if team == 0 { 1.0 } else { -1.0 };
+        let (attacking, defending) = r
+            .timeline
+            .iter()
+            .filter(|e| e.kind == rlcoach::report::EventKind::Shot && e.team == Some(team))
+            .filter_map(|e| e.data["ball_location"][1].as_f64())
+            .fold((0, 0), |(a, d), y| {
+                if y * toward > 0.0 {
+                    (a + 1, d)
+                } else {
+                    (a, d + 1)
+                }
+            });
+        assert!(
+            attacking >= defending,
+            "{name}: team {team} shot {attacking} times from the opponent's half, {defending} from its own"
+        );
+        let (behind, front) = r
+            .players
+            .iter()
+            .filter(|p| p.team == team)
+            .filter_map(|p| p.positioning.as_ref())
+            .fold((0.0, 0.0), |(b, f), pos| {
+                (b + pos.time_behind_ball, f + pos.time_infront_ball)
+            });
+        assert!(
+            behind > front,
+            "{name}: team {team} behind the ball {behind:.0} s, in front {front:.0} s"
+        );
+        for p in r.players.iter().filter(|p| p.team == team) {
+            let Some(pos) = p.positioning.as_ref() else {
+                continue;
+            };
+            let halves = pos.time_defensive_half + pos.time_offensive_half;
+            assert!(
+                (halves - p.time_played).abs() < 0.05,
+                "{name} {}: halves {halves} vs counted time {}",
+                p.name,
+                p.time_played
+            );
+        }
+    }
 }
 
 /// Condensed, rounded view of a report for golden snapshots.
@@ -202,10 +253,13 @@ fn summary(r: &Report) -> serde_json::Value {
 
 #[test]
 fn corpus_scoreboard_invariants_and_goldens() {
-    let Some(files) = common::corpus() else {
+    let Some(mut files) = common::corpus() else {
         return;
     };
     assert!(files.len() >= 8, "expected the 8 shared replays");
+    // The replays kept beside their ground truth (the 3v3 file) have checked goldens too.
+    let truth_dir = common::shared_dir().join("groundtruth");
+    files.extend(rlcoach::analysis::replay_files(&truth_dir).unwrap_or_default());
     for path in files {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let bytes = std::fs::read(&path).unwrap();

@@ -10,7 +10,7 @@ use super::events;
 use super::field::{self, Vec3};
 use super::header::{self, HeaderInfo, HeaderPlayer};
 use super::objects::ObjectTable;
-use super::tracker::{KickoffPlayerTrack, KickoffTrack, Tracker};
+use super::tracker::{KickoffPlayerTrack, KickoffTrack, PlayerTrack, Tracker};
 use crate::report::*;
 
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
@@ -102,6 +102,29 @@ fn finish_core(players: &mut [PlayerReport], score: [u32; 2]) {
         c.shots_against = team_shots[opp];
         c.goals_against = score[opp];
         c.mvp = mvp == Some(i);
+    }
+}
+
+/// The scoreboard of a network player the header's final stats do not list (one who left before
+/// the end, or a bot that was replaced): the counters their PRI replicated, and at least the goals
+/// the header's goal list names them for (authoritative; a leaver's last counter update can be
+/// lost with their PRI).
+fn leaver_core(t: &PlayerTrack, goals: &[header::HeaderGoal]) -> Core {
+    let listed = goals
+        .iter()
+        .filter(|g| !g.player_name.is_empty() && g.player_name == t.name)
+        .filter(|g| t.team.is_none_or(|team| team == g.team.min(1)))
+        .count();
+    Core {
+        goals: t
+            .pri_stats
+            .goals
+            .max(u32::try_from(listed).unwrap_or(u32::MAX)),
+        assists: t.pri_stats.assists,
+        saves: t.pri_stats.saves,
+        shots: t.pri_stats.shots,
+        score: t.pri_stats.score,
+        ..Core::default()
     }
 }
 
@@ -373,14 +396,7 @@ fn roster(
         let h = header_of(i).map(|k| &header.players[k]);
         let mut core = match h {
             Some(h) => header_core(h),
-            None => Core {
-                goals: t.pri_stats.goals,
-                assists: t.pri_stats.assists,
-                saves: t.pri_stats.saves,
-                shots: t.pri_stats.shots,
-                score: t.pri_stats.score,
-                ..Core::default()
-            },
+            None => leaver_core(t, &header.goals),
         };
         core.demos_inflicted = t.pri_stats.demolishes.max(t.demos_inflicted);
         core.demos_taken = t.demos_taken;
@@ -897,4 +913,94 @@ fn sum_family<T: Default>(
         add(&mut total, &get(m)?);
     }
     Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::header::HeaderGoal;
+    use crate::analysis::stats::PlayerAcc;
+
+    fn id(platform: &str, id: &str) -> PlayerId {
+        PlayerId {
+            platform: platform.into(),
+            id: id.into(),
+        }
+    }
+
+    /// A 2016-style match: Anna stays to the end; Leo scores and leaves, so the header's final
+    /// stats do not list him and his PRI's goal counter was lost with it (only the header's goal
+    /// list names him); a bot replaces him on blue, and another bot plays for orange to the end.
+    /// Every player gets a row, the leaver's goal comes from the goal list, bots are flagged, and
+    /// the team sums include everyone, so blue's goals equal its score.
+    #[test]
+    fn leavers_and_bots_get_rows_and_the_goals_the_header_credits_them() {
+        let objects: &'static ObjectTable = Box::leak(Box::new(ObjectTable::new(&[])));
+        let mut tracker = Tracker::new(objects, &[], 0, Some(10), Vec::new());
+        let mut add = |pid: PlayerId, name: &str, bot: bool, team: u8, score: u32, shots: u32| {
+            let mut t = PlayerTrack::new(pid, name.into(), bot);
+            t.team = Some(team);
+            t.pri_stats.score = score;
+            t.pri_stats.shots = shots;
+            tracker.players.push(t);
+            tracker.totals.accs.push(PlayerAcc::default());
+        };
+        add(id("steam", "1"), "Anna", false, 0, 0, 0);
+        add(id("steam", "2"), "Leo", false, 0, 150, 1); // left; goal counter lost
+        add(id("bot", "Beast"), "Beast", true, 0, 40, 0); // replaced Leo, left at the end
+        add(id("bot", "Sundown"), "Sundown", true, 1, 90, 0);
+        let header_row =
+            |name: &str, bot: bool, online: Option<u64>, team: u8, score: u32| HeaderPlayer {
+                name: name.into(),
+                platform: online.map(|_| "OnlinePlatform_Steam".into()),
+                online_id: online,
+                team,
+                score,
+                goals: u32::from(name == "Anna"),
+                shots: 2,
+                is_bot: bot,
+                ..HeaderPlayer::default()
+            };
+        let goal = |name: &str| HeaderGoal {
+            frame: 100,
+            player_name: name.into(),
+            team: 0,
+        };
+        let header = HeaderInfo {
+            team_size: 2,
+            score: [2, 0],
+            players: vec![
+                header_row("Anna", false, Some(1), 0, 300),
+                header_row("Sundown", true, None, 1, 100),
+            ],
+            goals: vec![goal("Anna"), goal("Leo")],
+            ..HeaderInfo::default()
+        };
+        let mut warnings = Vec::new();
+        let players = roster(&tracker, &header, true, &mut warnings).players;
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let row = |name: &str| players.iter().find(|p| p.name == name).unwrap();
+        assert_eq!(players.len(), 4, "a row for every player who had a car");
+
+        let leo = row("Leo");
+        assert_eq!((leo.team, leo.core.goals, leo.core.score), (0, 1, 150));
+        assert_eq!(leo.core.shooting_percentage, 100.0);
+        let anna = row("Anna");
+        assert_eq!((anna.core.goals, anna.core.score), (1, 300), "header row");
+        let beast = row("Beast");
+        assert!(beast.is_bot && beast.id.platform == "bot");
+        assert_eq!(
+            (beast.core.goals, beast.core.score),
+            (0, 40),
+            "PRI counters"
+        );
+        let sundown = row("Sundown");
+        assert!(sundown.is_bot);
+        assert_eq!(sundown.core.score, 100, "the header's final stats win");
+
+        let teams = team_reports(&players, None, header.score);
+        assert_eq!(teams[0].core.goals, 2, "blue's goals include the leaver's");
+        assert_eq!(teams[0].core.score, 300 + 150 + 40);
+        assert_eq!(teams[1].core.score, 100);
+    }
 }

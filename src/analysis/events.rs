@@ -55,7 +55,9 @@ pub struct PickupTotals {
 /// server's replicated amount rises across it — from the last replicated value to the next one,
 /// with no drain estimate in between — and adds that rise, capped at the pad's nominal amount.
 /// A pad taken while boosting, whose new replicated value is not above the last one, is not
-/// counted (nor is it stolen); that holds in every phase, kickoff included. Big-pad amounts and
+/// counted (nor is it stolen); that holds in every phase, kickoff included. The "next" value is
+/// the first update that carries the pad's grant: an update in the pickup's own frame that did
+/// not rise can predate the grant, and then the next frame's update is the pickup's (tracker). Big-pad amounts and
 /// stolen small-pad counts and amounts then agree with ballchasing on nine or ten of the ten
 /// players. Overfill is what a pad offered beyond a full tank: nominal − collected when the tank
 /// ends full. Without a replicated update (never seen on the corpus) the pad counts its nominal

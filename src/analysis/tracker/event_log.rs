@@ -4,8 +4,9 @@
 //!
 //! Invariants:
 //! - every list is in frame order, and indices into `pickups` stay valid (nothing is removed);
-//! - a pickup waits at most [`PICKUP_AMOUNT_WAIT_S`] for the server's new amount, and each
-//!   replicated update pairs with the waiting pickups of its component only;
+//! - a pickup waits at most [`PICKUP_AMOUNT_WAIT_S`] for the server's new amount (one frame when
+//!   its own frame brought an amount that did not rise), and each replicated update pairs with
+//!   the waiting pickups of its component only;
 //! - one touch per player per [`field::TOUCH_DEBOUNCE_S`] unless the ball changed violently, and
 //!   one demolition per attacker and victim per [`field::DEMO_DEDUPE_S`];
 //! - only the last kickoff is open: it takes players at GO and a first touch within
@@ -93,6 +94,9 @@ struct AwaitingAmount {
     comp: ActorId,
     pickup: usize,
     since_clock: f64,
+    /// The pickup already holds an amount of its own frame that did not rise; an update in the
+    /// next frame replaces it (the server's grant landed one tick later), a later one does not.
+    replace_until_frame: Option<usize>,
 }
 
 #[derive(Default)]
@@ -109,20 +113,28 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// Records a pickup. When the server's new amount has not arrived yet and the car has a
-    /// boost component, the pickup waits for it (returns true).
-    pub fn pickup(&mut self, pickup: Pickup, comp: Option<ActorId>, clock: f64) -> bool {
+    /// Records a pickup at `at` (clock, frame). When the server's new amount has not arrived yet
+    /// and the car has a boost component, the pickup waits for it (returns true). When the
+    /// amount of its own frame did not rise (`unrisen`), an update in the next frame replaces it.
+    pub fn pickup(
+        &mut self,
+        pickup: Pickup,
+        comp: Option<ActorId>,
+        at: (f64, usize),
+        unrisen: bool,
+    ) -> bool {
         let waits = pickup.replicated_after.is_none();
         self.pickups.push(pickup);
-        let Some(comp) = comp.filter(|_| waits) else {
+        let Some(comp) = comp.filter(|_| waits || unrisen) else {
             return false;
         };
         self.awaiting_amount.push(AwaitingAmount {
             comp,
             pickup: self.pickups.len() - 1,
-            since_clock: clock,
+            since_clock: at.0,
+            replace_until_frame: (!waits).then_some(at.1 + 1),
         });
-        true
+        waits
     }
 
     /// The serial number of the next replicated boost update.
@@ -133,10 +145,13 @@ impl EventLog {
 
     /// A new amount from the server is the "after" of the component's pickups still waiting;
     /// pickups that waited too long stop waiting.
-    pub fn boost_replicated(&mut self, comp: ActorId, value: f32, serial: u32, clock: f64) {
+    pub fn boost_replicated(&mut self, comp: ActorId, value: f32, serial: u32, at: (f64, usize)) {
+        let (clock, frame) = at;
         let pickups = &mut self.pickups;
         self.awaiting_amount.retain(|w| {
-            if clock - w.since_clock > PICKUP_AMOUNT_WAIT_S {
+            if clock - w.since_clock > PICKUP_AMOUNT_WAIT_S
+                || w.replace_until_frame.is_some_and(|f| frame > f)
+            {
                 return false;
             }
             if w.comp != comp {

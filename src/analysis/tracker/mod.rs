@@ -76,7 +76,7 @@ pub struct PlayerTrack {
 }
 
 impl PlayerTrack {
-    fn new(id: PlayerId, name: String, is_bot: bool) -> Self {
+    pub(crate) fn new(id: PlayerId, name: String, is_bot: bool) -> Self {
         PlayerTrack {
             id,
             name,
@@ -203,7 +203,7 @@ impl<'a> Tracker<'a> {
                     track.boost_used_raw += f64::from(fall);
                 }
                 self.events
-                    .boost_replicated(comp, value, serial, self.phase.clock);
+                    .boost_replicated(comp, value, serial, (self.phase.clock, frame));
             }
             Signal::PriStat {
                 player,
@@ -223,7 +223,7 @@ impl<'a> Tracker<'a> {
             Signal::Pickup {
                 pad_object,
                 instigator,
-            } => self.pickup(pad_object, instigator),
+            } => self.pickup(frame, pad_object, instigator),
             Signal::Demolish { attacker, victim } => self.demolish(frame, attacker, victim),
             Signal::State(n) => {
                 let name = usize::try_from(n)
@@ -281,7 +281,7 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    fn pickup(&mut self, pad_object: usize, instigator: Option<ActorId>) {
+    fn pickup(&mut self, frame: usize, pad_object: usize, instigator: Option<ActorId>) {
         let Some(car) = instigator else { return };
         let Some(taken) = self.actors.pickup_car(car) else {
             return;
@@ -305,8 +305,13 @@ impl<'a> Tracker<'a> {
         };
         // When the server's new amount has not arrived yet, the pickup waits for it, and the pad
         // is credited now (provisional size from the nearest pad) so the estimate stays right
-        // meanwhile. When it already arrived in this frame, that amount stands.
-        if !self.events.pickup(pickup, taken.comp, self.phase.clock) {
+        // meanwhile. When it already arrived in this frame, that amount stands, unless it did not
+        // rise: then an update in the next frame replaces it (the grant landed a tick later).
+        let at = (self.phase.clock, frame);
+        if !self
+            .events
+            .pickup(pickup, taken.comp, at, taken.after_unrisen)
+        {
             return;
         }
         let Some(comp) = taken.comp else { return };

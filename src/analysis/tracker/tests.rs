@@ -208,6 +208,40 @@ fn pickups_pair_with_the_next_replicated_amount() {
     assert!(serials.windows(2).all(|w| w[0] < w[1]), "{serials:?}");
 }
 
+/// The server can send a car's amount in the frame of a pickup before the pad's grant reached
+/// it (the amount fell or held: the car was boosting) and the grant in its next update, one
+/// frame later (seen on the 3v3 and 2v2 ground truth: 76 → 65 with the pad, 95 the next frame).
+/// That next-frame update is the pickup's amount and the pickup counts. An amount of the
+/// pickup's frame that did not rise stands when nothing follows in the next frame: a pad taken
+/// while boosting, whose grant the drain hid, is not counted (ballchasing's rule), even when a
+/// later update rises for another reason.
+#[test]
+fn a_pickup_whose_frame_update_did_not_rise_takes_the_next_frames_amount() {
+    let mut frames = vec![first_frame()];
+    frames.push(frame(vec![boost(90), pickup(1)])); // drained, grant not in yet
+    frames.push(frame(vec![boost(121)])); // the grant, one frame later
+    frames.extend((0..4).map(|_| frame(Vec::new())));
+    frames.push(frame(vec![boost(110), pickup(3)])); // boosting through the pad
+    frames.push(frame(Vec::new()));
+    frames.push(frame(vec![boost(141)])); // a later rise is not this pickup's
+    let tracker = run(&[], &[], &frames);
+
+    assert_eq!(
+        paired(&tracker),
+        [(100.0, Some(121.0)), (121.0, Some(110.0))]
+    );
+    let totals = crate::analysis::events::pickup_totals(&tracker.events.pickups, 1);
+    assert_eq!(
+        totals[0].count,
+        [0, 1],
+        "the first pickup counts, the second not"
+    );
+    assert!(
+        (totals[0].collected[1] - 21.0).abs() < 1e-3,
+        "it rose 100 → 121"
+    );
+}
+
 /// A frame's state lasts until the next frame: each frame is credited the next frame's
 /// delta, the last one nothing, whatever the deltas are.
 #[test]

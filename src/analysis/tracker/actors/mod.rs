@@ -99,6 +99,8 @@ pub struct PickupCar {
     pub before_replicated: Option<f32>,
     /// The server's new amount and its serial, when it already arrived in this frame.
     pub after: Option<(f32, u32)>,
+    /// That amount did not rise: it may have been sent before the pad granted anything.
+    pub after_unrisen: bool,
 }
 
 pub struct ActorTable<'a> {
@@ -297,12 +299,14 @@ impl<'a> ActorTable<'a> {
             ),
             _ => (None, None, None),
         };
+        let after_unrisen = after.is_some_and(|(v, _)| before_replicated.is_some_and(|b| v <= b));
         Some(PickupCar {
             pos: c.pos,
             comp: c.boost_comp,
             before,
             before_replicated,
             after,
+            after_unrisen,
         })
     }
 
