@@ -29,14 +29,6 @@ const WEBHOOK_SECRET: &str = "whsec_e2e_secret";
 const SESSION_KEY: &str = "billing-e2e-session-key-0123456789abcdef";
 const SKU: u64 = 1_234_965_026_943_668_316;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The bot with the coach (fake model) and, when given, the site on `port` with Stripe.
 fn env(
     model: &FakeModel,
@@ -117,18 +109,7 @@ fn components_of(c: &Call) -> Value {
 
 /// `rlcoach plan show <user>` on the bot's data directory.
 fn plan_show(dir: &Path, user: u64) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlcoach"))
-        .args(["plan", "show", &user.to_string()])
-        .env("RLCOACH_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::operator(dir, &["plan", "show", &user.to_string()])
 }
 
 /// Waits until `plan show` for `user` contains `needle` (the bot applies gateway events on its
@@ -283,7 +264,7 @@ async fn a_user_pays_on_the_site_and_the_coach_answers_them_on_discord() {
     let model = FakeModel::start().await;
     let stripe = FakeStripe::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let site = format!("http://127.0.0.1:{port}");
     let user = 5_550_001;
     let _bot = start(&fake, dir.path(), &env(&model, Some((port, &stripe)), None)).await;
@@ -496,17 +477,7 @@ async fn discord_entitlements_grant_and_revoke_pro_even_while_the_bot_is_down() 
 
 /// `rlcoach plan set <user> <plan>` on the bot's data directory.
 fn plan_set(dir: &Path, user: u64, plan: &str) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlcoach"))
-        .args(["plan", "set", &user.to_string(), plan])
-        .env("RLCOACH_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::operator(dir, &["plan", "set", &user.to_string(), plan]);
 }
 
 /// The id of `user`'s entitlement in the fake's list.

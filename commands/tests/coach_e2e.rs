@@ -36,18 +36,8 @@ async fn start(fake: &FakeDiscord, dir: &Path, env: &[(&'static str, String)]) -
 
 /// `rlcoach plan set <user> <plan>` on the bot's data directory (the operator command).
 fn plan_set(dir: &Path, user: u64, plan: &str) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rlcoach"))
-        .args(["plan", "set", &user.to_string(), plan])
-        .env("RLCOACH_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!(": {plan} ")));
+    let shown = support::operator(dir, &["plan", "set", &user.to_string(), plan]);
+    assert!(shown.contains(&format!(": {plan} ")), "{shown}");
 }
 
 fn ask(fake: &FakeDiscord, user: u64, channel: u64, guild: Option<u64>, question: &str) -> String {

@@ -126,14 +126,6 @@ impl DevTools {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Seeds games for `ME` (claimed steam player), a coach conversation, and a session; returns the
 /// cookie value, a replay id, and the cookie value of `PRO`'s session.
 async fn seed(data: &Path) -> (String, String, String) {
@@ -236,7 +228,7 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
     let (cookie, replay, pro_cookie) = seed(&data).await;
     let stripe = fake_stripe::FakeStripe::start().await;
     // The site, as `rlcoach web` runs it.
-    let port = free_port();
+    let port = support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let log = std::fs::File::create(dir.path().join("web.log")).unwrap();
     let _site = Killed(

@@ -150,6 +150,32 @@ fn registrations(fake: &FakeDiscord) -> usize {
         .count()
 }
 
+/// A port nobody listens on now (for a site the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `rlcoach <args>` on the data directory `dir` (SQLite), as an operator runs it; panics unless
+/// it succeeds, returns what it printed.
+pub fn operator(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rlcoach"))
+        .args(args)
+        .env("RLCOACH_DATA_DIR", dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rlcoach {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn replay_fixture() -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/small-doubles.replay"),
