@@ -64,6 +64,7 @@ impl Decoded {
 
 const BLUE: [u8; 3] = [0x3b, 0x8b, 0xf0];
 const ORANGE: [u8; 3] = [0xf5, 0x9a, 0x2c];
+const WHITE: [u8; 3] = [0xff, 0xff, 0xff];
 
 fn small_doubles() -> Report {
     analyze(&common::fixture("small-doubles.replay"), &Limits::default()).unwrap()
@@ -340,6 +341,28 @@ fn trend_chart_draws_points_and_the_rank_band() {
     let img = cards::render_trend(&spec, ImageFormat::Png).unwrap();
     let d = check_png("trend", &img.bytes);
     assert!(d.has_color((100, 100), (1160, 600), ORANGE), "trend line");
+    assert!(
+        !d.has_color((100, 100), (1160, 600), WHITE),
+        "no average asked for"
+    );
+    // The moving average is a second (white) line, and the subtitle says what it is.
+    let smooth = spec.clone().with_moving_average(3);
+    assert_eq!(smooth.average.len(), 6);
+    assert!((smooth.average[2] - (310.0 + 355.0 + 402.0) / 3.0).abs() < 1e-9);
+    assert!((smooth.average[5] - (388.0 + 420.0 + 371.0) / 3.0).abs() < 1e-9);
+    let img = cards::render_trend(&smooth, ImageFormat::Svg).unwrap();
+    assert!(
+        String::from_utf8(img.bytes)
+            .unwrap()
+            .contains("average of the last 3")
+    );
+    let d = check_png(
+        "trend-average",
+        &cards::render_trend(&smooth, ImageFormat::Png)
+            .unwrap()
+            .bytes,
+    );
+    assert!(d.has_color((100, 100), (1160, 600), WHITE), "average line");
     let empty = TrendChartSpec::new("mrtn", "bcpm", vec![], None, "DOUBLES");
     assert!(matches!(
         cards::render_trend(&empty, ImageFormat::Png),

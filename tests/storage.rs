@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rlcoach::benchmarks::Metric;
 use rlcoach::jobs::{Completion, Intake, IntakeError, JobEvent, PoolConfig, WorkerPool};
+use rlcoach::storage::queries::{GameFilter, GameSort};
 use rlcoach::storage::{
     ClaimedJob, JobState, NewUpload, StorageConfig, StorageError, Store, SubmitOutcome, UserId,
     Viewer,
@@ -391,6 +392,10 @@ both_backends!(
                 Err(StorageError::Forbidden)
             ));
             assert!(matches!(
+                store.games_summary(&bob, a, &GameFilter::default()).await,
+                Err(StorageError::Forbidden)
+            ));
+            assert!(matches!(
                 store.compare_with_user(&bob, b, a, 10, None).await,
                 Err(StorageError::Forbidden)
             ));
@@ -487,6 +492,68 @@ both_backends!(
             let summaries = store.playlist_summaries(&alice, a, 50).await.unwrap();
             assert_eq!(summaries.len(), 1);
             assert_eq!(summaries[0].games, 1);
+
+            // The summary Home shows, aggregated in SQL: games, wins, averages, mechanics.
+            let all = GameFilter::default();
+            let sum = store.games_summary(&alice, a, &all).await.unwrap();
+            let mech = me.mechanics.as_ref().expect("the fixture counts mechanics");
+            assert_eq!(
+                (sum.games, sum.wins, sum.mechanics_games),
+                (1, i64::from(won), 1)
+            );
+            assert_eq!(sum.mechanics[0], ("Flips", i64::from(mech.flips)));
+            assert_eq!(sum.mechanics[4], ("Aerials", i64::from(mech.aerials)));
+            assert_eq!(sum.average("bcpm"), me.boost.as_ref().map(|b| b.bcpm));
+            // Rows stored before the mechanics columns existed are filled from the report.
+            sqlx::query("UPDATE game_stats SET mechanics_stored = 0, flips = NULL, aerials = NULL")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let before = store.games_summary(&alice, a, &all).await.unwrap();
+            assert_eq!((before.mechanics[0].1, before.mechanics_games), (0, 0));
+            assert_eq!(store.backfill_mechanics(10).await.unwrap(), 1);
+            assert_eq!(store.backfill_mechanics(10).await.unwrap(), 0);
+            assert_eq!(store.games_summary(&alice, a, &all).await.unwrap(), sum);
+            // A second linked identity (another player of Alice's upload): the list reads each
+            // link's games and merges them, newest first, with filters and pages in SQL.
+            let other = &report.players[1];
+            store.link_identity(&alice, &other.id).await.unwrap();
+            let both = store.recent_games(&alice, a, 10, None).await.unwrap();
+            let mut names: Vec<&str> = both.iter().map(|g| g.name.as_str()).collect();
+            names.sort_unstable();
+            let mut expected = vec![me.name.as_str(), other.name.as_str()];
+            expected.sort_unstable();
+            assert_eq!(names, expected);
+            let page = store
+                .games_page(&alice, a, &all, GameSort::BestScore, 2, 1)
+                .await
+                .unwrap();
+            assert_eq!((page.total, page.rows.len()), (2, 1));
+            let lower = i64::from(me.core.score.min(other.core.score));
+            assert_eq!(
+                page.rows[0].score, lower,
+                "page 2 of 1 holds the lower score"
+            );
+            let wins_only = GameFilter {
+                won: Some(true),
+                ..GameFilter::default()
+            };
+            let winners = store
+                .games_page(&alice, a, &wins_only, GameSort::Newest, 1, 25)
+                .await
+                .unwrap();
+            assert!(winners.rows.iter().all(|g| g.won));
+            assert_eq!(winners.total, winners.rows.len() as i64);
+            assert_eq!(
+                store
+                    .trend(&alice, a, "bcpm", 10, None)
+                    .await
+                    .unwrap()
+                    .len(),
+                [me, other].iter().filter(|p| p.boost.is_some()).count()
+            );
+            assert_eq!(store.games_summary(&alice, a, &all).await.unwrap().games, 2);
+            assert!(store.unlink_identity(&alice, &other.id).await.unwrap());
 
             // Export and delete.
             let export = store.export_user(&alice).await.unwrap();

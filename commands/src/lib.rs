@@ -1,7 +1,9 @@
-//! The library half of the composition root: configuration from the environment and the web
-//! site, shared by the `rlcoach` binary (bot, CLI) and the site's tests and benchmark.
+//! The library half of the composition root: configuration from the environment, the per-user
+//! rate limits and the web site, shared by the `rlcoach` binary (bot, CLI) and the site's tests
+//! and benchmark.
 
 pub mod config;
+pub mod limits;
 pub mod web;
 
 /// Resolves on SIGTERM or Ctrl-C (a deploy, `docker stop`, a terminal).

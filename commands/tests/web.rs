@@ -1,10 +1,16 @@
 //! The web site in process (`tower::ServiceExt::oneshot` on the real router): every route, the
-//! Discord login against the fake Discord's OAuth2 endpoints, sessions and CSRF, and privacy
-//! (another user's replay, conversation or export is "not found").
+//! Discord login against the fake Discord's OAuth2 endpoints, sessions and CSRF, privacy
+//! (another user's replay, conversation or export is "not found") and the upload rate limit.
+//! Each test runs twice, on a fresh SQLite database and on a fresh PostgreSQL database
+//! (`both_backends!`; see `RLCOACH_TEST_POSTGRES` / `RLCOACH_REQUIRE_POSTGRES` in the README).
 
 #[path = "../../tests/common/fake_stripe.rs"]
 mod fake_stripe;
 mod support;
+
+// `both_backends!` (declared in the core's tests/common/db.rs) names its database helper
+// `common::db::TestDb`.
+use support as common;
 
 use std::time::Duration;
 
@@ -35,7 +41,6 @@ struct TestSite {
     fake: FakeDiscord,
     stripe: fake_stripe::FakeStripe,
     pool: Option<WorkerPool>,
-    _dir: tempfile::TempDir,
 }
 
 struct Page {
@@ -75,20 +80,15 @@ fn steam(id: &str) -> PlayerId {
 }
 
 impl TestSite {
-    /// A site over a fresh SQLite database; `workers` starts the worker pool (uploads),
-    /// otherwise games are seeded with the fake analyses of `support::seed`.
-    async fn start(workers: bool) -> TestSite {
-        Self::start_with(workers, true).await
+    /// A site over `store` (a fresh database: SQLite or PostgreSQL, see `both_backends!`) with
+    /// billing against the fake Stripe; `workers` starts the worker pool (uploads), otherwise
+    /// games are seeded with the fake analyses of `support::seed`.
+    async fn on(store: Store, workers: bool) -> TestSite {
+        Self::on_with(store, workers, true).await
     }
 
     /// `billing`: Stripe configured (against the fake Stripe), or not at all.
-    async fn start_with(workers: bool, billing: bool) -> TestSite {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&rlcoach::storage::StorageConfig::sqlite_in(
-            dir.path().join("data"),
-        ))
-        .await
-        .unwrap();
+    async fn on_with(store: Store, workers: bool, billing: bool) -> TestSite {
         let config = PoolConfig {
             workers: 2,
             poll: Duration::from_millis(100),
@@ -131,7 +131,6 @@ impl TestSite {
             fake,
             stripe,
             pool,
-            _dir: dir,
         }
     }
 
@@ -204,7 +203,7 @@ fn game(base: &Report, k: usize, me: &PlayerId, won: bool) -> Report {
 async fn seed(site: &TestSite, uploader: u64, me: &PlayerId, n: usize, first: u32) -> Vec<String> {
     let fixture = support::replay_fixture();
     let base = rlcoach::analyze(&fixture, &rlcoach::Limits::default()).unwrap();
-    let seeder = support::seed::Seeder::open(&site._dir.path().join("data"), &fixture).await;
+    let seeder = support::seed::Seeder::on(site.store.clone(), &fixture);
     let mut ids = Vec::new();
     for k in 0..n {
         let upload = NewUpload {
@@ -217,7 +216,6 @@ async fn seed(site: &TestSite, uploader: u64, me: &PlayerId, n: usize, first: u3
                 .await,
         );
     }
-    seeder.close().await;
     site.store
         .link_identity(&Viewer::user(uid(uploader)), me)
         .await
@@ -237,9 +235,13 @@ const PAGES: [&str; 9] = [
     "/billing",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn visitors_get_the_login_and_pages_send_them_to_it() {
-    let site = TestSite::start(false).await;
+both_backends!(
+    visitors_get_the_login_and_pages_send_them_to_it,
+    |db: &common::db::TestDb| visitors_get_the_login_and_pages_send_them_to_it(db.store.clone())
+);
+
+async fn visitors_get_the_login_and_pages_send_them_to_it(store: Store) {
+    let site = TestSite::on(store, false).await;
     let home = site.get("/", None).await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(home.body.contains("Log in with Discord"), "{}", home.body);
@@ -282,9 +284,13 @@ async fn visitors_get_the_login_and_pages_send_them_to_it() {
     assert!(missing.body.contains("Not found"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn static_assets_have_hashed_names_and_long_cache() {
-    let site = TestSite::start(false).await;
+both_backends!(
+    static_assets_have_hashed_names_and_long_cache,
+    |db: &common::db::TestDb| static_assets_have_hashed_names_and_long_cache(db.store.clone())
+);
+
+async fn static_assets_have_hashed_names_and_long_cache(store: Store) {
+    let site = TestSite::on(store, false).await;
     let home = site.get("/", None).await;
     let css = home
         .body
@@ -374,9 +380,15 @@ fn pct_decode(s: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discord_login_verifies_the_connected_accounts_seen_in_replays() {
-    let site = TestSite::start(false).await;
+both_backends!(
+    discord_login_verifies_the_connected_accounts_seen_in_replays,
+    |db: &common::db::TestDb| discord_login_verifies_the_connected_accounts_seen_in_replays(
+        db.store.clone()
+    )
+);
+
+async fn discord_login_verifies_the_connected_accounts_seen_in_replays(store: Store) {
+    let site = TestSite::on(store, false).await;
     // Someone else uploaded a game I played in, as Steam MY_STEAM.
     let ids = seed(&site, OTHER, &steam(MY_STEAM), 1, 1).await;
     let before = site.login_as(ME).await.0;
@@ -437,9 +449,15 @@ async fn discord_login_verifies_the_connected_accounts_seen_in_replays() {
     assert!(detail.body.contains("Blue 3 – 1 Orange"), "{}", detail.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_login_without_game_accounts_works_and_says_how_to_verify() {
-    let site = TestSite::start(false).await;
+both_backends!(
+    a_login_without_game_accounts_works_and_says_how_to_verify,
+    |db: &common::db::TestDb| a_login_without_game_accounts_works_and_says_how_to_verify(
+        db.store.clone()
+    )
+);
+
+async fn a_login_without_game_accounts_works_and_says_how_to_verify(store: Store) {
+    let site = TestSite::on(store, false).await;
     let done = oauth_login(&site, ME, json!([])).await;
     let cookie = done.cookie("rlcoach_session").expect("session cookie");
     let settings = site.get("/settings", Some(&cookie)).await;
@@ -448,9 +466,12 @@ async fn a_login_without_game_accounts_works_and_says_how_to_verify() {
     assert!(settings.body.contains("Connections"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_open_no_session() {
-    let site = TestSite::start(false).await;
+both_backends!(failed_logins_open_no_session, |db: &common::db::TestDb| {
+    failed_logins_open_no_session(db.store.clone())
+});
+
+async fn failed_logins_open_no_session(store: Store) {
+    let site = TestSite::on(store, false).await;
     let login = site.get("/login", None).await;
     let oauth_cookie = login.cookie("rlcoach_oauth").unwrap();
     let q = query(login.location());
@@ -510,9 +531,15 @@ async fn failed_logins_open_no_session() {
     assert!(export.identities.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_renders_for_a_seeded_user_and_others_get_404() {
-    let site = TestSite::start(false).await;
+both_backends!(
+    every_page_renders_for_a_seeded_user_and_others_get_404,
+    |db: &common::db::TestDb| every_page_renders_for_a_seeded_user_and_others_get_404(
+        db.store.clone()
+    )
+);
+
+async fn every_page_renders_for_a_seeded_user_and_others_get_404(store: Store) {
+    let site = TestSite::on(store, false).await;
     let ids = seed(&site, ME, &steam(MY_STEAM), 30, 1).await;
     let (cookie, _) = site.login_as(ME).await;
     for path in PAGES {
@@ -635,9 +662,73 @@ async fn every_page_renders_for_a_seeded_user_and_others_get_404() {
     assert_eq!(private.status, StatusCode::BAD_REQUEST, "a private profile");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversations_and_exports_are_the_owners_alone() {
-    let site = TestSite::start(false).await;
+both_backends!(
+    home_sums_the_last_30_days_with_mechanics,
+    |db: &common::db::TestDb| { home_sums_the_last_30_days_with_mechanics(db.store.clone()) }
+);
+
+/// Home: games of the last 30 days against the 30 before, and the mechanics counted in them
+/// (summed in SQL from the stat rows); the trend chart draws the moving average asked for.
+async fn home_sums_the_last_30_days_with_mechanics(store: Store) {
+    let site = TestSite::on(store, false).await;
+    let fixture = support::replay_fixture();
+    let base = rlcoach::analyze(&fixture, &rlcoach::Limits::default()).unwrap();
+    let me = steam(MY_STEAM);
+    let seeder = support::seed::Seeder::on(site.store.clone(), &fixture);
+    let now_s = rlcoach::storage::now_ms() / 1000;
+    // Three games in the last 30 days, one in the 30 before.
+    for (k, days_ago) in [1i64, 2, 3, 40].into_iter().enumerate() {
+        let mut r = game(&base, k, &me, true);
+        r.metadata.started_at_unix = Some(now_s - days_ago * 86_400);
+        let upload = NewUpload::by(uid(ME));
+        seeder.add(100 + k as u32, upload, r).await;
+    }
+    site.store
+        .link_identity(&Viewer::user(uid(ME)), &me)
+        .await
+        .unwrap();
+    let (cookie, _) = site.login_as(ME).await;
+    let home = site.get("/", Some(&cookie)).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    let mech = base.players[0].mechanics.as_ref().unwrap();
+    assert!(home.body.contains("Mechanics"), "{}", home.body);
+    assert!(
+        home.body.contains("Counted in your last 3 games"),
+        "{}",
+        home.body
+    );
+    for (label, n) in [("Flips", mech.flips), ("Aerials", mech.aerials)] {
+        let tile = format!(
+            "<div class=\"label\">{label}</div><div class=\"value\">{}</div>",
+            3 * n
+        );
+        assert!(home.body.contains(&tile), "{tile} in {}", home.body);
+    }
+    // Games: 3 against 1 (+2).
+    assert!(
+        home.body
+            .contains("<div class=\"label\">Games</div><div class=\"value\">3</div>"),
+        "{}",
+        home.body
+    );
+    let chart = site
+        .get("/trends/chart.svg?metric=bcpm&avg=2", Some(&cookie))
+        .await;
+    assert_eq!(chart.status, StatusCode::OK);
+    assert!(
+        chart.body.contains("average of the last 2"),
+        "{}",
+        chart.body
+    );
+}
+
+both_backends!(
+    conversations_and_exports_are_the_owners_alone,
+    |db: &common::db::TestDb| conversations_and_exports_are_the_owners_alone(db.store.clone())
+);
+
+async fn conversations_and_exports_are_the_owners_alone(store: Store) {
+    let site = TestSite::on(store, false).await;
     let me = Viewer::user(uid(ME));
     let c = site
         .store
@@ -695,9 +786,15 @@ async fn conversations_and_exports_are_the_owners_alone() {
     assert_eq!(json["coach"]["conversations"], json!([]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn state_changes_need_the_sessions_token_and_this_origin() {
-    let site = TestSite::start(false).await;
+both_backends!(
+    state_changes_need_the_sessions_token_and_this_origin,
+    |db: &common::db::TestDb| state_changes_need_the_sessions_token_and_this_origin(
+        db.store.clone()
+    )
+);
+
+async fn state_changes_need_the_sessions_token_and_this_origin(store: Store) {
+    let site = TestSite::on(store, false).await;
     let (cookie, csrf) = site.login_as(ME).await;
     let (_, their_csrf) = site.login_as(OTHER).await;
     let me = Viewer::user(uid(ME));
@@ -787,9 +884,15 @@ fn multipart(csrf: &str, files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_go_through_the_intake_and_report_their_status() {
-    let site = TestSite::start(true).await;
+both_backends!(
+    uploads_go_through_the_intake_and_report_their_status,
+    |db: &common::db::TestDb| uploads_go_through_the_intake_and_report_their_status(
+        db.store.clone()
+    )
+);
+
+async fn uploads_go_through_the_intake_and_report_their_status(store: Store) {
+    let site = TestSite::on(store, true).await;
     let (cookie, csrf) = site.login_as(ME).await;
     let mut events = site.pool.as_ref().unwrap().subscribe();
     let good = support::distinct_copy(&support::replay_fixture(), 1);
@@ -871,12 +974,105 @@ async fn uploads_go_through_the_intake_and_report_their_status() {
     site.pool.unwrap().shutdown(Duration::from_secs(5)).await;
 }
 
+both_backends!(
+    uploads_share_the_bots_per_user_file_limit,
+    |db: &common::db::TestDb| { uploads_share_the_bots_per_user_file_limit(db.store.clone()) }
+);
+
+/// `POST /upload` takes a token per file from the bot's limits (default burst 10): past it the
+/// rest of the files are refused with the wait, and a request with nothing taken is a 429 that
+/// says when to try again, as JSON for the page's script and as a page otherwise.
+async fn uploads_share_the_bots_per_user_file_limit(store: Store) {
+    let site = TestSite::on(store, false).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let upload = |files: Vec<(String, Vec<u8>)>, json: bool| {
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        let site = &site;
+        async move {
+            let refs: Vec<(&str, &[u8])> = files
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            let (ct, body) = multipart(&csrf, &refs);
+            let mut req = Request::post("/upload")
+                .header(header::COOKIE, &cookie)
+                .header(header::ORIGIN, BASE)
+                .header(header::CONTENT_TYPE, ct);
+            if json {
+                req = req.header(header::ACCEPT, "application/json");
+            }
+            site.send(req.body(Body::from(body)).unwrap()).await
+        }
+    };
+    let junk = |n: usize| -> Vec<(String, Vec<u8>)> {
+        (0..n)
+            .map(|k| (format!("junk-{k}.replay"), b"not a replay".to_vec()))
+            .collect()
+    };
+    // Eleven files: ten take the burst (and fail as replays), the eleventh waits.
+    let p = upload(junk(11), true).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    let refused = res["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 11, "{res}");
+    let waiting: Vec<&Value> = refused
+        .iter()
+        .filter(|r| r["error"].as_str().unwrap().contains("Slow down"))
+        .collect();
+    assert_eq!(waiting.len(), 1, "{res}");
+    assert_eq!(waiting[0]["file_name"], "junk-10.replay");
+    let wait = res["retry_after_s"].as_u64().unwrap();
+    assert!((1..=3).contains(&wait), "{res}");
+    assert!(
+        waiting[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("try again in {wait} s")),
+        "the message and retry_after_s agree: {res}"
+    );
+    // Nothing taken: 429, with Retry-After.
+    let p = upload(junk(2), true).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+    let wait: u64 = p.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&wait), "{wait}");
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    assert_eq!(res["retry_after_s"].as_u64(), Some(wait));
+    assert_eq!(res["refused"].as_array().unwrap().len(), 2);
+    let page = upload(junk(1), false).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.headers.contains_key(header::RETRY_AFTER));
+    assert!(
+        page.body.contains("Slow down") && page.body.contains("try again in"),
+        "{}",
+        page.body
+    );
+    // Another user has their own budget.
+    let (theirs, their_csrf) = site.login_as(OTHER).await;
+    let (ct, body) = multipart(&their_csrf, &[("x.replay", b"not a replay")]);
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &theirs)
+        .header(header::ORIGIN, BASE)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(site.send(req).await.status, StatusCode::OK);
+}
+
+both_backends!(
+    the_stripe_webhook_verifies_before_it_applies,
+    |db: &common::db::TestDb| the_stripe_webhook_verifies_before_it_applies(db.store.clone())
+);
+
 /// `POST /stripe/webhook` through the real router: signed with the secret → applied (Pro) once,
 /// duplicates answered 200 without a second effect; forged, stale and unsigned → 400 and nothing
 /// stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stripe_webhook_verifies_before_it_applies() {
-    let site = TestSite::start(false).await;
+async fn the_stripe_webhook_verifies_before_it_applies(store: Store) {
+    let site = TestSite::on(store, false).await;
     let now = rlcoach::storage::now_ms() / 1000;
     let user: u64 = 333_000_000_000_000_003;
     let event = |id: &str, created: i64| {
@@ -986,15 +1182,18 @@ impl TestSite {
     }
 }
 
+both_backends!(checkout_and_stripes_webhooks_drive_the_billing_page, |db: &common::db::TestDb| {
+    checkout_and_stripes_webhooks_drive_the_billing_page(db.store.clone())
+});
+
 /// The whole Stripe path on the site: a Free user's `/billing` offers the upgrade; the checkout
 /// POST (CSRF-checked) makes one customer for them and sends them to Stripe's page; back from
 /// it the page waits for Stripe; Stripe's webhooks make them Pro (renewal date, portal, no
 /// second checkout); cancelling at period end, a failed payment and the end of the
 /// subscription each show as they are.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkout_and_stripes_webhooks_drive_the_billing_page() {
+async fn checkout_and_stripes_webhooks_drive_the_billing_page(store: Store) {
     use fake_stripe::{DAY, Sub, invoice};
-    let site = TestSite::start(false).await;
+    let site = TestSite::on(store, false).await;
     let (cookie, csrf) = site.login_as(ME).await;
     let form = format!("csrf={csrf}");
 
@@ -1187,10 +1386,13 @@ async fn checkout_and_stripes_webhooks_drive_the_billing_page() {
     );
 }
 
+both_backends!(billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up, |db: &common::db::TestDb| {
+    billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(db.store.clone())
+});
+
 /// Stripe failing or absent: a clear page, nothing half done; the retry works.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up() {
-    let site = TestSite::start(false).await;
+async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(store: Store) {
+    let site = TestSite::on(store, false).await;
     let (cookie, csrf) = site.login_as(ME).await;
     let form = format!("csrf={csrf}");
     site.stripe.fail_next(1);
@@ -1221,7 +1423,8 @@ async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up() {
         .await;
     assert_eq!(retry.status, StatusCode::SEE_OTHER, "{}", retry.body);
 
-    let bare = TestSite::start_with(false, false).await;
+    // The same database behind a site without Stripe.
+    let bare = TestSite::on_with(site.store.clone(), false, false).await;
     let (cookie, csrf) = bare.login_as(ME).await;
     let page = bare.get("/billing", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);

@@ -169,6 +169,11 @@ impl Draw for TrendChartSpec {
             },
             None => "No rank benchmark for this stat".to_string(),
         };
+        let sub = if self.average.is_empty() {
+            sub
+        } else {
+            format!("{sub} · white: average of the last {}", self.average_window)
+        };
         title(root, &self.title, &sub)?;
         let n = self.points.len().max(1);
         let mut lo = self
@@ -239,10 +244,26 @@ impl Draw for TrendChartSpec {
             .map(|(i, p)| (i as f64, p.1))
             .collect();
         chart.draw_series(LineSeries::new(pts.clone(), theme::ORANGE.stroke_width(3)))?;
+        // Hundreds of points make a band of dots: smaller dots, the line carries the shape.
+        let dot = if pts.len() > 60 { 2 } else { 5 };
         chart.draw_series(
             pts.iter()
-                .map(|&p| Circle::new(p, 5, theme::ORANGE.filled())),
+                .map(|&p| Circle::new(p, dot, theme::ORANGE.filled())),
         )?;
+        if !self.average.is_empty() {
+            chart.draw_series(LineSeries::new(
+                self.average.iter().enumerate().map(|(i, v)| (i as f64, *v)),
+                theme::HIGHLIGHT.stroke_width(3),
+            ))?;
+        }
+        // The latest point, ringed in gold: where the player stands now.
+        if let Some(&last) = pts.last() {
+            chart.draw_series(std::iter::once(Circle::new(
+                last,
+                dot + 5,
+                theme::GOLD.stroke_width(3),
+            )))?;
+        }
         Ok(())
     }
 }

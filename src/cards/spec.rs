@@ -506,6 +506,10 @@ pub struct TrendChartSpec {
     pub points: Vec<(String, f64)>,
     pub band: Option<TrendBand>,
     pub direction: Better,
+    /// The moving average drawn over the points (one value per point; empty: none), and its
+    /// window in points. See [`TrendChartSpec::with_moving_average`].
+    pub average: Vec<f64>,
+    pub average_window: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -551,8 +555,33 @@ impl TrendChartSpec {
                 p75: b.p75,
             }),
             direction: b.map_or(Better::Neutral, |b| b.better),
+            average: Vec::new(),
+            average_window: 0,
         }
     }
+
+    /// Also draws the moving average of each point and the `window - 1` before it (a window
+    /// below 2, or a single point, draws none).
+    pub fn with_moving_average(mut self, window: usize) -> Self {
+        let values: Vec<f64> = self.points.iter().map(|p| p.1).collect();
+        if window >= 2 && values.len() >= 2 {
+            self.average = moving_average(&values, window);
+            self.average_window = window;
+        }
+        self
+    }
+}
+
+/// The average of each value and the `window - 1` before it (fewer at the start).
+pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
+    let window = window.max(1);
+    (0..values.len())
+        .map(|i| {
+            let from = (i + 1).saturating_sub(window);
+            let part = &values[from..=i];
+            part.iter().sum::<f64>() / part.len() as f64
+        })
+        .collect()
 }
 
 #[cfg(test)]

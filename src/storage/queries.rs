@@ -99,6 +99,47 @@ pub fn metric_column(key: &str) -> Option<&'static str> {
     })
 }
 
+/// The mechanics counted per player and game: (`game_stats` column, label).
+pub const MECHANICS: [(&str, &str); 9] = [
+    ("flips", "Flips"),
+    ("wavedashes", "Wavedashes"),
+    ("half_flips", "Half-flips"),
+    ("speedflips", "Speedflips"),
+    ("aerials", "Aerials"),
+    ("flip_resets", "Flip resets"),
+    ("ceiling_touches", "Ceiling touches"),
+    ("dribbles", "Dribbles"),
+    ("flicks", "Flicks"),
+];
+
+/// A user's games that pass a filter, summed up in SQL (no rows are read out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GamesSummary {
+    pub games: i64,
+    pub wins: i64,
+    /// Benchmark metric averages over the games that measured them, keyed like
+    /// [`benchmarks::METRICS`] (absent when none did).
+    pub averages: Vec<(String, f64)>,
+    /// Games whose mechanics were counted.
+    pub mechanics_games: i64,
+    /// (label, total over those games) per mechanic, in [`MECHANICS`]' order.
+    pub mechanics: Vec<(&'static str, i64)>,
+}
+
+impl GamesSummary {
+    pub fn average(&self, key: &str) -> Option<f64> {
+        self.averages
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
+    }
+
+    /// Percent of games won; None without games.
+    pub fn win_rate(&self) -> Option<f64> {
+        (self.games > 0).then(|| 100.0 * self.wins as f64 / self.games as f64)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlaylistSummary {
     pub playlist: String,
@@ -179,19 +220,43 @@ pub struct GameFilter {
     pub to: Option<i64>,
 }
 
-/// `AND …` of a [`GameFilter`], binding `$2`–`$5` after the user at `$1`.
-const FILTER: &str = "AND ($2 IS NULL OR g.playlist = $2) AND ($3 IS NULL OR g.won = $3)
-     AND ($4 IS NULL OR g.played_at >= $4) AND ($5 IS NULL OR g.played_at < $5)";
-
 impl GameFilter {
+    /// `AND …` for the fields that are set, with parameters numbered from `$2` (after the user
+    /// at `$1`), and the number of the next free parameter. Only set fields appear: a
+    /// `($2 IS NULL OR g.playlist = $2)` for an unset one still made SQLite read every game's
+    /// row, where counting a user's games otherwise reads an index alone.
+    fn clause(&self) -> (String, usize) {
+        let mut sql = String::new();
+        let mut next = 2;
+        for (set, term) in [
+            (self.playlist.is_some(), "g.playlist ="),
+            (self.won.is_some(), "g.won ="),
+            (self.from.is_some(), "g.played_at >="),
+            (self.to.is_some(), "g.played_at <"),
+        ] {
+            if set {
+                sql.push_str(&format!(" AND {term} ${next}"));
+                next += 1;
+            }
+        }
+        (sql, next)
+    }
+
+    /// Binds the values of [`GameFilter::clause`] (after the user).
     fn bind<'q>(
         &'q self,
-        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-        q.bind(self.playlist.as_deref())
-            .bind(self.won.map(i64::from))
-            .bind(self.from)
-            .bind(self.to)
+        if let Some(p) = &self.playlist {
+            q = q.bind(p.as_str());
+        }
+        if let Some(won) = self.won {
+            q = q.bind(i64::from(won));
+        }
+        for at in [self.from, self.to].into_iter().flatten() {
+            q = q.bind(at);
+        }
+        q
     }
 }
 
@@ -287,18 +352,6 @@ pub struct TrendPoint {
     pub games: usize,
 }
 
-/// The average of each point and the `window - 1` before it (fewer at the start).
-pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
-    let window = window.max(1);
-    (0..values.len())
-        .map(|i| {
-            let from = (i + 1).saturating_sub(window);
-            let part = &values[from..=i];
-            part.iter().sum::<f64>() / part.len() as f64
-        })
-        .collect()
-}
-
 /// Monday 00:00 UTC of the week containing `ms` (1970-01-01 was a Thursday).
 pub fn week_start(ms: i64) -> i64 {
     const DAY: i64 = 86_400_000;
@@ -309,16 +362,18 @@ pub fn week_start(ms: i64) -> i64 {
 /// Games (newest first) split into sessions where two games are more than
 /// [`SESSION_GAP_MS`] apart.
 pub fn group_sessions(rows: Vec<GameRow>) -> Vec<Vec<GameRow>> {
-    let mut out: Vec<Vec<GameRow>> = Vec::new();
-    for g in rows {
+    split_runs(rows, |last, next| {
+        last.played_at - next.played_at > SESSION_GAP_MS
+    })
+}
+
+/// `items` in order, split into runs: a new run starts where `apart(last of the run, next)`.
+fn split_runs<T>(items: Vec<T>, apart: impl Fn(&T, &T) -> bool) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    for item in items {
         match out.last_mut() {
-            Some(s)
-                if s.last()
-                    .is_some_and(|l| l.played_at - g.played_at <= SESSION_GAP_MS) =>
-            {
-                s.push(g)
-            }
-            _ => out.push(vec![g]),
+            Some(run) if run.last().is_some_and(|last| !apart(last, &item)) => run.push(item),
+            _ => out.push(vec![item]),
         }
     }
     out
@@ -418,7 +473,7 @@ impl Store {
                 (page - 1) * per_page,
             )
             .await?;
-        let sql = format!("SELECT COUNT(*) {USER_GAMES} {FILTER}");
+        let sql = format!("SELECT COUNT(*) {USER_GAMES} {}", filter.clause().0);
         let total: i64 = filter
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(target_user.get()))
             .fetch_one(&self.pool)
@@ -442,25 +497,176 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<GameRow>> {
-        self.check_access(viewer, target_user).await?;
         let metric_cols: Vec<String> = benchmarks::METRICS
             .iter()
             .filter_map(|m| metric_column(m.key))
             .map(|c| format!("CAST(g.{c} AS DOUBLE PRECISION)"))
             .collect();
-        let sql = format!(
-            "SELECT {GAME_COLUMNS}, {} {USER_GAMES} {FILTER}
-             ORDER BY {} LIMIT $6 OFFSET $7",
-            metric_cols.join(", "),
-            sort.order_by()
-        );
-        let rows = filter
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(target_user.get()))
-            .bind(limit.clamp(1, 10_000))
-            .bind(offset.max(0))
-            .fetch_all(&self.pool)
+        let columns = format!("{GAME_COLUMNS}, {}", metric_cols.join(", "));
+        let rows = self
+            .user_game_rows(viewer, target_user, &columns, filter, sort, limit, offset)
             .await?;
         rows.iter().map(game_row).collect()
+    }
+
+    /// `columns` (which must start with `g.replay_id, …` and include `g.played_at`, `g.score`
+    /// and `g.goals` when sorting by them) of a user's games that pass `filter`, in `sort`
+    /// order, `limit` from `offset`.
+    ///
+    /// The user's linked identities are read first, and each becomes its own branch: one
+    /// identity's games are a range of `game_stats_by_player` already in date order, so the
+    /// newest page walks that range and stops after `offset + limit` rows instead of checking
+    /// and sorting every game (a join on the identities table hides that order from the
+    /// planner). Each branch still joins its link and applies [`USER_GAMES`]'s rule.
+    #[allow(clippy::too_many_arguments)]
+    async fn user_game_rows(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        columns: &str,
+        filter: &GameFilter,
+        sort: GameSort,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        self.check_access(viewer, target_user).await?;
+        let links = self.linked_players(target_user).await?;
+        // $1 user, the filter's, then limit, offset, limit + offset, and each link's platform
+        // and id.
+        let (filter_sql, lim) = filter.clause();
+        let (off, lim_off) = (lim + 1, lim + 2);
+        let branch = |k: usize| {
+            let (platform, id) = (lim + 3 + 2 * k, lim + 4 + 2 * k);
+            format!(
+                "SELECT {columns} {USER_GAMES} {filter_sql}
+                   AND i.platform = ${platform} AND i.platform_id = ${id}
+                   AND g.platform = ${platform} AND g.platform_id = ${id}
+                 ORDER BY {}",
+                sort.order_by()
+            )
+        };
+        let sql = match links.len() {
+            0 => return Ok(Vec::new()),
+            1 => format!("{} LIMIT ${lim} OFFSET ${off}", branch(0)),
+            n => {
+                let branches: Vec<String> = (0..n)
+                    .map(|k| format!("SELECT * FROM ({} LIMIT ${lim_off}) AS b{k}", branch(k)))
+                    .collect();
+                format!(
+                    "SELECT * FROM ({}) AS u ORDER BY {} LIMIT ${lim} OFFSET ${off}",
+                    branches.join(" UNION ALL "),
+                    sort.order_by().replace("g.", "")
+                )
+            }
+        };
+        let (limit, offset) = (limit.clamp(1, 10_000), offset.max(0));
+        let mut q = filter
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(target_user.get()))
+            .bind(limit)
+            .bind(offset)
+            .bind(limit + offset);
+        for (platform, id) in &links {
+            q = q.bind(platform).bind(id);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// The platform ids linked to a user (claimed or verified).
+    async fn linked_players(&self, user: UserId) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT platform, platform_id FROM user_identities WHERE user_id = $1
+             ORDER BY platform, platform_id",
+        )
+        .bind(user.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// One metric of a user's games that pass `filter`, newest first (the newest `limit`):
+    /// (played_at ms, value), None where it was not measured. Reads two columns, not rows.
+    async fn metric_values(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        metric: &str,
+        filter: &GameFilter,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<f64>)>> {
+        let col = metric_column(metric)
+            .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
+        let columns = format!("g.replay_id, g.played_at, CAST(g.{col} AS DOUBLE PRECISION)");
+        let rows = self
+            .user_game_rows(
+                viewer,
+                target_user,
+                &columns,
+                filter,
+                GameSort::Newest,
+                limit,
+                0,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Games, wins, metric averages and mechanics totals of a user's games that pass `filter`,
+    /// aggregated in SQL.
+    pub async fn games_summary(
+        &self,
+        viewer: &Viewer,
+        target_user: UserId,
+        filter: &GameFilter,
+    ) -> Result<GamesSummary> {
+        self.check_access(viewer, target_user).await?;
+        let metrics: Vec<(&str, &str)> = benchmarks::METRICS
+            .iter()
+            .filter_map(|m| Some((m.key, metric_column(m.key)?)))
+            .collect();
+        let mut columns = vec![
+            "COUNT(*)".to_string(),
+            "CAST(COALESCE(SUM(g.won), 0) AS BIGINT)".to_string(),
+            "COUNT(g.flips)".to_string(),
+        ];
+        columns.extend(
+            MECHANICS
+                .iter()
+                .map(|(c, _)| format!("CAST(COALESCE(SUM(g.{c}), 0) AS BIGINT)")),
+        );
+        columns.extend(metrics.iter().map(|(_, c)| {
+            format!("CAST(AVG(CAST(g.{c} AS DOUBLE PRECISION)) AS DOUBLE PRECISION)")
+        }));
+        let sql = format!(
+            "SELECT {} {USER_GAMES} {}",
+            columns.join(", "),
+            filter.clause().0
+        );
+        let r = filter
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(target_user.get()))
+            .fetch_one(&self.pool)
+            .await?;
+        let first_metric = 3 + MECHANICS.len();
+        let mut averages = Vec::new();
+        for (i, (key, _)) in metrics.iter().enumerate() {
+            if let Some(v) = r.try_get::<Option<f64>, _>(first_metric + i)? {
+                averages.push((key.to_string(), v));
+            }
+        }
+        Ok(GamesSummary {
+            games: r.try_get(0)?,
+            wins: r.try_get(1)?,
+            mechanics_games: r.try_get(2)?,
+            mechanics: MECHANICS
+                .iter()
+                .enumerate()
+                .map(|(i, (_, label))| Ok((*label, r.try_get(3 + i)?)))
+                .collect::<Result<_>>()?,
+            averages,
+        })
     }
 
     /// Games, wins and metric averages per playlist over the last `games` games.
@@ -504,16 +710,17 @@ impl Store {
         games: i64,
         playlist: Option<&str>,
     ) -> Result<Vec<(i64, f64)>> {
-        if metric_column(metric).is_none() {
-            return Err(StorageError::Invalid(format!("unknown stat {metric:?}")));
-        }
-        let rows = self
-            .recent_games(viewer, target_user, games, playlist)
+        let filter = GameFilter {
+            playlist: playlist.map(str::to_string),
+            ..GameFilter::default()
+        };
+        let values = self
+            .metric_values(viewer, target_user, metric, &filter, games)
             .await?;
-        Ok(rows
-            .iter()
+        Ok(values
+            .into_iter()
             .rev()
-            .filter_map(|g| g.metric(metric).map(|v| (g.played_at, v)))
+            .filter_map(|(at, v)| Some((at, v?)))
             .collect())
     }
 
@@ -561,34 +768,24 @@ impl Store {
         bucket: TrendBucket,
         max_games: i64,
     ) -> Result<Vec<TrendPoint>> {
-        if metric_column(metric).is_none() {
-            return Err(StorageError::Invalid(format!("unknown stat {metric:?}")));
-        }
-        let rows = self
-            .games(viewer, target_user, filter, GameSort::Newest, max_games, 0)
+        let values = self
+            .metric_values(viewer, target_user, metric, filter, max_games)
             .await?;
-        let groups: Vec<Vec<GameRow>> = match bucket {
-            TrendBucket::Game => rows.into_iter().map(|g| vec![g]).collect(),
-            TrendBucket::Session => group_sessions(rows),
-            TrendBucket::Week => {
-                let mut weeks: Vec<Vec<GameRow>> = Vec::new();
-                for g in rows {
-                    match weeks.last_mut() {
-                        Some(w) if week_start(w[0].played_at) == week_start(g.played_at) => {
-                            w.push(g)
-                        }
-                        _ => weeks.push(vec![g]),
-                    }
-                }
-                weeks
+        let groups: Vec<Vec<(i64, Option<f64>)>> = match bucket {
+            TrendBucket::Game => values.into_iter().map(|v| vec![v]).collect(),
+            TrendBucket::Session => {
+                split_runs(values, |last, next| last.0 - next.0 > SESSION_GAP_MS)
             }
+            TrendBucket::Week => split_runs(values, |last, next| {
+                week_start(last.0) != week_start(next.0)
+            }),
         };
         Ok(groups
             .iter()
             .rev()
             .filter_map(|games| {
-                let value = average(games.iter().map(|g| g.metric(metric)))?;
-                let at = games.iter().map(|g| g.played_at).min()?;
+                let value = average(games.iter().map(|g| g.1))?;
+                let at = games.iter().map(|g| g.0).min()?;
                 Some(TrendPoint {
                     at: match bucket {
                         TrendBucket::Week => week_start(at),

@@ -5,6 +5,7 @@
 use sqlx::Row;
 
 use super::jobs::ClaimedJob;
+use super::queries::MECHANICS;
 use super::scope::{UserId, Viewer};
 use super::{Result, StorageError, Store, now_ms};
 use crate::report::{PlayerReport, Report};
@@ -625,5 +626,90 @@ async fn save_player(
     .persistent(false)
     .execute(&mut *tx)
     .await?;
+    save_mechanics(tx, replay_id, p).await
+}
+
+/// A player's mechanics counts in [`MECHANICS`]' order; None when not measured.
+fn mechanics_counts(p: &PlayerReport) -> [Option<i64>; 9] {
+    let m = p.mechanics.as_ref();
+    let get = |f: fn(&crate::report::Mechanics) -> u32| m.map(|m| i64::from(f(m)));
+    [
+        get(|m| m.flips),
+        get(|m| m.wavedashes),
+        get(|m| m.half_flips),
+        get(|m| m.speedflips),
+        get(|m| m.aerials),
+        get(|m| m.flip_resets),
+        get(|m| m.ceiling_touches),
+        get(|m| m.dribbles),
+        get(|m| m.flicks),
+    ]
+}
+
+/// Writes a player's mechanics counts on their stat row and marks it as holding them.
+async fn save_mechanics(
+    tx: &mut sqlx::AnyConnection,
+    replay_id: &str,
+    p: &PlayerReport,
+) -> Result<()> {
+    let sets: Vec<String> = MECHANICS
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{c} = ${}", i + 4))
+        .collect();
+    let sql = format!(
+        "UPDATE game_stats SET mechanics_stored = 1, {}
+         WHERE replay_id = $1 AND platform = $2 AND platform_id = $3",
+        sets.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(replay_id)
+        .bind(&p.id.platform)
+        .bind(&p.id.id);
+    for v in mechanics_counts(p) {
+        q = q.bind(v);
+    }
+    // Not cached, for the reason given in `save_player` (NULLs typed per execution).
+    q.persistent(false).execute(&mut *tx).await?;
     Ok(())
+}
+
+impl Store {
+    /// Fills the mechanics counts of stat rows written before `game_stats` had them, from the
+    /// stored reports, up to `batch` replays at a time; returns how many replays it filled (0:
+    /// none are left). Run by the site's sweeper.
+    pub async fn backfill_mechanics(&self, batch: i64) -> Result<usize> {
+        let ids: Vec<String> = sqlx::query(
+            "SELECT DISTINCT replay_id FROM game_stats WHERE mechanics_stored = 0 LIMIT $1",
+        )
+        .bind(batch.max(1))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+        for id in &ids {
+            let report = match self.load_report(id).await {
+                Ok(r) => r,
+                Err(StorageError::Corrupt(e)) => {
+                    tracing::warn!(replay_id = %id, error = %e, "no mechanics: the stored report does not decode");
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            let mut tx = self.write_tx().await?;
+            for p in report.iter().flat_map(|r| &r.players) {
+                save_mechanics(&mut tx, id, p).await?;
+            }
+            // Rows the report does not explain keep NULL counts, and are not looked at again.
+            sqlx::query(
+                "UPDATE game_stats SET mechanics_stored = 1 WHERE replay_id = $1 AND mechanics_stored = 0",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(ids.len())
+    }
 }

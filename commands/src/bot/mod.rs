@@ -11,7 +11,6 @@ pub mod coach;
 mod components;
 mod delivery;
 pub mod intake;
-mod limits;
 pub mod reply;
 
 use std::sync::Arc;
@@ -24,7 +23,7 @@ use rlcoach::storage::Store;
 use rlcoach_bot::shutdown_signal;
 
 pub use intake::sid;
-pub use limits::{RateLimits, wait_message};
+pub use rlcoach_bot::limits::{self, RateLimits, wait_message};
 
 pub type Error = anyhow::Error;
 pub type Context<'a> = poise::Context<'a, Data, Error>;
@@ -175,8 +174,11 @@ pub async fn run(
     };
     let site = match web {
         Some(w) => Some(
-            crate::web::Site::spawn(crate::web::AppState::new(store.clone(), pool.intake(), w)?)
-                .await?,
+            crate::web::Site::spawn(
+                crate::web::AppState::new(store.clone(), pool.intake(), w)?
+                    .with_limits(data.limits.clone()),
+            )
+            .await?,
         ),
         None => None,
     };

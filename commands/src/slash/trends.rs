@@ -1,5 +1,6 @@
 //! `/trends stat [games] [rank] [playlist]`: one stat over recent games of one playlist, drawn
-//! with that playlist's rank band (doubles' when the benchmark table has none, and it says so).
+//! with that playlist's rank band (doubles' when the benchmark table has none, and it says so) and
+//! a moving average, as on the site's Trends page.
 
 use rlcoach::cards::{self, ImageFormat, TrendChartSpec};
 
@@ -7,6 +8,9 @@ use super::{
     Rank, autocomplete_stat, defer, games_arg, private_answer, stat_label, target, viewer,
 };
 use crate::bot::{Context, Error, user_error};
+
+/// The moving average drawn over the games: each game and the four before it.
+const TREND_AVERAGE: usize = 5;
 
 /// Chart one stat over your recent games against a rank band.
 #[poise::command(slash_command)]
@@ -56,7 +60,8 @@ pub async fn trends(
         labelled,
         Some(rank.unwrap_or(Rank::GC1).key()),
         &playlist,
-    );
+    )
+    .with_moving_average(TREND_AVERAGE);
     let img =
         tokio::task::spawn_blocking(move || cards::render_trend(&spec, ImageFormat::Png)).await??;
     ctx.send(

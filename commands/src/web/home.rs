@@ -1,11 +1,12 @@
-//! `/`: the last 30 days against the 30 before (games, win rate, per-game averages), the
-//! player against their rank's band, and an upload drop zone. Visitors get the login.
+//! `/`: the last 30 days against the 30 before (games, win rate, per-game averages, mechanics
+//! counts; summed up in SQL), the player against their rank's band, and an upload drop zone.
+//! Visitors get the login.
 
 use axum::extract::State;
 use axum::response::Html;
 use maud::{Markup, html};
 use rlcoach::storage::now_ms;
-use rlcoach::storage::queries::{GameFilter, GameRow, GameSort};
+use rlcoach::storage::queries::{GameFilter, GamesSummary};
 
 use super::auth::MaybeUser;
 use super::error::WebResult;
@@ -39,16 +40,12 @@ pub async fn page(
         to: Some(to),
         ..GameFilter::default()
     };
-    let games = |f: GameFilter| {
+    let summary = |f: GameFilter| {
         let store = state.store.clone();
-        async move {
-            store
-                .games(&viewer, viewer.user, &f, GameSort::Newest, 10_000, 0)
-                .await
-        }
+        async move { store.games_summary(&viewer, viewer.user, &f).await }
     };
-    let recent = games(period(now - 30 * DAY_MS, now + DAY_MS)).await?;
-    let before = games(period(now - 60 * DAY_MS, now - 30 * DAY_MS)).await?;
+    let recent = summary(period(now - 30 * DAY_MS, now + DAY_MS)).await?;
+    let before = summary(period(now - 60 * DAY_MS, now - 30 * DAY_MS)).await?;
     let rank = state
         .store
         .compare_with_rank(&viewer, viewer.user, rlcoach::cards::DEFAULT_RANK, 50, None)
@@ -57,18 +54,21 @@ pub async fn page(
     let body = html! {
         h1 { "Last 30 days" }
         div.grid {
-            (tile("Games", recent.len() as f64, Some(before.len() as f64), "", true))
-            (tile("Win rate", win_rate(&recent).unwrap_or(0.0), win_rate(&before), "%", true))
+            (tile("Games", recent.games as f64, Some(before.games as f64), "", true))
+            (tile("Win rate", recent.win_rate().unwrap_or(0.0), before.win_rate(), "%", true))
             @for key in TOPLINE {
                 @if let Some(m) = rlcoach::benchmarks::Metric::by_key(key) {
-                    @if let Some(v) = avg(&recent, key) {
-                        (tile(m.label, v, avg(&before, key), m.unit,
+                    @if let Some(v) = recent.average(key) {
+                        (tile(m.label, v, before.average(key), m.unit,
                             rlcoach::benchmarks::direction(key) != rlcoach::benchmarks::Better::Down))
                     }
                 }
             }
         }
         p.muted { "Against the 30 days before. " a href="/replays" { "All replays →" } }
+        @if recent.mechanics_games > 0 {
+            (mechanics(&recent, &before))
+        }
         @if let Some(c) = rank.filter(|c| !c.rows.is_empty()) {
             h2 { "You against " (rlcoach::cards::DEFAULT_RANK) " · " (layout::playlist(&c.playlist)) }
             p.muted { "Your last " (c.games) " games; the band is the rank's middle half." }
@@ -94,14 +94,31 @@ pub async fn page(
     Ok(layout::page("Home", &user, "/", body))
 }
 
-fn win_rate(games: &[GameRow]) -> Option<f64> {
-    (!games.is_empty())
-        .then(|| 100.0 * games.iter().filter(|g| g.won).count() as f64 / games.len() as f64)
-}
-
-fn avg(games: &[GameRow], key: &str) -> Option<f64> {
-    let v: Vec<f64> = games.iter().filter_map(|g| g.metric(key)).collect();
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+/// Mechanics counted in the last 30 days, per game against the 30 days before.
+fn mechanics(recent: &GamesSummary, before: &GamesSummary) -> Markup {
+    let per_game = |s: &GamesSummary, i: usize| {
+        (s.mechanics_games > 0).then(|| s.mechanics[i].1 as f64 / s.mechanics_games as f64)
+    };
+    html! {
+        h2 { "Mechanics" }
+        p.muted { "Counted in your last " (recent.mechanics_games) " games; per game against the 30 days before." }
+        div.grid {
+            @for (i, (label, total)) in recent.mechanics.iter().enumerate() {
+                div.stat {
+                    div.label { (label) }
+                    div.value { (total) }
+                    @let now = per_game(recent, i).unwrap_or(0.0);
+                    @match per_game(before, i) {
+                        Some(b) if (now - b).abs() > 1e-9 => {
+                            div.delta.muted { (rlcoach::cards::format_value(now, "")) " a game, "
+                                @if now > b { "up from " } @else { "down from " } (rlcoach::cards::format_value(b, "")) }
+                        }
+                        _ => { div.delta.muted { (rlcoach::cards::format_value(now, "")) " a game" } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A number with its change against the earlier period (green when it went the right way).

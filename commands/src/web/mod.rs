@@ -36,6 +36,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::WebError;
 
+use crate::limits::RateLimits;
+
 /// The site's settings (see README, "Web site").
 #[derive(Clone)]
 pub struct WebSettings {
@@ -89,6 +91,9 @@ pub struct AppState {
     /// Checkout and portal requests per user (each calls Stripe, whose API rate limit is the
     /// whole site's).
     pub billing_limits: Arc<governor::DefaultKeyedRateLimiter<i64>>,
+    /// Replay files per user (`POST /upload`): the bot's limits, and its very buckets when
+    /// both run in one process ([`AppState::with_limits`]).
+    pub limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -112,7 +117,13 @@ impl AppState {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("cannot build the HTTP client for Discord login")?,
+            limits: Arc::new(RateLimits::from_env()),
         })
+    }
+
+    /// Shares these rate limits (the bot's), so a user's files count once across both.
+    pub fn with_limits(self, limits: Arc<RateLimits>) -> AppState {
+        AppState { limits, ..self }
     }
 }
 
@@ -201,7 +212,7 @@ impl Site {
             .with_context(|| format!("cannot listen on {addr} (RLCOACH_WEB_ADDR)"))?;
         tracing::info!(%addr, base = %state.settings.base, "web site listening");
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let sweeper = tokio::spawn(sweep(state.store.clone()));
+        let sweeper = tokio::spawn(sweep(state.store.clone(), state.limits.clone()));
         let app = router(state);
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -224,11 +235,24 @@ impl Site {
     }
 }
 
-/// Hourly: expired sessions go, and accounts whose deletion grace period ended are deleted.
-async fn sweep(store: Store) {
+/// Hourly: expired sessions go, accounts whose deletion grace period ended are deleted, and
+/// idle users' rate-limit buckets are forgotten. At start, stat rows stored before mechanics
+/// were counted get them from their reports.
+async fn sweep(store: Store, limits: Arc<RateLimits>) {
+    loop {
+        match store.backfill_mechanics(100).await {
+            Ok(0) => break,
+            Ok(_) => tokio::task::yield_now().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "mechanics backfill failed");
+                break;
+            }
+        }
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        limits.prune();
         if let Err(e) = store.sweep_web_sessions().await {
             tracing::warn!(error = %e, "web session sweep failed");
         }

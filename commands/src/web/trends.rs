@@ -1,12 +1,13 @@
 //! `/trends`: any benchmarked stat per game, per session or per week over a date range, with a
-//! moving average; the chart is the core's trend card as SVG.
+//! moving average (in the table and drawn on the chart); the chart is the core's trend card as
+//! SVG, the same as the bot's /trends.
 
 use axum::extract::{Query, State};
 use axum::response::{Html, Response};
 use maud::html;
 use rlcoach::benchmarks::METRICS;
-use rlcoach::cards::{ImageFormat, TrendChartSpec};
-use rlcoach::storage::queries::{GameFilter, TrendBucket, TrendPoint, moving_average};
+use rlcoach::cards::{ImageFormat, TrendChartSpec, moving_average};
+use rlcoach::storage::queries::{GameFilter, TrendBucket, TrendPoint};
 
 use super::auth::CurrentUser;
 use super::error::{WebError, WebResult};
@@ -183,7 +184,17 @@ pub async fn chart(
         .playlist
         .clone()
         .unwrap_or_else(|| "DOUBLES".into());
-    let spec = TrendChartSpec::new("You", p.metric.key, labels, None, &playlist);
+    let mut spec = TrendChartSpec::new("You", p.metric.key, labels, None, &playlist)
+        .with_moving_average(p.window);
+    if p.bucket != TrendBucket::Game {
+        spec.title = format!(
+            "You — {} per {} ({} {}s)",
+            p.metric.label,
+            p.bucket.key(),
+            pts.len(),
+            p.bucket.key()
+        );
+    }
     super::svg_response("private, no-cache", move || {
         rlcoach::cards::render_trend(&spec, ImageFormat::Svg)
     })

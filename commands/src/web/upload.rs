@@ -1,11 +1,13 @@
 //! `/upload`: replays through the same [`Intake`](rlcoach::jobs::Intake) as the bot (same size
-//! limits, same checks, same queue). `POST /upload` takes multipart with many files; with
+//! limits, same checks, same queue, the same per-user file rate limit: 429 when none is taken). `POST /upload` takes multipart with many files; with
 //! `Accept: application/json` (the page's script) it answers JSON, else a page. The status of
 //! each upload (queued → analyzing → done / failed) comes from `GET /upload/status?id=…`, which
 //! the script polls.
 
 use axum::extract::{Multipart, State};
-use axum::http::{HeaderMap, header};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Response};
 use maud::{Markup, html};
 use rlcoach::storage::{NewUpload, SubmitOutcome, UploadStatus};
@@ -13,6 +15,7 @@ use rlcoach::storage::{NewUpload, SubmitOutcome, UploadStatus};
 use super::auth::{CurrentUser, check_post};
 use super::error::{WebError, WebResult};
 use super::{AppState, layout};
+use crate::limits::{self, wait_secs};
 
 /// Files per upload request (as many as a Discord message carries, times five).
 const MAX_FILES: usize = 50;
@@ -57,6 +60,9 @@ pub struct Refused {
 pub struct UploadResult {
     pub accepted: Vec<UploadStatus>,
     pub refused: Vec<Refused>,
+    /// When files were refused for the rate limit: seconds until the next one is taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 pub async fn submit(
@@ -72,6 +78,7 @@ pub async fn submit(
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let max = state.settings.max_replay_bytes;
     let mut refused = Vec::new();
+    let mut wait: Option<Duration> = None;
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         match field.name() {
             Some("csrf") => csrf = Some(field.text().await.map_err(bad)?),
@@ -87,6 +94,23 @@ pub async fn submit(
                         "At most {MAX_FILES} replays per upload."
                     )));
                 }
+                if !name.to_ascii_lowercase().ends_with(".replay") {
+                    refused.push(Refused {
+                        file_name: name,
+                        error: "Only .replay files can be analyzed.".into(),
+                    });
+                    continue;
+                }
+                // Each file takes a token of the uploader's budget (the bot's limits); past it,
+                // the rest are refused with the wait, and their bytes are never read.
+                if let Some(w) = wait.or_else(|| state.limits.files(user.user().discord(), 1).1) {
+                    wait = Some(w);
+                    refused.push(Refused {
+                        file_name: name,
+                        error: limits::wait_message(w),
+                    });
+                    continue;
+                }
                 let bytes = field.bytes().await.map_err(bad)?;
                 if bytes.len() > max {
                     refused.push(Refused {
@@ -96,11 +120,6 @@ pub async fn submit(
                             max / (1024 * 1024)
                         ),
                     });
-                } else if !name.to_ascii_lowercase().ends_with(".replay") {
-                    refused.push(Refused {
-                        file_name: name,
-                        error: "Only .replay files can be analyzed.".into(),
-                    });
                 } else {
                     files.push((name, bytes.to_vec()));
                 }
@@ -109,6 +128,27 @@ pub async fn submit(
         }
     }
     check_post(&state, &headers, &user, csrf.as_deref().unwrap_or(""))?;
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    if let Some(wait) = wait.filter(|_| files.is_empty()) {
+        // Nothing was taken: 429, with when to try again (a page, or JSON for the script).
+        let mut response = if wants_json {
+            let body = UploadResult {
+                accepted: Vec::new(),
+                refused,
+                retry_after_s: Some(wait_secs(wait)),
+            };
+            (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
+        } else {
+            WebError::TooMany(limits::wait_message(wait)).into_response()
+        };
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, wait_secs(wait).into());
+        return Ok(response);
+    }
     let mut ids = Vec::new();
     for (name, bytes) in files {
         let upload = NewUpload {
@@ -135,11 +175,11 @@ pub async fn submit(
         }
     }
     let accepted = state.store.upload_statuses(&user.viewer(), &ids).await?;
-    let result = UploadResult { accepted, refused };
-    let wants_json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json"));
+    let result = UploadResult {
+        accepted,
+        refused,
+        retry_after_s: wait.map(wait_secs),
+    };
     if wants_json {
         return Ok(Json(result).into_response());
     }

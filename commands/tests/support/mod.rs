@@ -1,10 +1,18 @@
 //! Test support: the fake Discord and the real `rlcoach` binary started against it.
 #![allow(dead_code)]
 
+// The core's test helpers: replay edits, and a fresh SQLite or PostgreSQL database per test
+// (`db::TestDb`, `both_backends!`; Postgres skips or fails as `skip` says).
+#[path = "../../../tests/common/db.rs"]
+pub mod db;
 #[path = "../../../tests/common/edit.rs"]
 pub mod edit;
+#[path = "../../../tests/common/skip.rs"]
+mod skip;
 #[allow(unused_imports)]
 pub use edit::distinct_copy;
+#[allow(unused_imports)]
+pub use skip::{REQUIRE_POSTGRES, skip_or_fail};
 pub mod fake_discord;
 pub mod seed;
 

@@ -25,6 +25,11 @@ impl Seeder {
         let store = Store::open(&StorageConfig::sqlite_in(data_dir))
             .await
             .expect("the bot's database opens");
+        Seeder::on(store, template)
+    }
+
+    /// Seeds through a store that is already open (any backend); leave closing it to its owner.
+    pub fn on(store: Store, template: &[u8]) -> Seeder {
         let intake = Intake::new(store.clone(), PoolConfig::default());
         Seeder {
             store,

@@ -114,10 +114,12 @@ impl RateLimits {
 
 /// "Slow down a little: try again in 7 s."
 pub fn wait_message(wait: Duration) -> String {
-    format!(
-        "Slow down a little: try again in {} s.",
-        wait.as_secs().max(1)
-    )
+    format!("Slow down a little: try again in {} s.", wait_secs(wait))
+}
+
+/// A wait in whole seconds, rounded up and at least 1 (never too early; for `Retry-After`).
+pub fn wait_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// "7 s", "4 min", "1 h 5 min".
@@ -147,6 +149,8 @@ mod tests {
             "{wait:?}"
         );
         assert!(wait_message(wait).contains("try again in 1 s"));
+        assert_eq!(wait_secs(Duration::from_millis(2_100)), 3, "rounded up");
+        assert_eq!(wait_secs(Duration::ZERO), 1);
         // Another user is not limited by the first.
         assert_eq!(l.files(2, 4), (4, None));
         // Part of a message can be accepted.
