@@ -723,6 +723,84 @@ async fn home_sums_the_last_30_days_with_mechanics(store: Store) {
 }
 
 both_backends!(
+    trends_average_sessions_and_weeks_in_sql,
+    |db: &common::db::TestDb| { trends_average_sessions_and_weeks_in_sql(db.store.clone()) }
+);
+
+/// Per session and per week, a trend's points are averaged in SQL: the same points as grouping
+/// the per-game values (30-minute gaps; weeks from Monday 00:00 UTC).
+async fn trends_average_sessions_and_weeks_in_sql(store: Store) {
+    use rlcoach::storage::queries::{GameFilter, TrendBucket};
+    let site = TestSite::on(store, false).await;
+    let fixture = support::replay_fixture();
+    let base = rlcoach::analyze(&fixture, &rlcoach::Limits::default()).unwrap();
+    let me = steam(MY_STEAM);
+    let seeder = support::seed::Seeder::on(site.store.clone(), &fixture);
+    // Monday 2026-01-05 00:00 UTC: a session of three games (10 min apart), one more in the
+    // afternoon, then two games the next Monday; goals 1..=6.
+    const MON: i64 = 1_767_571_200;
+    let times = [
+        MON + 10 * 3600,
+        MON + 10 * 3600 + 600,
+        MON + 10 * 3600 + 1200,
+        MON + 15 * 3600,
+        MON + 7 * 86_400 + 9 * 3600,
+        MON + 7 * 86_400 + 9 * 3600 + 25 * 60,
+    ];
+    for (k, at) in times.iter().enumerate() {
+        let mut r = game(&base, k, &me, true);
+        r.metadata.started_at_unix = Some(*at);
+        r.players[0].core.goals = k as u32 + 1;
+        seeder.add(200 + k as u32, NewUpload::by(uid(ME)), r).await;
+    }
+    let viewer = Viewer::user(uid(ME));
+    site.store.link_identity(&viewer, &me).await.unwrap();
+    let series = |bucket| {
+        let store = site.store.clone();
+        async move {
+            store
+                .trend_series(
+                    &viewer,
+                    uid(ME),
+                    "goals_per_game",
+                    &GameFilter::default(),
+                    bucket,
+                    2_000,
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|p| (p.at, p.value, p.games))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        series(TrendBucket::Game).await,
+        (0..6)
+            .map(|k| (times[k] * 1000, k as f64 + 1.0, 1))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        series(TrendBucket::Session).await,
+        vec![
+            (times[0] * 1000, 2.0, 3),
+            (times[3] * 1000, 4.0, 1),
+            (times[4] * 1000, 5.5, 2),
+        ]
+    );
+    assert_eq!(
+        series(TrendBucket::Week).await,
+        vec![(MON * 1000, 2.5, 4), ((MON + 7 * 86_400) * 1000, 5.5, 2)]
+    );
+    let (cookie, _) = site.login_as(ME).await;
+    let page = site
+        .get("/trends?metric=goals_per_game&per=week", Some(&cookie))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("2026-01-05 00:00"), "{}", page.body);
+}
+
+both_backends!(
     conversations_and_exports_are_the_owners_alone,
     |db: &common::db::TestDb| conversations_and_exports_are_the_owners_alone(db.store.clone())
 );

@@ -144,6 +144,20 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Reads through a memory map (up to 1 GiB of the file, pages shared by
+                        // every connection) instead of a read() and a copy per page: the site's
+                        // lists walk thousands of stat rows spread between the stored reports,
+                        // more than SQLite's 2 MB page cache per connection holds.
+                        sqlx::query("PRAGMA mmap_size = 1073741824")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         if backend == Backend::Sqlite {

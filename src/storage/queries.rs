@@ -354,26 +354,25 @@ pub struct TrendPoint {
 
 /// Monday 00:00 UTC of the week containing `ms` (1970-01-01 was a Thursday).
 pub fn week_start(ms: i64) -> i64 {
-    const DAY: i64 = 86_400_000;
-    let day = ms.div_euclid(DAY);
-    (day - (day + 3).rem_euclid(7)) * DAY
+    let day = ms.div_euclid(DAY_MS);
+    (day - (day + 3).rem_euclid(7)) * DAY_MS
 }
+
+const DAY_MS: i64 = 86_400_000;
 
 /// Games (newest first) split into sessions where two games are more than
 /// [`SESSION_GAP_MS`] apart.
 pub fn group_sessions(rows: Vec<GameRow>) -> Vec<Vec<GameRow>> {
-    split_runs(rows, |last, next| {
-        last.played_at - next.played_at > SESSION_GAP_MS
-    })
-}
-
-/// `items` in order, split into runs: a new run starts where `apart(last of the run, next)`.
-fn split_runs<T>(items: Vec<T>, apart: impl Fn(&T, &T) -> bool) -> Vec<Vec<T>> {
-    let mut out: Vec<Vec<T>> = Vec::new();
-    for item in items {
+    let mut out: Vec<Vec<GameRow>> = Vec::new();
+    for g in rows {
         match out.last_mut() {
-            Some(run) if run.last().is_some_and(|last| !apart(last, &item)) => run.push(item),
-            _ => out.push(vec![item]),
+            Some(s)
+                if s.last()
+                    .is_some_and(|l| l.played_at - g.played_at <= SESSION_GAP_MS) =>
+            {
+                s.push(g)
+            }
+            _ => out.push(vec![g]),
         }
     }
     out
@@ -423,6 +422,44 @@ fn game_row(r: &sqlx::any::AnyRow) -> Result<GameRow> {
 const GAME_COLUMNS: &str =
     "g.replay_id, g.name, g.team, g.won, g.playlist, g.map, g.played_at, g.score, g.goals,
     g.assists, g.saves, g.shots, g.demos, g.mvp";
+
+/// What [`Store::user_game_rows`] reads.
+#[derive(Clone, Copy)]
+struct GamesQuery<'a> {
+    /// Of `game_stats g`; must include `g.replay_id` and the sort's columns (several links are
+    /// merged by them).
+    columns: &'a str,
+    filter: &'a GameFilter,
+    sort: GameSort,
+    limit: i64,
+    offset: i64,
+    /// SQL around the games' rows, which `{games}` stands for; None: the rows themselves.
+    around: Option<&'a str>,
+}
+
+impl<'a> GamesQuery<'a> {
+    /// The newest `limit` games.
+    fn newest(columns: &'a str, filter: &'a GameFilter, limit: i64) -> GamesQuery<'a> {
+        GamesQuery {
+            columns,
+            filter,
+            sort: GameSort::Newest,
+            limit,
+            offset: 0,
+            around: None,
+        }
+    }
+}
+
+/// `replay_id, played_at, v` (the metric) of a game row, for trends; the metric key is checked
+/// against the whitelist.
+fn metric_columns(metric: &str) -> Result<String> {
+    let col = metric_column(metric)
+        .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
+    Ok(format!(
+        "g.replay_id, g.played_at, CAST(g.{col} AS DOUBLE PRECISION) AS v"
+    ))
+}
 
 impl Store {
     /// The user's games are theirs; others see them only when the profile is public.
@@ -503,32 +540,40 @@ impl Store {
             .map(|c| format!("CAST(g.{c} AS DOUBLE PRECISION)"))
             .collect();
         let columns = format!("{GAME_COLUMNS}, {}", metric_cols.join(", "));
-        let rows = self
-            .user_game_rows(viewer, target_user, &columns, filter, sort, limit, offset)
-            .await?;
+        let q = GamesQuery {
+            columns: &columns,
+            filter,
+            sort,
+            limit,
+            offset,
+            around: None,
+        };
+        let rows = self.user_game_rows(viewer, target_user, q).await?;
         rows.iter().map(game_row).collect()
     }
 
-    /// `columns` (which must start with `g.replay_id, …` and include `g.played_at`, `g.score`
-    /// and `g.goals` when sorting by them) of a user's games that pass `filter`, in `sort`
-    /// order, `limit` from `offset`.
+    /// The columns `q.columns` of a user's games that pass `q.filter`, in `q.sort` order, `limit`
+    /// from `offset` (or what `q.around` makes of those rows).
     ///
     /// The user's linked identities are read first, and each becomes its own branch: one
     /// identity's games are a range of `game_stats_by_player` already in date order, so the
     /// newest page walks that range and stops after `offset + limit` rows instead of checking
     /// and sorting every game (a join on the identities table hides that order from the
     /// planner). Each branch still joins its link and applies [`USER_GAMES`]'s rule.
-    #[allow(clippy::too_many_arguments)]
     async fn user_game_rows(
         &self,
         viewer: &Viewer,
         target_user: UserId,
-        columns: &str,
-        filter: &GameFilter,
-        sort: GameSort,
-        limit: i64,
-        offset: i64,
+        q: GamesQuery<'_>,
     ) -> Result<Vec<sqlx::any::AnyRow>> {
+        let GamesQuery {
+            columns,
+            filter,
+            sort,
+            limit,
+            offset,
+            around,
+        } = q;
         self.check_access(viewer, target_user).await?;
         let links = self.linked_players(target_user).await?;
         // $1 user, the filter's, then limit, offset, limit + offset, and each link's platform
@@ -545,7 +590,7 @@ impl Store {
                 sort.order_by()
             )
         };
-        let sql = match links.len() {
+        let games = match links.len() {
             0 => return Ok(Vec::new()),
             1 => format!("{} LIMIT ${lim} OFFSET ${off}", branch(0)),
             n => {
@@ -558,6 +603,10 @@ impl Store {
                     sort.order_by().replace("g.", "")
                 )
             }
+        };
+        let sql = match around {
+            Some(around) => around.replace("{games}", &games),
+            None => games,
         };
         let (limit, offset) = (limit.clamp(1, 10_000), offset.max(0));
         let mut q = filter
@@ -595,20 +644,9 @@ impl Store {
         filter: &GameFilter,
         limit: i64,
     ) -> Result<Vec<(i64, Option<f64>)>> {
-        let col = metric_column(metric)
-            .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
-        let columns = format!("g.replay_id, g.played_at, CAST(g.{col} AS DOUBLE PRECISION)");
-        let rows = self
-            .user_game_rows(
-                viewer,
-                target_user,
-                &columns,
-                filter,
-                GameSort::Newest,
-                limit,
-                0,
-            )
-            .await?;
+        let columns = metric_columns(metric)?;
+        let q = GamesQuery::newest(&columns, filter, limit);
+        let rows = self.user_game_rows(viewer, target_user, q).await?;
         rows.iter()
             .map(|r| Ok((r.try_get(1)?, r.try_get(2)?)))
             .collect()
@@ -768,34 +806,62 @@ impl Store {
         bucket: TrendBucket,
         max_games: i64,
     ) -> Result<Vec<TrendPoint>> {
-        let values = self
-            .metric_values(viewer, target_user, metric, filter, max_games)
-            .await?;
-        let groups: Vec<Vec<(i64, Option<f64>)>> = match bucket {
-            TrendBucket::Game => values.into_iter().map(|v| vec![v]).collect(),
-            TrendBucket::Session => {
-                split_runs(values, |last, next| last.0 - next.0 > SESSION_GAP_MS)
+        // Sessions and weeks are averaged in SQL: a point per bucket comes back, not a row per
+        // game. A session starts where the game before (newer) is more than the gap away.
+        let bucket_of = match bucket {
+            TrendBucket::Game => {
+                let values = self
+                    .metric_values(viewer, target_user, metric, filter, max_games)
+                    .await?;
+                return Ok(values
+                    .into_iter()
+                    .rev()
+                    .filter_map(|(at, v)| {
+                        Some(TrendPoint {
+                            at,
+                            value: v?,
+                            games: 1,
+                        })
+                    })
+                    .collect());
             }
-            TrendBucket::Week => split_runs(values, |last, next| {
-                week_start(last.0) != week_start(next.0)
-            }),
+            TrendBucket::Week => format!(
+                "SELECT played_at, v, (played_at / {DAY_MS} + 3) / 7 AS bucket FROM ({{games}}) AS n"
+            ),
+            TrendBucket::Session => format!(
+                "SELECT played_at, v,
+                        SUM(brk) OVER (ORDER BY played_at DESC, replay_id ROWS UNBOUNDED PRECEDING) AS bucket
+                 FROM (SELECT played_at, v, replay_id,
+                              CASE WHEN LAG(played_at) OVER (ORDER BY played_at DESC, replay_id)
+                                        - played_at > {SESSION_GAP_MS} THEN 1 ELSE 0 END AS brk
+                       FROM ({{games}}) AS n) AS f"
+            ),
         };
-        Ok(groups
-            .iter()
-            .rev()
-            .filter_map(|games| {
-                let value = average(games.iter().map(|g| g.1))?;
-                let at = games.iter().map(|g| g.0).min()?;
-                Some(TrendPoint {
+        let around = format!(
+            "SELECT MIN(played_at), CAST(AVG(v) AS DOUBLE PRECISION), COUNT(*)
+             FROM ({bucket_of}) AS b GROUP BY bucket ORDER BY MIN(played_at)"
+        );
+        let columns = metric_columns(metric)?;
+        let q = GamesQuery {
+            around: Some(&around),
+            ..GamesQuery::newest(&columns, filter, max_games)
+        };
+        let rows = self.user_game_rows(viewer, target_user, q).await?;
+        let mut points = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let (at, games): (i64, i64) = (r.try_get(0)?, r.try_get(2)?);
+            if let Some(value) = r.try_get::<Option<f64>, _>(1)? {
+                points.push(TrendPoint {
                     at: match bucket {
                         TrendBucket::Week => week_start(at),
                         _ => at,
                     },
                     value,
-                    games: games.len(),
-                })
-            })
-            .collect())
+                    games: usize::try_from(games).unwrap_or(0),
+                });
+            }
+        }
+        Ok(points)
     }
 
     /// The playlist a comparison is about: the one asked for, else the playlist of the target's

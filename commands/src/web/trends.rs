@@ -16,6 +16,8 @@ use super::{AppState, layout};
 
 /// The most games a trend reads.
 const MAX_GAMES: i64 = 2_000;
+/// Points listed under the chart, newest first.
+const TABLE_POINTS: usize = 100;
 const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -90,7 +92,13 @@ impl TrendQuery {
     }
 }
 
-async fn points(state: &AppState, user: &CurrentUser, p: &Parsed) -> WebResult<Vec<TrendPoint>> {
+/// The points of the trend, oldest first, from at most the newest `max_games` games.
+async fn points(
+    state: &AppState,
+    user: &CurrentUser,
+    p: &Parsed,
+    max_games: i64,
+) -> WebResult<Vec<TrendPoint>> {
     Ok(state
         .store
         .trend_series(
@@ -99,7 +107,7 @@ async fn points(state: &AppState, user: &CurrentUser, p: &Parsed) -> WebResult<V
             p.metric.key,
             &p.filter,
             p.bucket,
-            MAX_GAMES,
+            max_games,
         )
         .await?)
 }
@@ -111,7 +119,13 @@ pub async fn page(
     Query(q): Query<TrendQuery>,
 ) -> WebResult<Html<String>> {
     let p = q.parse()?;
-    let pts = points(&state, &user, &p).await?;
+    // The table shows the newest TABLE_POINTS points; per game, only they and the games their
+    // moving average reaches back to are read (the chart reads them all).
+    let max_games = match p.bucket {
+        TrendBucket::Game => (TABLE_POINTS + p.window.max(1)) as i64,
+        _ => MAX_GAMES,
+    };
+    let pts = points(&state, &user, &p, max_games).await?;
     let values: Vec<f64> = pts.iter().map(|t| t.value).collect();
     let smooth = moving_average(&values, p.window.max(1));
     let body = html! {
@@ -152,7 +166,7 @@ pub async fn page(
             div.table-wrap { table {
                 thead { tr { th { "From (UTC)" } th.num { "Games" } th.num { (p.metric.label) } th.num { "Moving avg" } } }
                 tbody {
-                    @for (t, s) in pts.iter().zip(&smooth).rev().take(100) {
+                    @for (t, s) in pts.iter().zip(&smooth).rev().take(TABLE_POINTS) {
                         tr {
                             td { (layout::datetime(t.at)) }
                             td.num { (t.games) }
@@ -174,7 +188,7 @@ pub async fn chart(
     Query(q): Query<TrendQuery>,
 ) -> WebResult<Response> {
     let p = q.parse()?;
-    let pts = points(&state, &user, &p).await?;
+    let pts = points(&state, &user, &p, MAX_GAMES).await?;
     let labels: Vec<(String, f64)> = pts
         .iter()
         .map(|t| (layout::date(t.at)[5..].to_string(), t.value))
