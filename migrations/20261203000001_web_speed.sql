@@ -5,9 +5,13 @@
 -- each game's uploader) never reads the wide table rows.
 DROP INDEX game_stats_by_player;
 CREATE INDEX game_stats_by_player ON game_stats (platform, platform_id, played_at, replay_id);
--- The "best score" and "most goals" orders of the list, likewise.
-CREATE INDEX game_stats_by_player_score ON game_stats (platform, platform_id, score, played_at);
-CREATE INDEX game_stats_by_player_goals ON game_stats (platform, platform_id, goals, played_at);
+-- The "best score" and "most goals" orders of the list, likewise. The lists sort every column
+-- the index's way (`replay_id` breaks ties), so a page is read in index order with no sort and
+-- a deep page skips the rows before it without reading them out.
+CREATE INDEX game_stats_by_player_score
+    ON game_stats (platform, platform_id, score, played_at, replay_id);
+CREATE INDEX game_stats_by_player_goals
+    ON game_stats (platform, platform_id, goals, played_at, replay_id);
 
 -- Mechanics counts per player and game (the report's `mechanics`; NULL when the report has none),
 -- so Home can sum them without decoding reports. `mechanics_stored` is 0 on rows written before

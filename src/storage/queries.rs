@@ -300,12 +300,15 @@ impl GameSort {
         GameSort::ALL.into_iter().find(|s| s.key() == key)
     }
 
+    /// Every column goes the same way, as in the `game_stats_by_player*` indexes (which end in
+    /// `replay_id`): one identity's games are then read in index order, with no sort, and the
+    /// rows before a deep page are skipped without being read out.
     fn order_by(self) -> &'static str {
         match self {
-            GameSort::Newest => "g.played_at DESC, g.replay_id",
-            GameSort::Oldest => "g.played_at ASC, g.replay_id",
-            GameSort::BestScore => "g.score DESC, g.played_at DESC, g.replay_id",
-            GameSort::MostGoals => "g.goals DESC, g.played_at DESC, g.replay_id",
+            GameSort::Newest => "g.played_at DESC, g.replay_id DESC",
+            GameSort::Oldest => "g.played_at ASC, g.replay_id ASC",
+            GameSort::BestScore => "g.score DESC, g.played_at DESC, g.replay_id DESC",
+            GameSort::MostGoals => "g.goals DESC, g.played_at DESC, g.replay_id DESC",
         }
     }
 }
@@ -830,9 +833,9 @@ impl Store {
             ),
             TrendBucket::Session => format!(
                 "SELECT played_at, v,
-                        SUM(brk) OVER (ORDER BY played_at DESC, replay_id ROWS UNBOUNDED PRECEDING) AS bucket
+                        SUM(brk) OVER (ORDER BY played_at DESC, replay_id DESC ROWS UNBOUNDED PRECEDING) AS bucket
                  FROM (SELECT played_at, v, replay_id,
-                              CASE WHEN LAG(played_at) OVER (ORDER BY played_at DESC, replay_id)
+                              CASE WHEN LAG(played_at) OVER (ORDER BY played_at DESC, replay_id DESC)
                                         - played_at > {SESSION_GAP_MS} THEN 1 ELSE 0 END AS brk
                        FROM ({{games}}) AS n) AS f"
             ),
