@@ -1260,9 +1260,12 @@ impl TestSite {
     }
 }
 
-both_backends!(checkout_and_stripes_webhooks_drive_the_billing_page, |db: &common::db::TestDb| {
-    checkout_and_stripes_webhooks_drive_the_billing_page(db.store.clone())
-});
+both_backends!(
+    checkout_and_stripes_webhooks_drive_the_billing_page,
+    |db: &common::db::TestDb| {
+        checkout_and_stripes_webhooks_drive_the_billing_page(db.store.clone())
+    }
+);
 
 /// The whole Stripe path on the site: a Free user's `/billing` offers the upgrade; the checkout
 /// POST (CSRF-checked) makes one customer for them and sends them to Stripe's page; back from
@@ -1464,9 +1467,12 @@ async fn checkout_and_stripes_webhooks_drive_the_billing_page(store: Store) {
     );
 }
 
-both_backends!(billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up, |db: &common::db::TestDb| {
-    billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(db.store.clone())
-});
+both_backends!(
+    billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up,
+    |db: &common::db::TestDb| {
+        billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(db.store.clone())
+    }
+);
 
 /// Stripe failing or absent: a clear page, nothing half done; the retry works.
 async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(store: Store) {
