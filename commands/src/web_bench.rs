@@ -1,10 +1,11 @@
 //! `rlcoach bench --web`: latency and throughput of the site's heaviest pages for a user with
 //! 5,000 stored games. The games are stored through the core API (`Store::submit`, then the job
 //! completed with an edited copy of a real analysis: one replay file, 5,000 distinct replay
-//! rows), in a temporary SQLite database; requests go through the real router in process
-//! (`tower::ServiceExt::oneshot`: handlers, queries and rendering, no TCP). Each page is measured
-//! twice: closed loop (4 clients back to back: the most it serves per second) and open loop at
-//! the target rate (200 requests/s, latency counted from when each request was due).
+//! rows), in a temporary SQLite database (or `RLCOACH_BENCH_WEB_DIR`, kept for the next run);
+//! requests go through the real router in process (`tower::ServiceExt::oneshot`: handlers,
+//! queries and rendering, no TCP). Each page is measured twice: closed loop (4 clients back to
+//! back: the most it serves per second) and open loop at the target rate (200
+//! requests/s, latency counted from when each request was due).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

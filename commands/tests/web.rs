@@ -693,7 +693,7 @@ async fn home_sums_the_last_30_days_with_mechanics(store: Store) {
     let mech = base.players[0].mechanics.as_ref().unwrap();
     assert!(home.body.contains("Mechanics"), "{}", home.body);
     assert!(
-        home.body.contains("Counted in your last 3 games"),
+        home.body.contains("Counted in 3 games of the last 30 days"),
         "{}",
         home.body
     );

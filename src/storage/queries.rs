@@ -559,10 +559,11 @@ impl Store {
     /// from `offset` (or what `q.around` makes of those rows).
     ///
     /// The user's linked identities are read first, and each becomes its own branch: one
-    /// identity's games are a range of `game_stats_by_player` already in date order, so the
-    /// newest page walks that range and stops after `offset + limit` rows instead of checking
-    /// and sorting every game (a join on the identities table hides that order from the
-    /// planner). Each branch still joins its link and applies [`USER_GAMES`]'s rule.
+    /// identity's games are a range of `game_stats_by_player` (or of its score or goals twin)
+    /// already in the list's order, so a page walks that range and stops after
+    /// `offset + limit` rows instead of checking and sorting every game (a join on the
+    /// identities table hides that order from the planner). Each branch still joins its link
+    /// and applies [`USER_GAMES`]'s rule.
     async fn user_game_rows(
         &self,
         viewer: &Viewer,
@@ -579,8 +580,9 @@ impl Store {
         } = q;
         self.check_access(viewer, target_user).await?;
         let links = self.linked_players(target_user).await?;
-        // $1 user, the filter's, then limit, offset, limit + offset, and each link's platform
-        // and id.
+        // $1 user, the filter's, then limit, offset, limit + offset (used only when several
+        // links are merged; unused, it is still bound, which both databases accept), and each
+        // link's platform and id.
         let (filter_sql, lim) = filter.clause();
         let (off, lim_off) = (lim + 1, lim + 2);
         let branch = |k: usize| {

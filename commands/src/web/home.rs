@@ -101,7 +101,7 @@ fn mechanics(recent: &GamesSummary, before: &GamesSummary) -> Markup {
     };
     html! {
         h2 { "Mechanics" }
-        p.muted { "Counted in your last " (recent.mechanics_games) " games; per game against the 30 days before." }
+        p.muted { "Counted in " (recent.mechanics_games) " games of the last 30 days; per game against the 30 days before." }
         div.grid {
             @for (i, (label, total)) in recent.mechanics.iter().enumerate() {
                 div.stat {
