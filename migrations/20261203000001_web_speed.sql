@@ -26,3 +26,5 @@ ALTER TABLE game_stats ADD COLUMN flip_resets BIGINT;
 ALTER TABLE game_stats ADD COLUMN ceiling_touches BIGINT;
 ALTER TABLE game_stats ADD COLUMN dribbles BIGINT;
 ALTER TABLE game_stats ADD COLUMN flicks BIGINT;
+-- The rows still to fill, found without scanning the table (empty once the fill is done).
+CREATE INDEX game_stats_mechanics_pending ON game_stats (replay_id) WHERE mechanics_stored = 0;

@@ -529,11 +529,59 @@ both_backends!(
                 .await
                 .unwrap();
             assert_eq!((page.total, page.rows.len()), (2, 1));
+            assert_ne!(
+                me.core.score, other.core.score,
+                "the fixture tells the pages apart"
+            );
             let lower = i64::from(me.core.score.min(other.core.score));
             assert_eq!(
                 page.rows[0].score, lower,
                 "page 2 of 1 holds the lower score"
             );
+            // Every sort over the merged links, on both databases (a column named twice in the
+            // merged rows would make PostgreSQL's ORDER BY ambiguous), and a page far past the
+            // end is empty, not an overflow.
+            for sort in GameSort::ALL {
+                let rows = store
+                    .games_page(&alice, a, &all, sort, 1, 25)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sort:?}: {e}"));
+                assert_eq!(rows.rows.len(), 2, "{sort:?}");
+            }
+            let far = store
+                .games_page(&alice, a, &all, GameSort::MostGoals, i64::MAX, 200)
+                .await
+                .unwrap();
+            assert!(far.rows.is_empty());
+            // Many links (claimed players with no games here): one join instead of a branch
+            // each, with the same two games in every order.
+            for k in 0..40 {
+                sqlx::query(
+                    "INSERT INTO user_identities (user_id, platform, platform_id, linked_at, verified)
+                     VALUES ($1, 'epic', $2, 0, 0)",
+                )
+                .bind(a.get())
+                .bind(format!("nobody-{k}"))
+                .execute(store.pool())
+                .await
+                .unwrap();
+            }
+            for sort in GameSort::ALL {
+                let many = store
+                    .games_page(&alice, a, &all, sort, 1, 25)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sort:?} over 42 links: {e}"));
+                assert_eq!((many.total, many.rows.len()), (2, 2), "{sort:?}");
+            }
+            let page2 = store
+                .games_page(&alice, a, &all, GameSort::BestScore, 2, 1)
+                .await
+                .unwrap();
+            assert_eq!(page2.rows[0].score, lower);
+            sqlx::query("DELETE FROM user_identities WHERE platform_id LIKE 'nobody-%'")
+                .execute(store.pool())
+                .await
+                .unwrap();
             let wins_only = GameFilter {
                 won: Some(true),
                 ..GameFilter::default()

@@ -36,6 +36,9 @@ pub(super) const USER_GAMES: &str = concat!(
 /// The rule for any user `i.user_id` (leaderboards, names).
 pub(super) const COUNTS_FOR_LINK: &str = counts_for_link!();
 
+/// The most linked identities read as one index walk each (see `user_game_rows`).
+const MAX_BRANCHES: usize = 32;
+
 /// Sessions: games of one player less than this far apart.
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 
@@ -502,7 +505,8 @@ impl Store {
         per_page: i64,
     ) -> Result<GamePage> {
         let per_page = per_page.clamp(1, 200);
-        let page = page.max(1);
+        // Any page past the last is empty; a huge one must not overflow the offset.
+        let page = page.clamp(1, 1_000_000);
         let rows = self
             .games(
                 viewer,
@@ -540,7 +544,9 @@ impl Store {
         let metric_cols: Vec<String> = benchmarks::METRICS
             .iter()
             .filter_map(|m| metric_column(m.key))
-            .map(|c| format!("CAST(g.{c} AS DOUBLE PRECISION)"))
+            // Aliased: PostgreSQL would name an unaliased cast after its column, and `goals`
+            // would then be two columns of the merged rows (an ambiguous ORDER BY).
+            .map(|c| format!("CAST(g.{c} AS DOUBLE PRECISION) AS m_{c}"))
             .collect();
         let columns = format!("{GAME_COLUMNS}, {}", metric_cols.join(", "));
         let q = GamesQuery {
@@ -598,6 +604,12 @@ impl Store {
         let games = match links.len() {
             0 => return Ok(Vec::new()),
             1 => format!("{} LIMIT ${lim} OFFSET ${off}", branch(0)),
+            // Past this many links, one branch each would make a huge statement (SQLite allows
+            // 500 terms in a compound SELECT): one join over all links, sorted once, instead.
+            n if n > MAX_BRANCHES => format!(
+                "SELECT {columns} {USER_GAMES} {filter_sql} ORDER BY {} LIMIT ${lim} OFFSET ${off}",
+                sort.order_by()
+            ),
             n => {
                 let branches: Vec<String> = (0..n)
                     .map(|k| format!("SELECT * FROM ({} LIMIT ${lim_off}) AS b{k}", branch(k)))
@@ -618,9 +630,11 @@ impl Store {
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(target_user.get()))
             .bind(limit)
             .bind(offset)
-            .bind(limit + offset);
-        for (platform, id) in &links {
-            q = q.bind(platform).bind(id);
+            .bind(limit.saturating_add(offset));
+        if links.len() <= MAX_BRANCHES {
+            for (platform, id) in &links {
+                q = q.bind(platform).bind(id);
+            }
         }
         Ok(q.fetch_all(&self.pool).await?)
     }

@@ -239,16 +239,23 @@ impl Site {
 /// idle users' rate-limit buckets are forgotten. At start, stat rows stored before mechanics
 /// were counted get them from their reports.
 async fn sweep(store: Store, limits: Arc<RateLimits>) {
-    loop {
-        match store.backfill_mechanics(100).await {
-            Ok(0) => break,
-            Ok(_) => tokio::task::yield_now().await,
-            Err(e) => {
-                tracing::warn!(error = %e, "mechanics backfill failed");
-                break;
+    // Its own task: a long fill never holds up the hourly sweeps below.
+    let fill = tokio::spawn({
+        let store = store.clone();
+        async move {
+            loop {
+                match store.backfill_mechanics(100).await {
+                    Ok(0) => break,
+                    Ok(_) => tokio::task::yield_now().await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "mechanics backfill failed; it resumes at the next start");
+                        break;
+                    }
+                }
             }
         }
-    }
+    });
+    let _fill = AbortOnDrop(fill);
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -266,6 +273,15 @@ async fn sweep(store: Store, limits: Arc<RateLimits>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "deletion sweep failed"),
         }
+    }
+}
+
+/// Aborts the task when dropped (the sweep is aborted when the site stops).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
