@@ -196,27 +196,24 @@ impl Browser {
     }
 
     async fn get(&mut self, path: &str) -> (u16, String, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        let status = r.status().as_u16();
-        let location = header(&r, "location");
-        (status, location, r.text().await.unwrap())
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
     }
 
     async fn post(&mut self, path: &str, form: &str) -> (u16, String, String) {
-        let r = self
+        let req = self
             .http
             .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookies.join("; "))
             .header("origin", &self.base)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.to_string())
+            .body(form.to_string());
+        self.send(req).await
+    }
+
+    /// Sends with the kept cookies, keeps the new ones: (status, Location, body).
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> (u16, String, String) {
+        let r = req
+            .header("cookie", self.cookies.join("; "))
             .send()
             .await
             .unwrap();

@@ -216,7 +216,7 @@ impl Coach {
         let plan = self.store.plan(viewer).await?;
         let budget = self
             .store
-            .coach_budget(viewer, self.config.monthly_tokens)
+            .coach_budget_in(viewer, &plan, self.config.monthly_tokens)
             .await?;
         Ok((plan, budget))
     }

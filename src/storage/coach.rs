@@ -687,6 +687,16 @@ impl Store {
     /// The viewer's budget in the current period.
     pub async fn coach_budget(&self, viewer: &Viewer, limit: u64) -> Result<BudgetStatus> {
         let plan = self.plan(viewer).await?;
+        self.coach_budget_in(viewer, &plan, limit).await
+    }
+
+    /// [`Store::coach_budget`] with the viewer's plan already read (its period is the budget's).
+    pub async fn coach_budget_in(
+        &self,
+        viewer: &Viewer,
+        plan: &Plan,
+        limit: u64,
+    ) -> Result<BudgetStatus> {
         let row = sqlx::query(
             "SELECT used_tokens, reserved_tokens, thinking_tokens, requests FROM coach_usage
              WHERE user_id = $1 AND period_start = $2",

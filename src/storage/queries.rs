@@ -364,7 +364,8 @@ pub fn week_start(ms: i64) -> i64 {
     (day - (day + 3).rem_euclid(7)) * DAY_MS
 }
 
-const DAY_MS: i64 = 86_400_000;
+/// One day in ms.
+pub const DAY_MS: i64 = 86_400_000;
 
 /// Games (newest first) split into sessions where two games are more than
 /// [`SESSION_GAP_MS`] apart.

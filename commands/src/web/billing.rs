@@ -38,7 +38,7 @@ pub async fn page(
 ) -> WebResult<Html<String>> {
     let viewer = user.viewer();
     let status = state.store.billing_status(&viewer).await?;
-    let usage = coach::usage_panel(&state, &viewer).await?;
+    let usage = coach::usage_panel(&state, &viewer, &status.plan).await?;
     let configured = state.stripe.is_some();
     let pro = status.plan.is_pro();
     let body = html! {
@@ -149,11 +149,15 @@ pub async fn plan(
 pub const QUOTA: governor::Quota =
     governor::Quota::per_minute(std::num::NonZeroU32::new(6).unwrap());
 
-/// The Stripe client, for a signed-in user within their request budget.
-fn stripe<'a>(
+/// A billing POST: from this site with the session's CSRF token, Stripe configured, and the
+/// user within their request budget; the Stripe client to serve it.
+fn billing_post<'a>(
     state: &'a AppState,
+    headers: &HeaderMap,
     user: &CurrentUser,
+    csrf: &str,
 ) -> WebResult<&'a rlcoach::billing::StripeClient> {
+    check_post(state, headers, user, csrf)?;
     let client = state.stripe.as_ref().ok_or(WebError::NotFound)?;
     if state.billing_limits.check_key(&user.user().get()).is_err() {
         return Err(WebError::TooMany(
@@ -195,8 +199,7 @@ pub async fn checkout(
     user: CurrentUser,
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> WebResult<Redirect> {
-    check_post(&state, &headers, &user, &form.csrf)?;
-    let client = stripe(&state, &user)?;
+    let client = billing_post(&state, &headers, &user, &form.csrf)?;
     let viewer = user.viewer();
     // Pro already, or a subscription still running (e.g. its first payment in progress):
     // nothing to buy.
@@ -226,8 +229,7 @@ pub async fn portal(
     user: CurrentUser,
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> WebResult<Redirect> {
-    check_post(&state, &headers, &user, &form.csrf)?;
-    let client = stripe(&state, &user)?;
+    let client = billing_post(&state, &headers, &user, &form.csrf)?;
     let return_url = format!("{}/billing", state.settings.base);
     match client
         .portal(&state.store, &user.viewer(), &return_url)

@@ -6,7 +6,7 @@ use axum::response::Html;
 use maud::{Markup, html};
 use rlcoach::cards::thousands;
 use rlcoach::coach::Role;
-use rlcoach::storage::Viewer;
+use rlcoach::storage::{Plan, Viewer};
 
 use super::auth::CurrentUser;
 use super::error::{WebError, WebResult};
@@ -16,7 +16,8 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult
     let viewer = user.viewer();
     let conversations = state.store.conversations(&viewer, 50).await?;
     let notes = state.store.notes(&viewer).await?;
-    let usage = usage_panel(&state, &viewer).await?;
+    let plan = state.store.plan(&viewer).await?;
+    let usage = usage_panel(&state, &viewer, &plan).await?;
     let body = html! {
         h1 { "Coach" }
         (usage)
@@ -38,12 +39,11 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult
     Ok(layout::page("Coach", &user, "/coach", body))
 }
 
-/// The plan and this period's coach budget as a bar (the Coach and Billing pages).
-pub async fn usage_panel(state: &AppState, viewer: &Viewer) -> WebResult<Markup> {
-    let plan = state.store.plan(viewer).await?;
+/// The viewer's `plan` and this period's coach budget as a bar (the Coach and Billing pages).
+pub async fn usage_panel(state: &AppState, viewer: &Viewer, plan: &Plan) -> WebResult<Markup> {
     let budget = state
         .store
-        .coach_budget(viewer, state.settings.coach_monthly_tokens)
+        .coach_budget_in(viewer, plan, state.settings.coach_monthly_tokens)
         .await?;
     let used = budget.used + budget.reserved;
     let share = if budget.limit == 0 {

@@ -6,13 +6,12 @@ use axum::extract::State;
 use axum::response::Html;
 use maud::{Markup, html};
 use rlcoach::storage::now_ms;
-use rlcoach::storage::queries::{GameFilter, GamesSummary};
+use rlcoach::storage::queries::{DAY_MS, GameFilter, GamesSummary};
 
 use super::auth::MaybeUser;
 use super::error::WebResult;
 use super::{AppState, layout, upload};
 
-const DAY_MS: i64 = 86_400_000;
 /// The metrics of the topline, as benchmark keys.
 const TOPLINE: [&str; 4] = ["goals_per_game", "saves_per_game", "bcpm", "avg_speed_uu_s"];
 

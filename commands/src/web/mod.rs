@@ -213,6 +213,8 @@ impl Site {
         tracing::info!(%addr, base = %state.settings.base, "web site listening");
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let sweeper = tokio::spawn(sweep(state.store.clone(), state.limits.clone()));
+        // Its own task: a long fill never holds up the hourly sweeps.
+        let fill = tokio::spawn(fill_mechanics(state.store.clone()));
         let app = router(state);
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -224,6 +226,7 @@ impl Site {
                 tracing::error!(error = %e, "web site stopped");
             }
             sweeper.abort();
+            fill.abort();
         });
         Ok(Site { stop, task })
     }
@@ -235,27 +238,23 @@ impl Site {
     }
 }
 
-/// Hourly: expired sessions go, accounts whose deletion grace period ended are deleted, and
-/// idle users' rate-limit buckets are forgotten. At start, stat rows stored before mechanics
-/// were counted get them from their reports.
-async fn sweep(store: Store, limits: Arc<RateLimits>) {
-    // Its own task: a long fill never holds up the hourly sweeps below.
-    let fill = tokio::spawn({
-        let store = store.clone();
-        async move {
-            loop {
-                match store.backfill_mechanics(100).await {
-                    Ok(0) => break,
-                    Ok(_) => tokio::task::yield_now().await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "mechanics backfill failed; it resumes at the next start");
-                        break;
-                    }
-                }
+/// At start: stat rows stored before mechanics were counted get them from their reports.
+async fn fill_mechanics(store: Store) {
+    loop {
+        match store.backfill_mechanics(100).await {
+            Ok(0) => break,
+            Ok(_) => tokio::task::yield_now().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "mechanics backfill failed; it resumes at the next start");
+                break;
             }
         }
-    });
-    let _fill = AbortOnDrop(fill);
+    }
+}
+
+/// Hourly: expired sessions go, accounts whose deletion grace period ended are deleted, and
+/// idle users' rate-limit buckets are forgotten.
+async fn sweep(store: Store, limits: Arc<RateLimits>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -273,15 +272,6 @@ async fn sweep(store: Store, limits: Arc<RateLimits>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "deletion sweep failed"),
         }
-    }
-}
-
-/// Aborts the task when dropped (the sweep is aborted when the site stops).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use rlcoach::Report;
 use rlcoach::cards::{CardOptions, Chart, ImageFormat};
 use rlcoach::playlist::Playlist;
-use rlcoach::storage::queries::{GameFilter, GameSort};
+use rlcoach::storage::queries::{DAY_MS, GameFilter, GameSort};
 use rlcoach::summary::GameSummary;
 
 use super::auth::CurrentUser;
@@ -55,8 +55,6 @@ pub fn parse_playlist(s: Option<&str>) -> WebResult<Option<Playlist>> {
             .ok_or_else(|| WebError::BadRequest(format!("There is no playlist {p:?}."))),
     }
 }
-
-const DAY_MS: i64 = 86_400_000;
 
 impl ListQuery {
     fn filter(&self) -> WebResult<GameFilter> {

@@ -7,7 +7,7 @@ use axum::response::{Html, Response};
 use maud::html;
 use rlcoach::benchmarks::METRICS;
 use rlcoach::cards::{ImageFormat, TrendChartSpec, moving_average};
-use rlcoach::storage::queries::{GameFilter, TrendBucket, TrendPoint};
+use rlcoach::storage::queries::{DAY_MS, GameFilter, TrendBucket, TrendPoint};
 
 use super::auth::CurrentUser;
 use super::error::{WebError, WebResult};
@@ -18,7 +18,6 @@ use super::{AppState, layout};
 const MAX_GAMES: i64 = 2_000;
 /// Points listed under the chart, newest first.
 const TABLE_POINTS: usize = 100;
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct TrendQuery {
