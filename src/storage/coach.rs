@@ -598,20 +598,25 @@ impl Store {
         if body.is_empty() {
             return Err(StorageError::Invalid("A note can't be empty.".into()));
         }
+        let mut tx = self.write_tx().await?;
+        ensure_user(&mut tx, viewer.user.get()).await?;
+        let row =
+            sqlx::query("SELECT COUNT(*), MAX(created_at) FROM coach_notes WHERE user_id = $1")
+                .bind(viewer.user.get())
+                .fetch_one(&mut *tx)
+                .await?;
+        let count: i64 = row.try_get(0)?;
+        let newest: Option<i64> = row.try_get(1)?;
+        // Later than every note of the user's, even within one millisecond (the coach saves
+        // several in one turn): the order notes are listed and rolled over in is the order
+        // they were added.
         let note = Note {
             id: new_id()[..12].to_string(),
             category,
             body,
             source,
-            created_at: now_ms(),
+            created_at: newest.map_or(now_ms(), |n| now_ms().max(n + 1)),
         };
-        let mut tx = self.write_tx().await?;
-        ensure_user(&mut tx, viewer.user.get()).await?;
-        let count: i64 = sqlx::query("SELECT COUNT(*) FROM coach_notes WHERE user_id = $1")
-            .bind(viewer.user.get())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
         if count >= MAX_NOTES as i64 {
             if source == NoteSource::User {
                 return Err(StorageError::Invalid(format!(
