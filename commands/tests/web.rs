@@ -993,6 +993,17 @@ async fn uploads_go_through_the_intake_and_report_their_status(store: Store) {
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let res: Value = serde_json::from_str(&p.body).unwrap();
     assert_eq!(res["accepted"].as_array().unwrap().len(), 1, "{res}");
+    // A form with no file in it (a script, a broken form) is told so, not an empty success.
+    let (ct, body) = multipart(&csrf, &[]);
+    let empty = Request::post("/upload")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let empty = site.send(empty).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert!(empty.body.contains("no replay in that upload"), "{}", empty.body);
     assert_eq!(res["refused"].as_array().unwrap().len(), 2, "{res}");
     let upload_id = res["accepted"][0]["upload_id"]
         .as_str()

@@ -128,6 +128,11 @@ pub async fn submit(
         }
     }
     check_post(&state, &headers, &user, csrf.as_deref().unwrap_or(""))?;
+    if files.is_empty() && refused.is_empty() {
+        return Err(WebError::BadRequest(
+            "There was no replay in that upload: choose one or more .replay files.".into(),
+        ));
+    }
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
