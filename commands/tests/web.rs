@@ -1003,7 +1003,11 @@ async fn uploads_go_through_the_intake_and_report_their_status(store: Store) {
         .unwrap();
     let empty = site.send(empty).await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
-    assert!(empty.body.contains("no replay in that upload"), "{}", empty.body);
+    assert!(
+        empty.body.contains("no replay in that upload"),
+        "{}",
+        empty.body
+    );
     assert_eq!(res["refused"].as_array().unwrap().len(), 2, "{res}");
     let upload_id = res["accepted"][0]["upload_id"]
         .as_str()
