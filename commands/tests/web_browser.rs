@@ -232,7 +232,7 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
     let base = format!("http://127.0.0.1:{port}");
     let log = std::fs::File::create(dir.path().join("web.log")).unwrap();
     let _site = Killed(
-        Command::new(env!("CARGO_BIN_EXE_rlcoach"))
+        Command::new(support::rlcoach_bin())
             .arg("web")
             .env("RLCOACH_DATA_DIR", &data)
             .env("RLCOACH_WEB_ADDR", format!("127.0.0.1:{port}"))

@@ -34,7 +34,7 @@ impl Bot {
         let log = data_dir.join(format!("bot-{}.log", fake.next_id()));
         std::fs::create_dir_all(data_dir).unwrap();
         let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rlcoach"));
+        let mut cmd = Command::new(rlcoach_bin());
         cmd.env("DISCORD_TOKEN", "fake-token")
             .env("DISCORD_API_BASE", &fake.base)
             .env("RLCOACH_DATA_DIR", data_dir)
@@ -158,6 +158,12 @@ fn registrations(fake: &FakeDiscord) -> usize {
         .count()
 }
 
+/// The `rlcoach` binary the tests run: this build's, or `RLCOACH_BIN` (e.g. a release build:
+/// `RLCOACH_BIN=target/release/rlcoach cargo nextest run --test web_browser`).
+pub fn rlcoach_bin() -> std::ffi::OsString {
+    std::env::var_os("RLCOACH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_rlcoach").into())
+}
+
 /// A port nobody listens on now (for a site the test starts).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -170,7 +176,7 @@ pub fn free_port() -> u16 {
 /// `rlcoach <args>` on the data directory `dir` (SQLite), as an operator runs it; panics unless
 /// it succeeds, returns what it printed.
 pub fn operator(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_rlcoach"))
+    let out = Command::new(rlcoach_bin())
         .args(args)
         .env("RLCOACH_DATA_DIR", dir)
         .env_remove("DATABASE_URL")
