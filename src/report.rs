@@ -15,7 +15,9 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// reanalyze`). Bump the suffix whenever a stat's value changes for the same file.
 /// a2: dribble detection tolerates replication lag; role times skip countdowns, lone players.
 /// a5: bpm is boost used per minute (was collected per minute, now bcpm).
-pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a5");
+/// a6: pads retaken at their respawn instant, re-sent cars and demolitions, whole small-pad
+/// grants (boost counts and amounts; mechanics lost after a re-send).
+pub const ANALYZER_VERSION: &str = concat!("rlcoach-", env!("CARGO_PKG_VERSION"), "+a6");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {

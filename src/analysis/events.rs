@@ -11,13 +11,18 @@ pub struct Pickup {
     pub team: u8,
     /// Index of the pad's object in the replay's object table (stable across actor re-creation).
     pub pad_object: usize,
-    /// Our estimate of the level just before the pickup (drained between replicated updates).
-    pub boost_before_raw: f32,
     /// The server's last replicated amount before the pickup, and its next one after it with
     /// the update's serial number (None when it never came).
     pub replicated_before_raw: f32,
     pub replicated_after: Option<(f32, u32)>,
     pub car_pos: Vec3,
+    /// The car's spawn number: a demolished or reset player drives a new car.
+    pub car_spawn: u32,
+    /// The match clock (Σ frame deltas) at the pickup's frame and at the frame before it.
+    pub clock: f64,
+    pub previous_frame_clock: f64,
+    /// The replay showed the pad available since its last pickup (see [`pickup_totals`]).
+    pub respawn_seen: bool,
 }
 
 /// Resolves each pad object to a Soccar pad by majority vote of the car positions at its pickups.
@@ -51,26 +56,62 @@ pub struct PickupTotals {
 
 /// Sums pickups per player (index = player). Amounts in raw units (0–255 scale).
 ///
-/// ballchasing's accounting, checked value by value against `groundtruth/`: a pad counts when the
-/// server's replicated amount rises across it — from the last replicated value to the next one,
-/// with no drain estimate in between — and adds that rise, capped at the pad's nominal amount.
-/// A pad taken while boosting, whose new replicated value is not above the last one, is not
-/// counted (nor is it stolen); that holds in every phase, kickoff included. The "next" value is
-/// the first update that carries the pad's grant: an update in the pickup's own frame that did
-/// not rise can predate the grant, and then the next frame's update is the pickup's (tracker). Big-pad amounts and
-/// stolen small-pad counts and amounts then agree with ballchasing on nine or ten of the ten
-/// players. Overfill is what a pad offered beyond a full tank: nominal − collected when the tank
-/// ends full. Without a replicated update (never seen on the corpus) the pad counts its nominal
-/// amount capped by our drained estimate.
+/// ballchasing's accounting, checked value by value against `groundtruth/`:
+/// - **Which pickups count.** A pad counts when the server's replicated amount rises across it —
+///   from the last replicated value to the next one, with no drain estimate in between — and
+///   adds that whole rise (a small pad's grant is often 31, over its nominal 30.6; only pads
+///   sharing one update are held to their nominal, the last one taking the rest). A pad taken
+///   while boosting, whose new replicated value is not above the last one, is not counted (nor
+///   is it stolen); that holds in every phase, kickoff included. The "next" value is the first
+///   update that carries the pad's grant: an update in the pickup's own frame that did not rise
+///   can predate the grant, and then the next frame's update is the pickup's (tracker).
+/// - **Which pad it was.** Normally the pad the server names. But a pad taken again the moment
+///   it respawned, with no frame of the replay showing it back (no respawn replicated, and no
+///   recorded frame at least a server tick after its respawn time), reads as a repeat of the
+///   pad's previous pickup: the boost is then credited to the pad this car last took afresh
+///   (size and half), and dropped when this car has taken none (a car fresh from a
+///   demolition). Three players on the four ground-truth files show it both ways: a big pad
+///   counted small, a small one counted big, a small one not counted.
+///
+/// Overfill is what a pad offered beyond a full tank: nominal − collected when the tank ends
+/// full. A pickup whose new amount never came (its next update fell) is not counted either.
 pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
+    use std::collections::HashMap;
     let pads = resolve_pads(pickups);
     let table = field::soccar_pads();
     let mut out = vec![PickupTotals::default(); players];
+    // The last pickup of each (player, update serial): earlier ones sharing it keep to nominal.
+    let last_of_update: HashMap<(usize, u32), usize> = pickups
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.replicated_after.map(|(_, s)| ((p.player, s), i)))
+        .collect();
     // Per player: (update serial, amount so far) of pickups sharing one replicated update.
     let mut shared: Vec<Option<(u32, f32)>> = vec![None; players];
-    for p in pickups {
-        let Some(&pad_idx) = pads.get(&p.pad_object) else {
+    // Per pad object, the clock of its last fresh pickup; per car, the pad it last took afresh.
+    let mut pad_taken: HashMap<usize, f64> = HashMap::new();
+    let mut car_pad: HashMap<u32, usize> = HashMap::new();
+    for (i, p) in pickups.iter().enumerate() {
+        let Some(&named) = pads.get(&p.pad_object) else {
             continue;
+        };
+        let respawn = match table[named].size {
+            PadSize::Big => field::BIG_PAD_RESPAWN_S,
+            PadSize::Small => field::SMALL_PAD_RESPAWN_S,
+        };
+        let fresh = p.respawn_seen
+            || pad_taken.get(&p.pad_object).is_none_or(|&taken| {
+                p.previous_frame_clock >= taken + respawn + field::SERVER_TICK_S
+            });
+        let pad_idx = if fresh {
+            pad_taken.insert(p.pad_object, p.clock);
+            car_pad.insert(p.car_spawn, named);
+            named
+        } else {
+            match car_pad.get(&p.car_spawn) {
+                Some(&pad) => pad,
+                None => continue,
+            }
         };
         let pad = &table[pad_idx];
         let (nominal, k) = match pad.size {
@@ -80,7 +121,6 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
         let Some(t) = out.get_mut(p.player) else {
             continue;
         };
-        let estimate = p.boost_before_raw.clamp(0.0, field::BOOST_MAX_RAW);
         let (collected, overfill) = match p.replicated_after {
             Some((after, serial)) if after > p.replicated_before_raw => {
                 // Two pads taken before one update share its rise.
@@ -89,16 +129,25 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
                     Some((s, taken)) if s == serial => taken,
                     _ => 0.0,
                 };
-                let collected = (after - p.replicated_before_raw - taken).clamp(0.0, nominal);
+                let cap = if last_of_update.get(&(p.player, serial)) == Some(&i) {
+                    field::BOOST_MAX_RAW
+                } else {
+                    nominal
+                };
+                let collected = (after - p.replicated_before_raw - taken).clamp(0.0, cap);
                 *slot = Some((serial, taken + collected));
                 let full = after >= field::BOOST_MAX_RAW;
-                (collected, if full { nominal - collected } else { 0.0 })
+                (
+                    collected,
+                    if full {
+                        (nominal - collected).max(0.0)
+                    } else {
+                        0.0
+                    },
+                )
             }
-            Some(_) => continue,
-            None => {
-                let collected = nominal.min(field::BOOST_MAX_RAW - estimate);
-                (collected, nominal - collected)
-            }
+            // A pad taken while boosting, or whose new amount never came: not counted.
+            _ => continue,
         };
         let (collected, overfill) = (f64::from(collected), f64::from(overfill));
         // Stolen: the pad lies in the opponent half (normalized y > 128, so centre pads never count).
@@ -319,72 +368,155 @@ mod tests {
         assert_eq!((c[0].neutral, c[1].neutral, c[1].wins), (1, 1, 0));
     }
 
-    fn pickup(
-        pad_object: usize,
-        pos: Vec3,
-        estimate: f32,
-        before: f32,
-        after: Option<(f32, u32)>,
-    ) -> Pickup {
+    fn pickup(pad_object: usize, pos: Vec3, before: f32, after: Option<(f32, u32)>) -> Pickup {
         Pickup {
             player: 0,
             team: 0,
             pad_object,
-            boost_before_raw: estimate,
             replicated_before_raw: before,
             replicated_after: after,
             car_pos: pos,
+            car_spawn: 1,
+            clock: 0.0,
+            previous_frame_clock: 0.0,
+            respawn_seen: true,
         }
+    }
+
+    /// A pickup at `clock` (the frame before it 1/30 s earlier) by car `spawn`, with or without
+    /// the pad's respawn replicated since its last pickup.
+    fn timed(mut p: Pickup, clock: f64, spawn: u32, respawn_seen: bool) -> Pickup {
+        p.clock = clock;
+        p.previous_frame_clock = clock - 1.0 / 30.0;
+        p.car_spawn = spawn;
+        p.respawn_seen = respawn_seen;
+        p
     }
 
     #[test]
     fn pickup_amounts_follow_the_replicated_rise_and_count_stolen() {
         let big_orange = Vec3::new(3050.0, 4100.0, 17.0); // (3072, 4096): orange half
         let small_blue = Vec3::new(10.0, -1000.0, 17.0); // (0, -1024): blue half
-        // Big pad, last replicated 200 (our drained estimate 150), tank ends full: the rise from
-        // the replicated value counts, the rest of the pad is overfill.
-        let t = &pickup_totals(&[pickup(7, big_orange, 150.0, 200.0, Some((255.0, 1)))], 1)[0];
-        assert!(
-            (t.collected[0] - 55.0).abs() < 1e-3,
-            "big: 255 − 200, not 255 − 150"
-        );
+        // Big pad, last replicated 200, tank ends full: the rise from the replicated value
+        // counts, the rest of the pad is overfill.
+        let t = &pickup_totals(&[pickup(7, big_orange, 200.0, Some((255.0, 1)))], 1)[0];
+        assert!((t.collected[0] - 55.0).abs() < 1e-3, "big: 255 − 200");
         assert!((t.overfill - 200.0).abs() < 1e-3);
         assert_eq!(t.stolen_count, [1, 0]);
         assert!((t.overfill_stolen - 200.0).abs() < 1e-3);
 
-        // Small pad from 100 to 131: 31 raw, capped at the pad's 30.6; no overfill below full.
-        let t = &pickup_totals(&[pickup(9, small_blue, 100.0, 100.0, Some((131.0, 1)))], 1)[0];
-        assert!((t.collected[1] - 30.6).abs() < 1e-3);
+        // Small pad from 100 to 131: the whole 31 raw (the server grants 31 for a nominal 30.6);
+        // no overfill below full.
+        let t = &pickup_totals(&[pickup(9, small_blue, 100.0, Some((131.0, 1)))], 1)[0];
+        assert!((t.collected[1] - 31.0).abs() < 1e-3);
         assert_eq!((t.overfill, t.stolen_count), (0.0, [0, 0]));
 
         // Boosting hid the rise (replicated 180 → 150): ballchasing does not count the pad.
-        let t = &pickup_totals(&[pickup(9, small_blue, 120.0, 180.0, Some((150.0, 1)))], 1)[0];
+        let t = &pickup_totals(&[pickup(9, small_blue, 180.0, Some((150.0, 1)))], 1)[0];
         assert_eq!((t.count, t.collected[1], t.overfill), ([0, 0], 0.0, 0.0));
 
-        // Two small pads before one update (230 → 255) share its rise of 25.
+        // Two small pads before one update (200 → 255) share its rise of 55: the first keeps to
+        // its nominal 30.6, the last takes the rest.
         let t = &pickup_totals(
             &[
-                pickup(9, small_blue, 230.0, 230.0, Some((255.0, 7))),
-                pickup(9, small_blue, 240.0, 230.0, Some((255.0, 7))),
+                pickup(9, small_blue, 200.0, Some((255.0, 7))),
+                pickup(9, small_blue, 200.0, Some((255.0, 7))),
             ],
             1,
         )[0];
-        assert!((t.collected[1] - 25.0).abs() < 1e-3);
-        assert!((t.overfill - (2.0 * 30.6 - 25.0)).abs() < 1e-3);
+        assert_eq!(t.count, [0, 2]);
+        assert!((t.collected[1] - 55.0).abs() < 1e-3);
+        assert!((t.overfill - (30.6 - 30.6 + 30.6 - 24.4)).abs() < 1e-3);
 
         // Two pickups from empty with equal values are still two updates.
         let t = &pickup_totals(
             &[
-                pickup(7, big_orange, 0.0, 0.0, Some((255.0, 3))),
-                pickup(7, big_orange, 0.0, 0.0, Some((255.0, 4))),
+                pickup(7, big_orange, 0.0, Some((255.0, 3))),
+                pickup(7, big_orange, 0.0, Some((255.0, 4))),
             ],
             1,
         )[0];
         assert!((t.collected[0] - 510.0).abs() < 1e-3);
 
-        // The update never came: nominal capped by the estimate, the rest overfill.
-        let t = &pickup_totals(&[pickup(9, small_blue, 240.0, 240.0, None)], 1)[0];
-        assert!((t.collected[1] - 15.0).abs() < 1e-3);
-        assert!((t.overfill - 15.6).abs() < 1e-3);
+        // The new amount never came (the next update fell): not counted.
+        let t = &pickup_totals(&[pickup(9, small_blue, 240.0, None)], 1)[0];
+        assert_eq!((t.count, t.collected[1], t.overfill), ([0, 0], 0.0, 0.0));
+    }
+
+    #[test]
+    fn a_pad_retaken_before_the_replay_showed_it_back_counts_as_the_cars_last_fresh_pad() {
+        let big = Vec3::new(-3050.0, -4080.0, 17.0); // big pad (−3072, −4096)
+        let small = Vec3::new(-1780.0, -4170.0, 17.0); // small pad (−1792, −4184)
+        let other_small = Vec3::new(-930.0, -3300.0, 17.0); // small pad (−940, −3308)
+        let (big_pad, small_pad, other_pad) = (1, 2, 3);
+
+        // Car 1 takes the big pad at 20 s. Car 2 takes the small pad at 29.6 s, then the big pad
+        // again at 30.02 s: its respawn (30 s) was never replicated and the frame before (29.99 s)
+        // is before it. ballchasing reads it as a repeat, and its boost goes to the small pad car
+        // 2 last took: a small pad of 224.
+        let repeat = [
+            timed(pickup(big_pad, big, 19.0, Some((255.0, 1))), 20.0, 1, true),
+            timed(
+                pickup(small_pad, small, 0.0, Some((31.0, 2))),
+                29.6,
+                2,
+                true,
+            ),
+            timed(
+                pickup(big_pad, big, 31.0, Some((255.0, 3))),
+                30.02,
+                2,
+                false,
+            ),
+        ];
+        let t = pickup_totals(&repeat, 1);
+        assert_eq!(t[0].count, [1, 2]);
+        assert!((t[0].collected[0] - 236.0).abs() < 1e-3);
+        assert!((t[0].collected[1] - (31.0 + 224.0)).abs() < 1e-3);
+
+        // The same pickup a frame later (frame before at 30.02 s ≥ 30 s + a server tick): the
+        // replay could have shown the pad back, so it is a big pad of its own.
+        let mut later = repeat.clone();
+        later[2] = timed(
+            pickup(big_pad, big, 31.0, Some((255.0, 3))),
+            30.0533,
+            2,
+            false,
+        );
+        assert_eq!(pickup_totals(&later, 1)[0].count, [2, 1]);
+
+        // Its respawn was replicated: a pickup of its own, however soon.
+        let mut seen = repeat.clone();
+        seen[2].respawn_seen = true;
+        assert_eq!(pickup_totals(&seen, 1)[0].count, [2, 1]);
+
+        // A small pad taken by car 3 right after car 1 took it, car 3 having taken a big pad
+        // before: counted big. A fresh car (4, just respawned from a demolition) with no pickup
+        // of its own: not counted at all.
+        let small_repeat = [
+            timed(pickup(big_pad, big, 0.0, Some((255.0, 1))), 1.0, 3, true),
+            timed(
+                pickup(other_pad, other_small, 100.0, Some((131.0, 2))),
+                10.0,
+                1,
+                true,
+            ),
+            timed(
+                pickup(other_pad, other_small, 100.0, Some((130.0, 3))),
+                14.02,
+                3,
+                false,
+            ),
+            timed(
+                pickup(other_pad, other_small, 85.0, Some((116.0, 4))),
+                14.03,
+                4,
+                false,
+            ),
+        ];
+        let t = pickup_totals(&small_repeat, 1);
+        assert_eq!(t[0].count, [2, 1]);
+        assert!((t[0].collected[0] - 285.0).abs() < 1e-3);
+        assert!((t[0].collected[1] - 31.0).abs() < 1e-3);
     }
 }

@@ -61,6 +61,10 @@ pub const BOOST_DRAIN_RAW_PER_S: f32 = 80.0 / 0.93;
 pub const BOOST_KICKOFF_RAW: f32 = 85.0;
 pub const BIG_PAD_RAW: f32 = 255.0;
 pub const SMALL_PAD_RAW: f32 = 255.0 * 0.12;
+/// Pad respawn times (STATS.md §3) and the server's tick (120 Hz), in seconds.
+pub const BIG_PAD_RESPAWN_S: f64 = 10.0;
+pub const SMALL_PAD_RESPAWN_S: f64 = 4.0;
+pub const SERVER_TICK_S: f64 = 1.0 / 120.0;
 pub const BOOST_ZERO_RAW_MAX: f32 = 1.0;
 pub const BOOST_FULL_RAW_MIN: f32 = 254.0;
 

@@ -109,6 +109,8 @@ pub struct Tracker<'a> {
     rots: Vec<field::Quat>,
     /// The last frame processed has not been credited its time yet (see `process`).
     awaiting_credit: bool,
+    /// The current frame's delta (the clock of the frame before is `phase.clock` minus this).
+    frame_delta: f64,
 }
 
 impl<'a> Tracker<'a> {
@@ -133,6 +135,7 @@ impl<'a> Tracker<'a> {
             cars: Vec::new(),
             rots: Vec::new(),
             awaiting_credit: false,
+            frame_delta: 0.0,
         }
     }
 
@@ -145,6 +148,7 @@ impl<'a> Tracker<'a> {
             self.credit(delta);
         }
         self.phase.advance(delta);
+        self.frame_delta = delta;
         self.inputs.fill(Inputs::default());
         self.actors.start_frame(frame.delta.max(0.0));
 
@@ -223,7 +227,8 @@ impl<'a> Tracker<'a> {
             Signal::Pickup {
                 pad_object,
                 instigator,
-            } => self.pickup(frame, pad_object, instigator),
+                respawn_seen,
+            } => self.pickup(frame, pad_object, instigator, respawn_seen),
             Signal::Demolish { attacker, victim } => self.demolish(frame, attacker, victim),
             Signal::State(n) => {
                 let name = usize::try_from(n)
@@ -281,7 +286,13 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    fn pickup(&mut self, frame: usize, pad_object: usize, instigator: Option<ActorId>) {
+    fn pickup(
+        &mut self,
+        frame: usize,
+        pad_object: usize,
+        instigator: Option<ActorId>,
+        respawn_seen: bool,
+    ) {
         let Some(car) = instigator else { return };
         let Some(taken) = self.actors.pickup_car(car) else {
             return;
@@ -298,10 +309,13 @@ impl<'a> Tracker<'a> {
             player,
             team,
             pad_object,
-            boost_before_raw: before,
             replicated_before_raw: taken.before_replicated.unwrap_or(before),
             replicated_after: taken.after,
             car_pos: taken.pos,
+            car_spawn: taken.spawn,
+            clock: self.phase.clock,
+            previous_frame_clock: self.phase.clock - self.frame_delta,
+            respawn_seen,
         };
         // When the server's new amount has not arrived yet, the pickup waits for it, and the pad
         // is credited now (provisional size from the nearest pad) so the estimate stays right

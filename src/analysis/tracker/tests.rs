@@ -363,7 +363,10 @@ fn the_legacy_pickup_flag_counts_once_per_respawn() {
 }
 
 /// A demolition is replicated for a while after it happens: one demo per attacker and victim
-/// within 3 s; a later one counts again; one without an attacker (clean-up) does not count.
+/// within 3 s. The replay also re-sends live actors with their attributes now and then: the
+/// same demolition again, seconds later, is not a new one. A demo of the victim's next car
+/// (here under the same, reused actor id) counts again; one without an attacker (clean-up)
+/// does not count.
 #[test]
 fn demolitions_count_once_and_need_an_attacker() {
     const CAR2: i32 = 20;
@@ -392,6 +395,16 @@ fn demolitions_count_once_and_need_an_attacker() {
     ];
     frames.extend((0..30).map(|_| frame(vec![demo(Some(CAR))]))); // still replicated, 1 s
     frames.extend((0..90).map(|_| frame(Vec::new()))); // 3 s later
+    // The replay re-sends the car (no delete) with its attributes: not a new demolition.
+    let mut resent = frame(vec![demo(Some(CAR))]);
+    resent.new_actors = vec![spawn(CAR2, 0)];
+    frames.push(resent);
+    frames.extend((0..90).map(|_| frame(Vec::new())));
+    // The victim's next car, under the reused id, is demolished by the same attacker.
+    let mut respawned = frame(vec![upd(CAR2, 8, Attribute::ActiveActor(link(PRI2)))]);
+    respawned.deleted_actors = vec![ActorId(CAR2)];
+    respawned.new_actors = vec![spawn(CAR2, 0)];
+    frames.push(respawned);
     frames.push(frame(vec![demo(Some(CAR))]));
     frames.push(frame(vec![demo(None)]));
     let tracker = run(&["TAGame.Car_TA:ReplicatedDemolish"], &[], &frames);
@@ -399,6 +412,25 @@ fn demolitions_count_once_and_need_an_attacker() {
     assert_eq!(by_name("p").demos_inflicted, 2);
     assert_eq!(by_name("q").demos_taken, 2);
     assert_eq!(tracker.events.demos.len(), 2);
+}
+
+/// The replay re-sends its live actors now and then (a new-actor entry for an id that was never
+/// deleted), and a car's link to its player may come later in that frame or not at all. The car
+/// is the same: it keeps its driver and its boost component, and a pad it takes in that frame
+/// is its player's (seen on the 1v1 ground truth: a small pad taken in such a frame was lost).
+#[test]
+fn a_resent_car_keeps_its_driver_and_its_pickups() {
+    let mut frames = vec![first_frame()];
+    frames.extend((0..3).map(|_| frame(Vec::new())));
+    let mut resent = frame(vec![boost(131), pickup(1)]);
+    resent.new_actors = vec![spawn(CAR, 0), spawn(COMP, 1), spawn(PRI, 2)];
+    frames.push(resent);
+    frames.push(frame(vec![upd(CAR, 8, Attribute::ActiveActor(link(PRI)))])); // link re-sent late
+    let tracker = run(&[], &[], &frames);
+    assert_eq!(paired(&tracker), [(100.0, Some(131.0))]);
+    assert_eq!(tracker.events.pickups[0].player, 0);
+    let totals = crate::analysis::events::pickup_totals(&tracker.events.pickups, 1);
+    assert_eq!(totals[0].count, [0, 1]);
 }
 
 /// A touch is a ball velocity change gravity does not explain, given to the nearest car

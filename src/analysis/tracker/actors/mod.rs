@@ -6,8 +6,12 @@
 //!
 //! Invariants:
 //! - a slot is indexed by actor id (ids above [`MAX_ACTOR_ID`] are ignored); deletes run before
-//!   spawns, and a spawn over a live id clears it first, since the game reuses ids (every actor
-//!   is re-created at each ~10 s keyframe);
+//!   spawns. The replay re-sends every live actor at each ~10 s keyframe, without a delete: a
+//!   car, component or PRI re-sent as the same kind keeps its slot (links, levels, state); any
+//!   other spawn over a live id clears it first, since the game reuses ids. Each car gets a
+//!   spawn number, unique over the replay;
+//! - a demolition already replicated by the same actor is not signalled again (keyframes re-send
+//!   it) until its holder or its victim is deleted;
 //! - `live_cars`, `live_pris` and `live_boost_comps` list exactly the slots of their kind;
 //! - a PRI is linked to a player once it has a unique id (bots and split-screen guests: a name
 //!   too), and that link never changes; `last_car_player` remembers who drove a car after it is
@@ -38,6 +42,8 @@ struct CarSlot {
     handbrake: bool,
     boost_comp: Option<ActorId>,
     dodges_refreshed: Option<i32>,
+    /// Which car this is: actor ids are reused, spawns are not.
+    spawn: u32,
 }
 
 struct CompSlot {
@@ -93,6 +99,8 @@ pub struct BallState {
 /// What a pickup needs to know about the car that took it and its boost component.
 pub struct PickupCar {
     pub pos: Vec3,
+    /// The car's spawn number (unique over the replay, unlike its actor id).
+    pub spawn: u32,
     pub comp: Option<ActorId>,
     /// Our estimate and the server's amount when the frame started.
     pub before: Option<f32>,
@@ -117,6 +125,12 @@ pub struct ActorTable<'a> {
     pub ball: BallState,
     /// Per pad object, the last pickup value replicated (u8::MAX: none yet).
     pad_last_value: Vec<u8>,
+    /// Cars spawned so far (each car's `spawn`).
+    car_spawns: u32,
+    /// The demolition each actor last replicated (holder, attacker, victim): the replay re-sends
+    /// live actors with their attributes, and a re-sent demolition is not a new one. Dropped
+    /// when the holder or the victim is deleted.
+    demolitions: Vec<(ActorId, Option<ActorId>, ActorId)>,
 }
 
 fn scale(v: boxcars::Vector3f, k: f32) -> Vec3 {
@@ -140,6 +154,8 @@ impl<'a> ActorTable<'a> {
             ball_id: None,
             ball: BallState::default(),
             pad_last_value: vec![u8::MAX; object_count],
+            car_spawns: 0,
+            demolitions: Vec::new(),
         }
     }
 
@@ -216,6 +232,7 @@ impl<'a> ActorTable<'a> {
     }
 
     pub fn delete(&mut self, id: ActorId) {
+        self.demolitions.retain(|&(h, _, v)| h != id && v != id);
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
@@ -236,9 +253,20 @@ impl<'a> ActorTable<'a> {
         if self.slots.len() <= i {
             self.slots.resize_with(i + 1, || Slot::Empty);
         }
-        // An id can be re-spawned without a delete: clear list membership first.
-        self.delete(id);
+        // The replay re-sends its live actors now and then, without a delete: the same car,
+        // component or PRI, whose links (car → PRI, component → car) may come later in the
+        // frame or not at all. It keeps what it holds.
         let kind = self.objects.kind(object);
+        let same = match (&self.slots[i], kind) {
+            (Slot::Car(_), ActorKind::Car) | (Slot::Pri(_), ActorKind::Pri) => true,
+            (Slot::Comp(c), k) => c.kind == k,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        // Another actor under a reused id: clear list membership first.
+        self.delete(id);
         let slot = match kind {
             ActorKind::Ball => {
                 self.ball_id = Some(id);
@@ -249,7 +277,11 @@ impl<'a> ActorTable<'a> {
                 if let Some(slot) = self.last_car_player.get_mut(i) {
                     *slot = None;
                 }
-                Slot::Car(Box::default())
+                self.car_spawns += 1;
+                Slot::Car(Box::new(CarSlot {
+                    spawn: self.car_spawns,
+                    ..CarSlot::default()
+                }))
             }
             ActorKind::BoostComponent
             | ActorKind::JumpComponent
@@ -302,6 +334,7 @@ impl<'a> ActorTable<'a> {
         let after_unrisen = after.is_some_and(|(v, _)| before_replicated.is_some_and(|b| v <= b));
         Some(PickupCar {
             pos: c.pos,
+            spawn: c.spawn,
             comp: c.boost_comp,
             before,
             before_replicated,

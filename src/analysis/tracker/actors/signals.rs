@@ -53,6 +53,9 @@ pub enum Signal<'u> {
     Pickup {
         pad_object: usize,
         instigator: Option<ActorId>,
+        /// The replay showed the pad back (or never taken) before this pickup; false when its
+        /// state went from one pickup straight to the next.
+        respawn_seen: bool,
     },
     Demolish {
         attacker: Option<ActorId>,
@@ -75,29 +78,27 @@ impl ActorTable<'_> {
         let legacy = self.legacy_scale;
         // Demolitions arrive on a car that may already be deleted in this frame: read them by
         // attribute, whatever the slot holds now.
-        match attr {
-            Attribute::DemolishExtended(d) if o == a.demolish_extended => {
-                let attacker = d.attacker.active.then_some(d.attacker.actor);
-                return Signal::Demolish {
-                    attacker,
-                    victim: d.victim.actor,
-                };
-            }
+        let demolition = match attr {
+            Attribute::DemolishExtended(d) if o == a.demolish_extended => Some((
+                d.attacker.active.then_some(d.attacker.actor),
+                d.victim.actor,
+            )),
             Attribute::Demolish(d) if o == a.demolish || o == a.demolish_goal_explosion => {
-                let attacker = d.attacker_flag.then_some(d.attacker);
-                return Signal::Demolish {
-                    attacker,
-                    victim: d.victim,
-                };
+                Some((d.attacker_flag.then_some(d.attacker), d.victim))
             }
             Attribute::DemolishFx(d) if o == a.demolish_fx => {
-                let attacker = d.attacker_flag.then_some(d.attacker);
-                return Signal::Demolish {
-                    attacker,
-                    victim: d.victim,
-                };
+                Some((d.attacker_flag.then_some(d.attacker), d.victim))
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some((attacker, victim)) = demolition {
+            let entry = (id, attacker, victim);
+            if self.demolitions.contains(&entry) {
+                return Signal::None;
+            }
+            self.demolitions.retain(|&(h, _, _)| h != id);
+            self.demolitions.push(entry);
+            return Signal::Demolish { attacker, victim };
         }
         let Some(slot) = slot_index(id).and_then(|i| self.slots.get_mut(i)) else {
             return Signal::None;
@@ -239,6 +240,7 @@ impl ActorTable<'_> {
                     return Signal::Pickup {
                         pad_object: obj,
                         instigator: pk.instigator,
+                        respawn_seen: last == u8::MAX,
                     };
                 }
             }
@@ -250,9 +252,11 @@ impl ActorTable<'_> {
                     *v = value;
                 }
                 if pk.picked_up && last != 1 {
+                    // The flag only rises again after the pad came back.
                     return Signal::Pickup {
                         pad_object: obj,
                         instigator: pk.instigator,
+                        respawn_seen: true,
                     };
                 }
             }
