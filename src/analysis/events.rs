@@ -4,6 +4,7 @@
 
 use super::field::{self, PadSize, Vec3};
 use crate::report::{Boost, Challenges, Touches};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct Pickup {
@@ -26,8 +27,8 @@ pub struct Pickup {
 }
 
 /// Resolves each pad object to a Soccar pad by majority vote of the car positions at its pickups.
-pub fn resolve_pads(pickups: &[Pickup]) -> std::collections::HashMap<usize, usize> {
-    let mut votes: std::collections::HashMap<usize, Vec<u32>> = Default::default();
+pub fn resolve_pads(pickups: &[Pickup]) -> HashMap<usize, usize> {
+    let mut votes: HashMap<usize, Vec<u32>> = Default::default();
     for p in pickups {
         if let Some(pad) = field::nearest_pad(p.car_pos) {
             votes
@@ -54,100 +55,117 @@ pub struct PickupTotals {
     pub overfill_stolen: f64,
 }
 
+/// The pad a pickup is credited to, and whether it was a fresh pickup of its own pad.
+#[derive(Debug, Clone, Copy)]
+struct Credit {
+    pad: usize,
+    fresh: bool,
+}
+
+/// Which pad each pickup is credited to (None: not counted). Normally the pad the server names.
+/// But a pad taken again the moment it respawned, with no frame of the replay showing it back
+/// (no respawn replicated, and no recorded frame at least a server tick after its respawn
+/// time), reads as a repeat of the pad's previous pickup: it is credited to the pad this car
+/// last took afresh (size and half), and dropped when this car has taken none (a car fresh from
+/// a demolition). A repeat does not restart the pad's respawn time (chains of repeats were not
+/// seen on the corpus, so nothing says how ballchasing treats them).
+fn credit_pads(pickups: &[Pickup], pads: &HashMap<usize, usize>) -> Vec<Option<Credit>> {
+    let table = field::soccar_pads();
+    // Per pad object, the clock of its last fresh pickup; per car, the pad it last took afresh.
+    let mut pad_taken: HashMap<usize, f64> = HashMap::new();
+    let mut car_pad: HashMap<u32, usize> = HashMap::new();
+    pickups
+        .iter()
+        .map(|p| {
+            let &named = pads.get(&p.pad_object)?;
+            let respawn = match table[named].size {
+                PadSize::Big => field::BIG_PAD_RESPAWN_S,
+                PadSize::Small => field::SMALL_PAD_RESPAWN_S,
+            };
+            let fresh = p.respawn_seen
+                || pad_taken.get(&p.pad_object).is_none_or(|&taken| {
+                    p.previous_frame_clock >= taken + respawn + field::SERVER_TICK_S
+                });
+            if !fresh {
+                let &pad = car_pad.get(&p.car_spawn)?;
+                return Some(Credit { pad, fresh });
+            }
+            pad_taken.insert(p.pad_object, p.clock);
+            car_pad.insert(p.car_spawn, named);
+            Some(Credit { pad: named, fresh })
+        })
+        .collect()
+}
+
 /// Sums pickups per player (index = player). Amounts in raw units (0–255 scale).
 ///
 /// ballchasing's accounting, checked value by value against `groundtruth/`:
 /// - **Which pickups count.** A pad counts when the server's replicated amount rises across it —
 ///   from the last replicated value to the next one, with no drain estimate in between — and
-///   adds that whole rise (a small pad's grant is often 31, over its nominal 30.6; only pads
-///   sharing one update are held to their nominal, the last one taking the rest). A pad taken
-///   while boosting, whose new replicated value is not above the last one, is not counted (nor
-///   is it stolen); that holds in every phase, kickoff included. The "next" value is the first
-///   update that carries the pad's grant: an update in the pickup's own frame that did not rise
-///   can predate the grant, and then the next frame's update is the pickup's (tracker).
-/// - **Which pad it was.** Normally the pad the server names. But a pad taken again the moment
-///   it respawned, with no frame of the replay showing it back (no respawn replicated, and no
-///   recorded frame at least a server tick after its respawn time), reads as a repeat of the
-///   pad's previous pickup: the boost is then credited to the pad this car last took afresh
-///   (size and half), and dropped when this car has taken none (a car fresh from a
-///   demolition). Three players on the four ground-truth files show it both ways: a big pad
-///   counted small, a small one counted big, a small one not counted.
+///   adds that rise: a whole grant (a small pad grants 31 of 255, over its nominal 30.6), held
+///   to the pad's nominal when several pickups share one update (the last one takes the rest).
+///   A pad taken while boosting, whose new replicated value is not above the last one, is not
+///   counted (nor is it stolen); that holds in every phase, kickoff included. Neither is one
+///   whose new amount never came (no update within the tracker's wait). The "next" value is the
+///   first update that carries the pad's grant: an update in the pickup's own frame that did not
+///   rise can predate the grant, and then the next frame's update is the pickup's (tracker).
+/// - **Which pad it was:** see [`credit_pads`]. A repeat credited to another pad brings the
+///   whole rise, whatever that pad's size. Three players on the four ground-truth files show
+///   it both ways: a big pad counted small (with its 224 of boost), a small one counted big, a
+///   small one not counted.
 ///
 /// Overfill is what a pad offered beyond a full tank: nominal − collected when the tank ends
-/// full. A pickup whose new amount never came (its next update fell) is not counted either.
+/// full.
 pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
-    use std::collections::HashMap;
     let pads = resolve_pads(pickups);
     let table = field::soccar_pads();
-    let mut out = vec![PickupTotals::default(); players];
-    // The last pickup of each (player, update serial): earlier ones sharing it keep to nominal.
+    let credits = credit_pads(pickups, &pads);
+    let rise = |p: &Pickup| {
+        p.replicated_after
+            .filter(|(after, _)| *after > p.replicated_before_raw)
+    };
+    // The last counted pickup of each (player, update serial): earlier ones sharing that update
+    // keep to their nominal.
     let last_of_update: HashMap<(usize, u32), usize> = pickups
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.replicated_after.map(|(_, s)| ((p.player, s), i)))
+        .filter(|(i, _)| credits[*i].is_some())
+        .filter_map(|(i, p)| rise(p).map(|(_, serial)| ((p.player, serial), i)))
         .collect();
+    let mut out = vec![PickupTotals::default(); players];
     // Per player: (update serial, amount so far) of pickups sharing one replicated update.
     let mut shared: Vec<Option<(u32, f32)>> = vec![None; players];
-    // Per pad object, the clock of its last fresh pickup; per car, the pad it last took afresh.
-    let mut pad_taken: HashMap<usize, f64> = HashMap::new();
-    let mut car_pad: HashMap<u32, usize> = HashMap::new();
     for (i, p) in pickups.iter().enumerate() {
-        let Some(&named) = pads.get(&p.pad_object) else {
+        let (Some(credit), Some((after, serial))) = (credits[i], rise(p)) else {
             continue;
-        };
-        let respawn = match table[named].size {
-            PadSize::Big => field::BIG_PAD_RESPAWN_S,
-            PadSize::Small => field::SMALL_PAD_RESPAWN_S,
-        };
-        let fresh = p.respawn_seen
-            || pad_taken.get(&p.pad_object).is_none_or(|&taken| {
-                p.previous_frame_clock >= taken + respawn + field::SERVER_TICK_S
-            });
-        let pad_idx = if fresh {
-            pad_taken.insert(p.pad_object, p.clock);
-            car_pad.insert(p.car_spawn, named);
-            named
-        } else {
-            match car_pad.get(&p.car_spawn) {
-                Some(&pad) => pad,
-                None => continue,
-            }
-        };
-        let pad = &table[pad_idx];
-        let (nominal, k) = match pad.size {
-            PadSize::Big => (field::BIG_PAD_RAW, 0),
-            PadSize::Small => (field::SMALL_PAD_RAW, 1),
         };
         let Some(t) = out.get_mut(p.player) else {
             continue;
         };
-        let (collected, overfill) = match p.replicated_after {
-            Some((after, serial)) if after > p.replicated_before_raw => {
-                // Two pads taken before one update share its rise.
-                let slot = &mut shared[p.player];
-                let taken = match *slot {
-                    Some((s, taken)) if s == serial => taken,
-                    _ => 0.0,
-                };
-                let cap = if last_of_update.get(&(p.player, serial)) == Some(&i) {
-                    field::BOOST_MAX_RAW
-                } else {
-                    nominal
-                };
-                let collected = (after - p.replicated_before_raw - taken).clamp(0.0, cap);
-                *slot = Some((serial, taken + collected));
-                let full = after >= field::BOOST_MAX_RAW;
-                (
-                    collected,
-                    if full {
-                        (nominal - collected).max(0.0)
-                    } else {
-                        0.0
-                    },
-                )
-            }
-            // A pad taken while boosting, or whose new amount never came: not counted.
-            _ => continue,
+        let pad = &table[credit.pad];
+        let (nominal, k) = match pad.size {
+            PadSize::Big => (field::BIG_PAD_RAW, 0),
+            PadSize::Small => (field::SMALL_PAD_RAW, 1),
+        };
+        let slot = &mut shared[p.player];
+        let taken = match *slot {
+            Some((s, taken)) if s == serial => taken,
+            _ => 0.0,
+        };
+        let cap = if last_of_update.get(&(p.player, serial)) != Some(&i) {
+            nominal
+        } else if credit.fresh {
+            // Amounts are whole units: a pad grants at most its nominal rounded up.
+            nominal.ceil()
+        } else {
+            field::BOOST_MAX_RAW
+        };
+        let collected = (after - p.replicated_before_raw - taken).clamp(0.0, cap);
+        *slot = Some((serial, taken + collected));
+        let overfill = if after >= field::BOOST_MAX_RAW {
+            (nominal - collected).max(0.0)
+        } else {
+            0.0
         };
         let (collected, overfill) = (f64::from(collected), f64::from(overfill));
         // Stolen: the pad lies in the opponent half (normalized y > 128, so centre pads never count).
@@ -438,9 +456,14 @@ mod tests {
         )[0];
         assert!((t.collected[0] - 510.0).abs() < 1e-3);
 
-        // The new amount never came (the next update fell): not counted.
+        // The new amount never came: not counted.
         let t = &pickup_totals(&[pickup(9, small_blue, 240.0, None)], 1)[0];
         assert_eq!((t.count, t.collected[1], t.overfill), ([0, 0], 0.0, 0.0));
+
+        // A small pad's own pickup brings at most a whole grant (31), even when the amount
+        // before it was stale (100 → 160).
+        let t = &pickup_totals(&[pickup(9, small_blue, 100.0, Some((160.0, 1)))], 1)[0];
+        assert!((t.collected[1] - 31.0).abs() < 1e-3);
     }
 
     #[test]
@@ -490,9 +513,9 @@ mod tests {
         seen[2].respawn_seen = true;
         assert_eq!(pickup_totals(&seen, 1)[0].count, [2, 1]);
 
-        // A small pad taken by car 3 right after car 1 took it, car 3 having taken a big pad
-        // before: counted big. A fresh car (4, just respawned from a demolition) with no pickup
-        // of its own: not counted at all.
+        // A small pad taken by car 3 the moment it respawned after car 1 took it (4.02 s), car 3
+        // having taken a big pad before: counted big. A fresh car (4, just respawned from a
+        // demolition) with no pickup of its own: not counted at all.
         let small_repeat = [
             timed(pickup(big_pad, big, 0.0, Some((255.0, 1))), 1.0, 3, true),
             timed(
@@ -518,5 +541,19 @@ mod tests {
         assert_eq!(t[0].count, [2, 1]);
         assert!((t[0].collected[0] - 285.0).abs() < 1e-3);
         assert!((t[0].collected[1] - 31.0).abs() < 1e-3);
+
+        // That fresh car's dropped repeat and its next small pad share one update (85 → 170):
+        // the small pad is held to its own grant, not given the dropped one's.
+        let mut shared = small_repeat.to_vec();
+        shared[3].replicated_after = Some((170.0, 9));
+        shared.push(timed(
+            pickup(small_pad, small, 85.0, Some((170.0, 9))),
+            14.1,
+            4,
+            true,
+        ));
+        let t = pickup_totals(&shared, 1);
+        assert_eq!(t[0].count, [2, 2]);
+        assert!((t[0].collected[1] - 62.0).abs() < 1e-3);
     }
 }

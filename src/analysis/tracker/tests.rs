@@ -426,11 +426,43 @@ fn a_resent_car_keeps_its_driver_and_its_pickups() {
     resent.new_actors = vec![spawn(CAR, 0), spawn(COMP, 1), spawn(PRI, 2)];
     frames.push(resent);
     frames.push(frame(vec![upd(CAR, 8, Attribute::ActiveActor(link(PRI)))])); // link re-sent late
+    frames.push(frame(vec![boost(90)])); // the component kept its level: a fall of 41
     let tracker = run(&[], &[], &frames);
     assert_eq!(paired(&tracker), [(100.0, Some(131.0))]);
     assert_eq!(tracker.events.pickups[0].player, 0);
     let totals = crate::analysis::events::pickup_totals(&tracker.events.pickups, 1);
     assert_eq!(totals[0].count, [0, 1]);
+    assert!((tracker.players[0].boost_used_raw - 41.0).abs() < 1e-3);
+}
+
+/// A pickup knows whether the replay showed its pad back since the pad's last pickup: the pad's
+/// state went to "available" (255) in between, or straight from one pickup to the next.
+#[test]
+fn pickups_know_whether_the_replay_showed_the_pad_back() {
+    let available = || {
+        upd(
+            PAD,
+            11,
+            Attribute::PickupNew(PickupNew {
+                instigator: None,
+                picked_up: u8::MAX,
+            }),
+        )
+    };
+    let mut frames = vec![first_frame()];
+    frames.push(frame(vec![pickup(1), boost(131)])); // the pad's first pickup
+    frames.push(frame(vec![pickup(1)])); // re-sent: not a pickup
+    frames.push(frame(vec![available()]));
+    frames.push(frame(vec![pickup(3), boost(161)])); // after the pad came back
+    frames.push(frame(vec![pickup(5), boost(192)])); // straight from the last pickup
+    let tracker = run(&[], &[], &frames);
+    let seen: Vec<bool> = tracker
+        .events
+        .pickups
+        .iter()
+        .map(|p| p.respawn_seen)
+        .collect();
+    assert_eq!(seen, [true, true, false]);
 }
 
 /// A touch is a ball velocity change gravity does not explain, given to the nearest car

@@ -117,7 +117,8 @@ pub struct ActorTable<'a> {
     legacy_scale: bool,
     slots: Vec<Slot>,
     live_cars: Vec<ActorId>,
-    /// Last player seen driving each car actor id (kept after delete; reset on spawn).
+    /// Last player seen driving each car actor id (kept after delete; reset when a new car takes
+    /// the id, not when the same car is re-sent).
     last_car_player: Vec<Option<usize>>,
     live_pris: Vec<ActorId>,
     live_boost_comps: Vec<ActorId>,
@@ -127,10 +128,10 @@ pub struct ActorTable<'a> {
     pad_last_value: Vec<u8>,
     /// Cars spawned so far (each car's `spawn`).
     car_spawns: u32,
-    /// The demolition each actor last replicated (holder, attacker, victim): the replay re-sends
-    /// live actors with their attributes, and a re-sent demolition is not a new one. Dropped
-    /// when the holder or the victim is deleted.
-    demolitions: Vec<(ActorId, Option<ActorId>, ActorId)>,
+    /// Per actor id, the demolition it last replicated (attacker, victim): the replay re-sends
+    /// live actors with their attributes, and a re-sent demolition is not a new one. Cleared
+    /// when the holder is deleted (on every replay seen, the holder is the victim's car).
+    demolitions: Vec<Option<(Option<ActorId>, ActorId)>>,
 }
 
 fn scale(v: boxcars::Vector3f, k: f32) -> Vec3 {
@@ -232,7 +233,9 @@ impl<'a> ActorTable<'a> {
     }
 
     pub fn delete(&mut self, id: ActorId) {
-        self.demolitions.retain(|&(h, _, v)| h != id && v != id);
+        if let Some(d) = slot_index(id).and_then(|i| self.demolitions.get_mut(i)) {
+            *d = None;
+        }
         let Some(slot) = self.slot_mut(id) else {
             return;
         };

@@ -92,12 +92,15 @@ impl ActorTable<'_> {
             _ => None,
         };
         if let Some((attacker, victim)) = demolition {
-            let entry = (id, attacker, victim);
-            if self.demolitions.contains(&entry) {
-                return Signal::None;
+            if let Some(i) = slot_index(id) {
+                if self.demolitions.len() <= i {
+                    self.demolitions.resize(i + 1, None);
+                }
+                if self.demolitions[i] == Some((attacker, victim)) {
+                    return Signal::None;
+                }
+                self.demolitions[i] = Some((attacker, victim));
             }
-            self.demolitions.retain(|&(h, _, _)| h != id);
-            self.demolitions.push(entry);
             return Signal::Demolish { attacker, victim };
         }
         let Some(slot) = slot_index(id).and_then(|i| self.slots.get_mut(i)) else {
