@@ -156,12 +156,16 @@ pub fn replay_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::Pat
 /// queuing and the header-only fallback. Both sections must match their CRCs (~0.3 ms per MB):
 /// boxcars' default checks them only when parsing fails, and damaged network data would
 /// otherwise give a report built from the damage.
+/// A file that fails to parse and doesn't start like a replay is not a replay, not a damaged one.
 pub fn parse_header(bytes: &[u8]) -> Result<boxcars::Replay, AnalyzeError> {
     boxcars::ParserBuilder::new(bytes)
         .never_parse_network_data()
         .always_check_crc()
         .parse()
-        .map_err(classify_parse_error)
+        .map_err(|e| match classify_parse_error(e) {
+            AnalyzeError::Corrupt(m) if !looks_like_replay(bytes) => AnalyzeError::NotAReplay(m),
+            other => other,
+        })
 }
 
 fn classify_parse_error(e: boxcars::ParseError) -> AnalyzeError {
@@ -188,10 +192,7 @@ fn analyze_inner(bytes: &[u8], limits: &Limits) -> Result<Report, AnalyzeError> 
     let started = Instant::now();
     // Header first: it is cheap, tells a non-replay apart from a corrupt one and carries the frame
     // count we check before decoding frames.
-    let header_replay = parse_header(bytes).map_err(|e| match e {
-        AnalyzeError::Corrupt(m) if !looks_like_replay(bytes) => AnalyzeError::NotAReplay(m),
-        other => other,
-    })?;
+    let header_replay = parse_header(bytes)?;
     let header = header::read(&header_replay);
     if let Some(n) = header.num_frames
         && usize::try_from(n).unwrap_or(usize::MAX) > limits.max_frames
@@ -248,6 +249,12 @@ mod tests {
         ));
         assert!(matches!(
             analyze(b"PNG\x89 hello", &Limits::default()),
+            Err(AnalyzeError::NotAReplay(_))
+        ));
+        // Intake says so too (a text file renamed `.replay` was told it was damaged).
+        let text = "these are my notes, not a replay\n".repeat(40);
+        assert!(matches!(
+            inspect(text.as_bytes(), &Limits::default()),
             Err(AnalyzeError::NotAReplay(_))
         ));
     }
