@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rlcoach::benchmarks::Metric;
 use rlcoach::jobs::{Completion, Intake, IntakeError, JobEvent, PoolConfig, WorkerPool};
-use rlcoach::storage::queries::{GameFilter, GameSort};
+use rlcoach::storage::queries::{GameFilter, GameSort, TrendBucket};
 use rlcoach::storage::{
     ClaimedJob, JobState, NewUpload, StorageConfig, StorageError, Store, SubmitOutcome, UserId,
     Viewer,
@@ -1086,6 +1086,58 @@ both_backends!(
                 JobState::Queued,
                 "nothing new is claimed after the stop"
             );
+        }
+    }
+);
+
+both_backends!(
+    trends_count_the_games_that_have_the_stat,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            // Two games of one player: the older analyzed in full, the newer from its header alone
+            // (its network stream could not be decoded), so it has no boost stats.
+            let pool = WorkerPool::start(store.clone(), config());
+            let mut rx = pool.subscribe();
+            let full = common::distinct_copy(&replay(), 11);
+            let full_id = replay_id_of(&pool.intake().submit(full, upload(1)).await.unwrap());
+            wait_for(&mut rx, &full_id).await;
+            let bare = common::header_only_bytes(&common::distinct_copy(&replay(), 12));
+            let bare_id = replay_id_of(&pool.intake().submit(bare, upload(1)).await.unwrap());
+            wait_for(&mut rx, &bare_id).await;
+            pool.shutdown(Duration::from_secs(5)).await;
+            sqlx::query("UPDATE game_stats SET played_at = played_at + 60000 WHERE replay_id = $1")
+                .bind(&bare_id)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let report = store.report(&user(1), &full_id).await.unwrap().unwrap();
+            let me = &report.players[0];
+            let bcpm = me.boost.as_ref().unwrap().bcpm;
+            let alice = user(1);
+            let a = UserId::from_db(1);
+            store.link_identity(&alice, &me.id).await.unwrap();
+            let games = store.recent_games(&alice, a, 10, None).await.unwrap();
+            assert_eq!(games.len(), 2);
+            assert_eq!(games[0].metric("bcpm"), None, "the newest game has no bcpm");
+
+            // "The last game" of a bcpm trend is the last game that has one.
+            let trend = store.trend(&alice, a, "bcpm", 1, None).await.unwrap();
+            assert_eq!(trend.len(), 1);
+            assert!((trend[0].1 - bcpm).abs() < 1e-6);
+            let all = GameFilter::default();
+            for bucket in TrendBucket::ALL {
+                let points = store
+                    .trend_series(&alice, a, "bcpm", &all, bucket, 1)
+                    .await
+                    .unwrap();
+                assert_eq!(points.len(), 1, "{bucket:?}");
+                assert_eq!(
+                    points[0].games, 1,
+                    "{bucket:?}: the game without bcpm is not counted"
+                );
+                assert!((points[0].value - bcpm).abs() < 1e-6, "{bucket:?}");
+            }
         }
     }
 );

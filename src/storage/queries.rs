@@ -221,6 +221,9 @@ pub struct GameFilter {
     pub won: Option<bool>,
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// Only games where this stat column has a value (games analyzed from the header alone
+    /// have none). Set from [`metric_column`], never from a request.
+    pub with_value: Option<&'static str>,
 }
 
 impl GameFilter {
@@ -242,7 +245,21 @@ impl GameFilter {
                 next += 1;
             }
         }
+        if let Some(col) = self.with_value {
+            sql.push_str(&format!(" AND g.{col} IS NOT NULL"));
+        }
         (sql, next)
+    }
+
+    /// This filter, keeping only games that have a value for `metric`: "the last N games" of a
+    /// trend are N points, not N games less those without the stat.
+    fn with_value_of(&self, metric: &str) -> Result<GameFilter> {
+        let col = metric_column(metric)
+            .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
+        Ok(GameFilter {
+            with_value: Some(col),
+            ..self.clone()
+        })
     }
 
     /// Binds the values of [`GameFilter::clause`] (after the user).
@@ -665,7 +682,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(i64, Option<f64>)>> {
         let columns = metric_columns(metric)?;
-        let q = GamesQuery::newest(&columns, filter, limit);
+        let filter = filter.with_value_of(metric)?;
+        let q = GamesQuery::newest(&columns, &filter, limit);
         let rows = self.user_game_rows(viewer, target_user, q).await?;
         rows.iter()
             .map(|r| Ok((r.try_get(1)?, r.try_get(2)?)))
@@ -862,9 +880,10 @@ impl Store {
              FROM ({bucket_of}) AS b GROUP BY bucket ORDER BY MIN(played_at)"
         );
         let columns = metric_columns(metric)?;
+        let filter = filter.with_value_of(metric)?;
         let q = GamesQuery {
             around: Some(&around),
-            ..GamesQuery::newest(&columns, filter, max_games)
+            ..GamesQuery::newest(&columns, &filter, max_games)
         };
         let rows = self.user_game_rows(viewer, target_user, q).await?;
         let mut points = Vec::with_capacity(rows.len());
@@ -985,6 +1004,7 @@ impl Store {
             won: None,
             from: Some(from),
             to: Some(to),
+            with_value: None,
         };
         let games = |f: GameFilter| async move {
             self.games(viewer, target_user, &f, GameSort::Newest, 10_000, 0)

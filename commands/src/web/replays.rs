@@ -73,6 +73,7 @@ impl ListQuery {
             from: parse_day(self.from.as_deref())?,
             // The "to" day is included.
             to: parse_day(self.to.as_deref())?.map(|t| t + DAY_MS),
+            with_value: None,
         })
     }
 

@@ -59,6 +59,7 @@ impl TrendQuery {
                 won: None,
                 from: parse_day(self.from.as_deref())?,
                 to: parse_day(self.to.as_deref())?.map(|t| t + DAY_MS),
+                with_value: None,
             },
             window: self.avg.unwrap_or(5).min(50),
         })
