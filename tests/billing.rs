@@ -584,6 +584,60 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_deleted_customer_ends_its_subscriptions_and_its_link,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let now = now_s();
+            let mut sub = Sub::active("sub_1", "cus_1", (now - DAY, now + 29 * DAY));
+            sub.discord_user = Some(USER);
+            send(&store, &sub.event("evt_1", "created", now - 5)).await;
+            assert!(store.plan_of(user(), now_ms()).await.unwrap().is_pro());
+            // Deleted in Stripe's Dashboard: its subscriptions are canceled at once, and their
+            // own `deleted` events may come later (or not before this one).
+            let deleted = envelope(
+                "evt_2",
+                "customer.deleted",
+                now,
+                json!({"id": "cus_1", "object": "customer", "deleted": true}),
+            );
+            assert_eq!(
+                send(&store, &deleted).await,
+                Applied::Done {
+                    user: Some(user()),
+                    past_due: false
+                }
+            );
+            assert_eq!(tier(&store, now).await, Tier::Free);
+            let me = Viewer::user(user());
+            assert_eq!(store.stripe_customer_of(&me).await.unwrap(), None);
+            assert_eq!(
+                store
+                    .billing_status(&me)
+                    .await
+                    .unwrap()
+                    .subscription
+                    .map(|s| s.status),
+                Some("canceled".to_string())
+            );
+            // The subscription's own event, late, changes nothing; nor does a stale "updated".
+            send(&store, &sub.event("evt_3", "deleted", now)).await;
+            send(&store, &sub.event("evt_4", "updated", now - 1)).await;
+            assert_eq!(tier(&store, now).await, Tier::Free);
+            // A customer we never linked: recorded, nobody's plan changes.
+            let stranger = envelope("evt_5", "customer.deleted", now, json!({"id": "cus_9"}));
+            assert_eq!(
+                send(&store, &stranger).await,
+                Applied::Done {
+                    user: None,
+                    past_due: false
+                }
+            );
+        }
+    }
+);
+
 // ----- Discord App Subscriptions -----
 
 const SKU: u64 = 1_300_000_000_000_000_001;

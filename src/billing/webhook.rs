@@ -108,6 +108,9 @@ pub enum Event {
     InvoicePaymentFailed(InvoiceEvent),
     /// `charge.refunded` / `charge.dispute.created`: logged for a human, nothing changes.
     MoneyBack(MoneyBack),
+    /// `customer.deleted` (in the Dashboard or by the API): Stripe cancels the customer's
+    /// subscriptions at once.
+    CustomerDeleted(CustomerDeleted),
     /// Any other type (the endpoint should not be sent them, but may be).
     Ignored(String),
 }
@@ -128,9 +131,17 @@ impl Event {
                 MoneyBackKind::Refund => "charge.refunded",
                 MoneyBackKind::Dispute => "charge.dispute.created",
             },
+            Event::CustomerDeleted(_) => "customer.deleted",
             Event::Ignored(t) => t,
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerDeleted {
+    /// The event's `created` (unix seconds).
+    pub event_created: i64,
+    pub customer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,6 +259,11 @@ fn id_of(e: Option<Expandable>) -> Option<String> {
 struct List<T> {
     #[serde(default = "Vec::new")]
     data: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct CustomerObject {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -415,6 +431,13 @@ pub fn parse_event(raw_body: &[u8]) -> Result<ParsedEvent, WebhookError> {
             } else {
                 Event::InvoicePaymentFailed(invoice)
             }
+        }
+        "customer.deleted" => {
+            let c: CustomerObject = object(kind, raw)?;
+            Event::CustomerDeleted(CustomerDeleted {
+                event_created: created,
+                customer: c.id,
+            })
         }
         "charge.refunded" => {
             let c: ChargeObject = object(kind, raw)?;

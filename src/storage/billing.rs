@@ -19,7 +19,8 @@ use super::scope::UserId;
 use super::users::ensure_user;
 use super::{Backend, Result, Store, now_ms};
 use crate::billing::webhook::{
-    CheckoutCompleted, Event, InvoiceEvent, MoneyBack, SubscriptionAction, SubscriptionChange,
+    CheckoutCompleted, CustomerDeleted, Event, InvoiceEvent, MoneyBack, SubscriptionAction,
+    SubscriptionChange,
 };
 
 /// How long a past-due subscription keeps Pro after the last paid period ended.
@@ -162,6 +163,7 @@ impl Store {
             Event::InvoicePaid(i) => self.invoice_paid(&mut tx, i).await?,
             Event::InvoicePaymentFailed(i) => self.invoice_failed(&mut tx, i).await?,
             Event::MoneyBack(m) => money_back(&mut tx, m).await?,
+            Event::CustomerDeleted(c) => self.customer_deleted(&mut tx, c).await?,
             Event::Ignored(_) => Applied::Ignored,
         };
         tx.commit().await?;
@@ -447,6 +449,51 @@ impl Store {
         Ok(Applied::Done {
             user: Some(user),
             past_due: newer && became_past_due,
+        })
+    }
+
+    /// A deleted customer: Stripe has canceled its subscriptions (their own `deleted` events
+    /// may come later, or in any order); the link goes, so the next checkout makes a new
+    /// customer and the portal is not offered for a customer that no longer exists.
+    async fn customer_deleted(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        c: &CustomerDeleted,
+    ) -> Result<Applied> {
+        let mut users: Vec<UserId> = customer_owner(tx, &c.customer).await?.into_iter().collect();
+        let rows = sqlx::query(
+            "SELECT DISTINCT user_id FROM stripe_subscriptions
+             WHERE customer_id = $1 AND user_id IS NOT NULL",
+        )
+        .bind(&c.customer)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in rows {
+            let u = UserId::from_db(r.try_get(0)?);
+            if !users.contains(&u) {
+                users.push(u);
+            }
+        }
+        sqlx::query(
+            "UPDATE stripe_subscriptions SET status = 'canceled', notice = NULL,
+                 state_at = CASE WHEN state_at > $2 THEN state_at ELSE $2 END, updated_at = $3
+             WHERE customer_id = $1 AND status NOT IN ('canceled', 'incomplete_expired')",
+        )
+        .bind(&c.customer)
+        .bind(state_at(c.event_created, 3))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM stripe_customers WHERE customer_id = $1")
+            .bind(&c.customer)
+            .execute(&mut *tx)
+            .await?;
+        for &user in &users {
+            self.derive_stripe_plan(tx, user).await?;
+        }
+        Ok(Applied::Done {
+            user: users.first().copied(),
+            past_due: false,
         })
     }
 
