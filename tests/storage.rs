@@ -1125,16 +1125,37 @@ both_backends!(
             let trend = store.trend(&alice, a, "bcpm", 1, None).await.unwrap();
             assert_eq!(trend.len(), 1);
             assert!((trend[0].1 - bcpm).abs() < 1e-6);
-            let all = GameFilter::default();
-            for bucket in TrendBucket::ALL {
+            // The same through the site's series, with a bound filter and a second (empty) link,
+            // so the term joins numbered parameters in every branch of the merged walk.
+            sqlx::query(
+                "INSERT INTO user_identities (user_id, platform, platform_id, linked_at, verified)
+                 VALUES ($1, 'epic', 'nobody-trend', 0, 0)",
+            )
+            .bind(a.get())
+            .execute(store.pool())
+            .await
+            .unwrap();
+            let filter = GameFilter {
+                playlist: Some(games[1].playlist.clone()),
+                ..GameFilter::default()
+            };
+            let per_game = store
+                .trend_series(&alice, a, "bcpm", &filter, TrendBucket::Game, 1)
+                .await
+                .unwrap();
+            assert_eq!(per_game.len(), 1, "the newest game with a bcpm");
+            assert!((per_game[0].value - bcpm).abs() < 1e-6);
+            // Sessions and weeks still cover both games (a game without the stat can join or
+            // split a session), and their counts and averages take the one with it.
+            for bucket in [TrendBucket::Session, TrendBucket::Week] {
                 let points = store
-                    .trend_series(&alice, a, "bcpm", &all, bucket, 1)
+                    .trend_series(&alice, a, "bcpm", &filter, bucket, 2)
                     .await
                     .unwrap();
                 assert_eq!(points.len(), 1, "{bucket:?}");
                 assert_eq!(
                     points[0].games, 1,
-                    "{bucket:?}: the game without bcpm is not counted"
+                    "{bucket:?}: the game without bcpm not counted"
                 );
                 assert!((points[0].value - bcpm).abs() < 1e-6, "{bucket:?}");
             }

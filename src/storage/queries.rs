@@ -71,35 +71,46 @@ impl GameRow {
     }
 }
 
-/// The `game_stats` column holding a benchmark metric (a fixed whitelist: keys never reach SQL).
+/// Metric keys and the `game_stats` columns holding them (a fixed whitelist: keys never reach
+/// SQL).
+const METRIC_COLUMNS: [(&str, &str); 24] = [
+    ("goals_per_game", "goals"),
+    ("assists_per_game", "assists"),
+    ("saves_per_game", "saves"),
+    ("shots_per_game", "shots"),
+    ("demos_inflicted_per_game", "demos"),
+    ("big_pads_per_game", "big_pads"),
+    ("small_pads_per_game", "small_pads"),
+    ("bcpm", "bcpm"),
+    ("avg_boost_amount", "avg_boost_amount"),
+    ("pct_zero_boost", "pct_zero_boost"),
+    ("pct_full_boost", "pct_full_boost"),
+    ("boost_stolen", "boost_stolen"),
+    ("avg_speed_uu_s", "avg_speed_uu_s"),
+    ("pct_supersonic", "pct_supersonic"),
+    ("pct_slow_speed", "pct_slow_speed"),
+    ("pct_on_ground", "pct_on_ground"),
+    ("pct_low_air", "pct_low_air"),
+    ("pct_high_air", "pct_high_air"),
+    ("pct_offensive_third", "pct_offensive_third"),
+    ("pct_defensive_third", "pct_defensive_third"),
+    ("pct_behind_ball", "pct_behind_ball"),
+    ("avg_distance_to_ball", "avg_distance_to_ball"),
+    ("avg_distance_to_teammates", "avg_distance_to_teammates"),
+    ("shooting_pct", "shooting_pct"),
+];
+
+/// The `game_stats` column holding a benchmark metric.
 pub fn metric_column(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "goals_per_game" => "goals",
-        "assists_per_game" => "assists",
-        "saves_per_game" => "saves",
-        "shots_per_game" => "shots",
-        "demos_inflicted_per_game" => "demos",
-        "big_pads_per_game" => "big_pads",
-        "small_pads_per_game" => "small_pads",
-        "bcpm" => "bcpm",
-        "avg_boost_amount" => "avg_boost_amount",
-        "pct_zero_boost" => "pct_zero_boost",
-        "pct_full_boost" => "pct_full_boost",
-        "boost_stolen" => "boost_stolen",
-        "avg_speed_uu_s" => "avg_speed_uu_s",
-        "pct_supersonic" => "pct_supersonic",
-        "pct_slow_speed" => "pct_slow_speed",
-        "pct_on_ground" => "pct_on_ground",
-        "pct_low_air" => "pct_low_air",
-        "pct_high_air" => "pct_high_air",
-        "pct_offensive_third" => "pct_offensive_third",
-        "pct_defensive_third" => "pct_defensive_third",
-        "pct_behind_ball" => "pct_behind_ball",
-        "avg_distance_to_ball" => "avg_distance_to_ball",
-        "avg_distance_to_teammates" => "avg_distance_to_teammates",
-        "shooting_pct" => "shooting_pct",
-        _ => return None,
-    })
+    METRIC_COLUMNS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, c)| *c)
+}
+
+/// One of the columns [`metric_column`] names.
+fn is_stat_column(col: &str) -> bool {
+    METRIC_COLUMNS.iter().any(|(_, c)| *c == col)
 }
 
 /// The mechanics counted per player and game: (`game_stats` column, label).
@@ -245,7 +256,8 @@ impl GameFilter {
                 next += 1;
             }
         }
-        if let Some(col) = self.with_value {
+        // Only a stat column reaches the SQL, whoever set the field.
+        if let Some(col) = self.with_value.filter(|c| is_stat_column(c)) {
             sql.push_str(&format!(" AND g.{col} IS NOT NULL"));
         }
         (sql, next)
@@ -876,14 +888,15 @@ impl Store {
             ),
         };
         let around = format!(
-            "SELECT MIN(played_at), CAST(AVG(v) AS DOUBLE PRECISION), COUNT(*)
+            "SELECT MIN(played_at), CAST(AVG(v) AS DOUBLE PRECISION), COUNT(v)
              FROM ({bucket_of}) AS b GROUP BY bucket ORDER BY MIN(played_at)"
         );
+        // Sessions are cut on every game (a game without the stat still joins or splits
+        // sessions as on `/sessions`); a bucket's average and count take the games with it.
         let columns = metric_columns(metric)?;
-        let filter = filter.with_value_of(metric)?;
         let q = GamesQuery {
             around: Some(&around),
-            ..GamesQuery::newest(&columns, &filter, max_games)
+            ..GamesQuery::newest(&columns, filter, max_games)
         };
         let rows = self.user_game_rows(viewer, target_user, q).await?;
         let mut points = Vec::with_capacity(rows.len());

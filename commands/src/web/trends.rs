@@ -14,7 +14,8 @@ use super::error::{WebError, WebResult};
 use super::replays::{parse_day, parse_playlist};
 use super::{AppState, layout};
 
-/// The most games a trend reads.
+/// The most games a per-session or per-week trend covers (a per-game trend takes the newest
+/// games that have the stat, reading past those without it).
 const MAX_GAMES: i64 = 2_000;
 /// Points listed under the chart, newest first.
 const TABLE_POINTS: usize = 100;
