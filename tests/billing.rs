@@ -621,10 +621,68 @@ both_backends!(
                     .map(|s| s.status),
                 Some("canceled".to_string())
             );
-            // The subscription's own event, late, changes nothing; nor does a stale "updated".
+            // The subscription's own event, late, changes nothing (it names the user, but the
+            // dead customer is not offered again); nor does a stale "updated".
             send(&store, &sub.event("evt_3", "deleted", now)).await;
             send(&store, &sub.event("evt_4", "updated", now - 1)).await;
             assert_eq!(tier(&store, now).await, Tier::Free);
+            assert_eq!(store.stripe_customer_of(&me).await.unwrap(), None);
+            assert_eq!(
+                store
+                    .deleted_stripe_customer_of(&me)
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("cus_1"),
+                "a new customer gets an idempotency key of its own"
+            );
+
+            // Deleted before any of its events were seen: late ones make nobody Pro through it.
+            let other = UserId::from_discord(77);
+            let first = envelope("evt_10", "customer.deleted", now, json!({"id": "cus_2"}));
+            send(&store, &first).await;
+            let mut late = Sub::active("sub_2", "cus_2", (now - DAY, now + 29 * DAY));
+            late.discord_user = Some(77);
+            send(&store, &late.event("evt_11", "created", now - 5)).await;
+            let period = (now - DAY, now + 29 * DAY);
+            send(
+                &store,
+                &invoice("evt_12", "invoice.paid", now - 4, "cus_2", "sub_3", period),
+            )
+            .await;
+            send(
+                &store,
+                &checkout_completed("evt_13", now - 3, 77, "cus_2", "sub_4"),
+            )
+            .await;
+            assert!(!store.plan_of(other, now_ms()).await.unwrap().is_pro());
+            assert_eq!(
+                store
+                    .stripe_customer_of(&Viewer::user(other))
+                    .await
+                    .unwrap(),
+                None
+            );
+
+            // A user whose old customer is deleted and who pays through a new one stays Pro,
+            // and the new one is the one offered.
+            let mut again = Sub::active("sub_5", "cus_5", (now - DAY, now + 29 * DAY));
+            again.discord_user = Some(USER);
+            send(&store, &again.event("evt_14", "created", now)).await;
+            assert_eq!(tier(&store, now).await, Tier::Pro);
+            assert_eq!(
+                store.stripe_customer_of(&me).await.unwrap().as_deref(),
+                Some("cus_5")
+            );
+            // A past-due subscription whose customer is deleted owes no payment-failed message.
+            let mut due = Sub::active("sub_6", "cus_6", (now - DAY, now + 29 * DAY));
+            due.discord_user = Some(88);
+            due.status = "past_due";
+            send(&store, &due.event("evt_15", "updated", now - 2)).await;
+            assert_eq!(store.past_due_notices().await.unwrap().len(), 1);
+            let gone = envelope("evt_16", "customer.deleted", now, json!({"id": "cus_6"}));
+            send(&store, &gone).await;
+            assert!(store.past_due_notices().await.unwrap().is_empty());
             // A customer we never linked: recorded, nobody's plan changes.
             let stranger = envelope("evt_5", "customer.deleted", now, json!({"id": "cus_9"}));
             assert_eq!(

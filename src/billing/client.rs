@@ -214,7 +214,10 @@ impl StripeClient {
         let user = viewer.user;
         let customer = match store.stripe_customer_of(viewer).await? {
             Some(c) => c,
-            None => self.new_customer(store, user, None).await?,
+            None => {
+                let replacing = store.deleted_stripe_customer_of(viewer).await?;
+                self.new_customer(store, user, replacing.as_deref()).await?
+            }
         };
         let session = |customer: String| async move {
             self.create_checkout_session(&CheckoutRequest {

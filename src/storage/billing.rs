@@ -175,7 +175,9 @@ impl Store {
     pub async fn stripe_customer_of(&self, viewer: &super::Viewer) -> Result<Option<String>> {
         let user = viewer.user;
         Ok(sqlx::query(
-            "SELECT customer_id FROM stripe_customers WHERE user_id = $1
+            "SELECT customer_id FROM stripe_customers c WHERE user_id = $1
+                 AND NOT EXISTS (SELECT 1 FROM stripe_deleted_customers d
+                                 WHERE d.customer_id = c.customer_id)
              ORDER BY created_at DESC, customer_id LIMIT 1",
         )
         .bind(user.get())
@@ -227,14 +229,32 @@ impl Store {
     }
 
     /// Forgets a customer Stripe no longer knows (deleted in the Dashboard), so the user's next
-    /// checkout makes a new one.
+    /// checkout makes a new one; it is marked deleted, so late events about it change nothing.
     pub async fn unlink_stripe_customer(&self, user: UserId, customer: &str) -> Result<()> {
-        sqlx::query("DELETE FROM stripe_customers WHERE customer_id = $1 AND user_id = $2")
-            .bind(customer)
-            .bind(user.get())
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.write_tx().await?;
+        if customer_owner(&mut tx, customer).await? == Some(user) {
+            mark_customer_deleted(&mut tx, customer).await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// The user's most recently deleted customer: a new one made after it gets an idempotency
+    /// key of its own (Stripe would replay the deleted one for a day).
+    pub async fn deleted_stripe_customer_of(
+        &self,
+        viewer: &super::Viewer,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query(
+            "SELECT c.customer_id FROM stripe_customers c
+                 JOIN stripe_deleted_customers d ON d.customer_id = c.customer_id
+             WHERE c.user_id = $1 ORDER BY d.deleted_at DESC, c.customer_id LIMIT 1",
+        )
+        .bind(viewer.user.get())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?)
     }
 
     /// Every source's row of a user's plan (ended ones and Free ones included).
@@ -324,6 +344,7 @@ impl Store {
         }
         if c.paid
             && let Some(subscription) = c.subscription.as_deref()
+            && !customer_deleted(tx, customer).await?
             && self.lock_subscription(tx, subscription).await?.is_none()
         {
             // Paid: Pro now, provisionally (a day, no period) until the subscription's own
@@ -369,8 +390,11 @@ impl Store {
             SubscriptionAction::Updated => 2,
             SubscriptionAction::Deleted => 3,
         };
-        // A deleted subscription is canceled whatever its object says.
-        let status = if s.action == SubscriptionAction::Deleted {
+        // A deleted subscription, or one of a deleted customer, is canceled whatever its object
+        // says.
+        let status = if s.action == SubscriptionAction::Deleted
+            || customer_deleted(tx, &s.customer).await?
+        {
             "canceled"
         } else {
             s.status.as_str()
@@ -453,8 +477,9 @@ impl Store {
     }
 
     /// A deleted customer: Stripe has canceled its subscriptions (their own `deleted` events
-    /// may come later, or in any order); the link goes, so the next checkout makes a new
-    /// customer and the portal is not offered for a customer that no longer exists.
+    /// may come later, or in any order). It is marked deleted: the next checkout makes a new
+    /// customer, the portal is not offered for it, and late events about it (a subscription
+    /// created or paid, a checkout completed) cannot make anyone Pro through it.
     async fn customer_deleted(
         &self,
         tx: &mut sqlx::AnyConnection,
@@ -484,10 +509,7 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM stripe_customers WHERE customer_id = $1")
-            .bind(&c.customer)
-            .execute(&mut *tx)
-            .await?;
+        mark_customer_deleted(tx, &c.customer).await?;
         for &user in &users {
             self.derive_stripe_plan(tx, user).await?;
         }
@@ -511,6 +533,7 @@ impl Store {
         let period = i.period.map(|(a, b)| (a * 1000, b * 1000));
         let user = customer_owner(tx, customer).await?;
         match self.lock_subscription(tx, subscription).await? {
+            None if customer_deleted(tx, customer).await? => {}
             None => {
                 // The subscription's own events have not arrived yet: a paid invoice means it
                 // is active for the invoiced period.
@@ -895,6 +918,29 @@ async fn upsert_entitlement(
 }
 
 /// The user a customer is linked to.
+/// Stripe customers that are gone for good.
+async fn customer_deleted(tx: &mut sqlx::AnyConnection, customer: &str) -> Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 FROM stripe_deleted_customers WHERE customer_id = $1")
+            .bind(customer)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some(),
+    )
+}
+
+async fn mark_customer_deleted(tx: &mut sqlx::AnyConnection, customer: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO stripe_deleted_customers (customer_id, deleted_at) VALUES ($1, $2)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(customer)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn customer_owner(tx: &mut sqlx::AnyConnection, customer: &str) -> Result<Option<UserId>> {
     Ok(
         sqlx::query("SELECT user_id FROM stripe_customers WHERE customer_id = $1")
