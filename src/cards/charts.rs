@@ -72,7 +72,13 @@ impl Draw for BoostChartSpec {
         let mut order: Vec<&SeriesLine> = self.lines.iter().collect();
         order.sort_by_key(|l| (l.team, l.nth));
         let body = root.margin(86, 6, 20, 24);
-        let strips = body.split_evenly((order.len().max(1), 1));
+        // Equal lanes; the last one also holds the time axis below its lane.
+        const AXIS: i32 = 24;
+        let lanes = i32::try_from(order.len().max(1)).unwrap_or(1);
+        let height = i32::try_from(body.dim_in_pixel().1).unwrap_or(0);
+        let lane = (height - AXIS).max(lanes) / lanes;
+        let breaks: Vec<i32> = (1..lanes).map(|k| k * lane).collect();
+        let strips = body.split_by_breakpoints::<i32, i32, _, _>([], breaks);
         let minutes = self.duration / 60.0;
         let clock = |x: &f32| names::clock(f64::from(*x) * 60.0);
         let whole = |y: &f32| format!("{y:.0}");
@@ -83,7 +89,7 @@ impl Draw for BoostChartSpec {
                 .margin_top(6)
                 .margin_bottom(4)
                 .margin_right(8)
-                .x_label_area_size(if last { 24 } else { 0 })
+                .x_label_area_size(if last { AXIS as u32 } else { 0 })
                 .y_label_area_size(44)
                 // x in minutes, so that the axis picks whole-minute ticks.
                 .build_cartesian_2d(0f32..minutes, 0f32..100f32)?;
