@@ -343,6 +343,16 @@ impl GameSort {
             GameSort::MostGoals => "g.goals DESC, g.played_at DESC, g.replay_id DESC",
         }
     }
+
+    /// The same order over the merged rows of several links (columns named without `g.`).
+    fn merged_order_by(self) -> &'static str {
+        match self {
+            GameSort::Newest => "played_at DESC, replay_id DESC",
+            GameSort::Oldest => "played_at ASC, replay_id ASC",
+            GameSort::BestScore => "score DESC, played_at DESC, replay_id DESC",
+            GameSort::MostGoals => "goals DESC, played_at DESC, replay_id DESC",
+        }
+    }
 }
 
 /// A session and its games, newest first.
@@ -647,7 +657,7 @@ impl Store {
                 format!(
                     "SELECT * FROM ({}) AS u ORDER BY {} LIMIT ${lim} OFFSET ${off}",
                     branches.join(" UNION ALL "),
-                    sort.order_by().replace("g.", "")
+                    sort.merged_order_by()
                 )
             }
         };
@@ -1199,5 +1209,22 @@ fn session_of(games: &[&GameRow]) -> Session {
         goals: games.iter().map(|g| g.goals).sum(),
         saves: games.iter().map(|g| g.saves).sum(),
         avg_score: games.iter().map(|g| g.score as f64).sum::<f64>() / games.len().max(1) as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GameSort;
+
+    /// A merged list sorts exactly as a single link's does.
+    #[test]
+    fn merged_orders_are_the_link_orders_unqualified() {
+        for sort in GameSort::ALL {
+            assert_eq!(
+                sort.merged_order_by(),
+                sort.order_by().replace("g.", ""),
+                "{sort:?}"
+            );
+        }
     }
 }
