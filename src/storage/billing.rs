@@ -286,28 +286,29 @@ impl Store {
         Ok(grants)
     }
 
-    /// Users owed a "your payment failed" message (the bot sends it, then clears it).
+    /// Users owed a "your payment failed" message (the bot sends it, then clears it), with the
+    /// end of their Stripe Pro grant (one query, whatever the number of users).
     pub async fn past_due_notices(&self) -> Result<Vec<PastDueNotice>> {
         let rows = sqlx::query(
-            "SELECT user_id, subscription_id FROM stripe_subscriptions
-             WHERE notice = 'past_due' AND status = 'past_due' AND user_id IS NOT NULL
-             ORDER BY updated_at",
+            "SELECT s.user_id, s.subscription_id, p.ends_at FROM stripe_subscriptions s
+                 LEFT JOIN user_plans p
+                     ON p.user_id = s.user_id AND p.source = $1 AND p.plan = $2
+             WHERE s.notice = 'past_due' AND s.status = 'past_due' AND s.user_id IS NOT NULL
+             ORDER BY s.updated_at",
         )
+        .bind(PlanSource::Stripe.as_str())
+        .bind(Tier::Pro.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let mut notices = Vec::with_capacity(rows.len());
-        for r in rows {
-            let user = UserId::from_db(r.try_get(0)?);
-            let pro_until = self.plan_grants(user).await?.into_iter().find_map(|g| {
-                (g.source == PlanSource::Stripe && g.tier == Tier::Pro).then_some(g.ends_at)?
-            });
-            notices.push(PastDueNotice {
-                user,
-                subscription_id: r.try_get(1)?,
-                pro_until,
-            });
-        }
-        Ok(notices)
+        rows.iter()
+            .map(|r| {
+                Ok(PastDueNotice {
+                    user: UserId::from_db(r.try_get(0)?),
+                    subscription_id: r.try_get(1)?,
+                    pro_until: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
     /// The past-due message for a subscription was sent.
