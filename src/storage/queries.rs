@@ -108,6 +108,11 @@ pub fn metric_column(key: &str) -> Option<&'static str> {
         .map(|(_, c)| *c)
 }
 
+/// [`metric_column`], or the error an unknown stat key gets.
+fn stat_column(metric: &str) -> Result<&'static str> {
+    metric_column(metric).ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))
+}
+
 /// One of the columns [`metric_column`] names.
 fn is_stat_column(col: &str) -> bool {
     METRIC_COLUMNS.iter().any(|(_, c)| *c == col)
@@ -266,8 +271,7 @@ impl GameFilter {
     /// This filter, keeping only games that have a value for `metric`: "the last N games" of a
     /// trend are N points, not N games less those without the stat.
     fn with_value_of(&self, metric: &str) -> Result<GameFilter> {
-        let col = metric_column(metric)
-            .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
+        let col = stat_column(metric)?;
         Ok(GameFilter {
             with_value: Some(col),
             ..self.clone()
@@ -500,8 +504,7 @@ impl<'a> GamesQuery<'a> {
 /// `replay_id, played_at, v` (the metric) of a game row, for trends; the metric key is checked
 /// against the whitelist.
 fn metric_columns(metric: &str) -> Result<String> {
-    let col = metric_column(metric)
-        .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
+    let col = stat_column(metric)?;
     Ok(format!(
         "g.replay_id, g.played_at, CAST(g.{col} AS DOUBLE PRECISION) AS v"
     ))
@@ -702,7 +705,7 @@ impl Store {
         metric: &str,
         filter: &GameFilter,
         limit: i64,
-    ) -> Result<Vec<(i64, Option<f64>)>> {
+    ) -> Result<Vec<(i64, f64)>> {
         let columns = metric_columns(metric)?;
         let filter = filter.with_value_of(metric)?;
         let q = GamesQuery::newest(&columns, &filter, limit);
@@ -815,11 +818,7 @@ impl Store {
         let values = self
             .metric_values(viewer, target_user, metric, &filter, games)
             .await?;
-        Ok(values
-            .into_iter()
-            .rev()
-            .filter_map(|(at, v)| Some((at, v?)))
-            .collect())
+        Ok(values.into_iter().rev().collect())
     }
 
     /// Sessions (games less than 30 minutes apart), newest first.
@@ -876,12 +875,10 @@ impl Store {
                 return Ok(values
                     .into_iter()
                     .rev()
-                    .filter_map(|(at, v)| {
-                        Some(TrendPoint {
-                            at,
-                            value: v?,
-                            games: 1,
-                        })
+                    .map(|(at, value)| TrendPoint {
+                        at,
+                        value,
+                        games: 1,
                     })
                     .collect());
             }
@@ -1083,8 +1080,7 @@ impl Store {
         if viewer.guild_id != Some(guild_id) {
             return Err(StorageError::Forbidden);
         }
-        let col = metric_column(metric)
-            .ok_or_else(|| StorageError::Invalid(format!("unknown stat {metric:?}")))?;
+        let col = stat_column(metric)?;
         let order = if benchmarks::direction(metric) == Better::Down {
             "ASC"
         } else {
