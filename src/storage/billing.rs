@@ -345,7 +345,7 @@ impl Store {
         }
         if c.paid
             && let Some(subscription) = c.subscription.as_deref()
-            && !customer_deleted(tx, customer).await?
+            && !is_deleted_customer(tx, customer).await?
             && self.lock_subscription(tx, subscription).await?.is_none()
         {
             // Paid: Pro now, provisionally (a day, no period) until the subscription's own
@@ -394,7 +394,7 @@ impl Store {
         // A deleted subscription, or one of a deleted customer, is canceled whatever its object
         // says.
         let status = if s.action == SubscriptionAction::Deleted
-            || customer_deleted(tx, &s.customer).await?
+            || is_deleted_customer(tx, &s.customer).await?
         {
             "canceled"
         } else {
@@ -534,7 +534,7 @@ impl Store {
         let period = i.period.map(|(a, b)| (a * 1000, b * 1000));
         let user = customer_owner(tx, customer).await?;
         match self.lock_subscription(tx, subscription).await? {
-            None if customer_deleted(tx, customer).await? => {}
+            None if is_deleted_customer(tx, customer).await? => {}
             None => {
                 // The subscription's own events have not arrived yet: a paid invoice means it
                 // is active for the invoiced period.
@@ -920,7 +920,7 @@ async fn upsert_entitlement(
 
 /// The user a customer is linked to.
 /// Stripe customers that are gone for good.
-async fn customer_deleted(tx: &mut sqlx::AnyConnection, customer: &str) -> Result<bool> {
+async fn is_deleted_customer(tx: &mut sqlx::AnyConnection, customer: &str) -> Result<bool> {
     Ok(
         sqlx::query("SELECT 1 FROM stripe_deleted_customers WHERE customer_id = $1")
             .bind(customer)
