@@ -78,10 +78,7 @@ fn credit_pads(pickups: &[Pickup], pads: &HashMap<usize, usize>) -> Vec<Option<C
         .iter()
         .map(|p| {
             let &named = pads.get(&p.pad_object)?;
-            let respawn = match table[named].size {
-                PadSize::Big => field::BIG_PAD_RESPAWN_S,
-                PadSize::Small => field::SMALL_PAD_RESPAWN_S,
-            };
+            let respawn = table[named].size.respawn_s();
             let fresh = p.respawn_seen
                 || pad_taken.get(&p.pad_object).is_none_or(|&taken| {
                     p.previous_frame_clock >= taken + respawn + field::SERVER_TICK_S
@@ -143,10 +140,8 @@ pub fn pickup_totals(pickups: &[Pickup], players: usize) -> Vec<PickupTotals> {
             continue;
         };
         let pad = &table[credit.pad];
-        let (nominal, k) = match pad.size {
-            PadSize::Big => (field::BIG_PAD_RAW, 0),
-            PadSize::Small => (field::SMALL_PAD_RAW, 1),
-        };
+        let nominal = pad.size.grant_raw();
+        let k = usize::from(pad.size == PadSize::Small);
         let slot = &mut shared[p.player];
         let taken = match *slot {
             Some((s, taken)) if s == serial => taken,

@@ -149,6 +149,24 @@ pub enum PadSize {
     Small,
 }
 
+impl PadSize {
+    /// The boost a pad of this size grants (raw, 0–255).
+    pub fn grant_raw(self) -> f32 {
+        match self {
+            PadSize::Big => BIG_PAD_RAW,
+            PadSize::Small => SMALL_PAD_RAW,
+        }
+    }
+
+    /// How long a pad of this size takes to come back, in seconds.
+    pub fn respawn_s(self) -> f64 {
+        match self {
+            PadSize::Big => BIG_PAD_RESPAWN_S,
+            PadSize::Small => SMALL_PAD_RESPAWN_S,
+        }
+    }
+}
+
 pub struct Pad {
     pub x: f32,
     pub y: f32,

@@ -329,11 +329,8 @@ impl<'a> Tracker<'a> {
             return;
         }
         let Some(comp) = taken.comp else { return };
-        let gain = match field::nearest_pad(taken.pos).map(|i| field::soccar_pads()[i].size) {
-            Some(field::PadSize::Big) => field::BIG_PAD_RAW,
-            Some(field::PadSize::Small) => field::SMALL_PAD_RAW,
-            None => 0.0,
-        };
+        let gain =
+            field::nearest_pad(taken.pos).map_or(0.0, |i| field::soccar_pads()[i].size.grant_raw());
         self.actors
             .set_boost_estimate(comp, (before + gain).min(field::BOOST_MAX_RAW));
     }
