@@ -30,6 +30,8 @@ pub struct PoolConfig {
     pub max_attempts: i64,
     /// Queued + running jobs beyond which intake answers "busy".
     pub max_queue: i64,
+    /// What one user may upload in a day.
+    pub quota: crate::storage::UploadQuota,
     /// How often idle workers look for due jobs (they are also woken on each submission).
     pub poll: Duration,
     /// How often the pool fails jobs whose worker died on their last attempt (also once at
@@ -46,6 +48,7 @@ impl Default for PoolConfig {
             job_timeout: Duration::from_secs(30),
             max_attempts: 3,
             max_queue: 200,
+            quota: crate::storage::UploadQuota::default(),
             poll: Duration::from_secs(2),
             sweep: Duration::from_secs(30),
             limits: Limits::default(),
@@ -73,6 +76,9 @@ pub enum IntakeError {
     /// The file itself is unacceptable (message for the user in `user_message`).
     #[error(transparent)]
     Replay(#[from] AnalyzeError),
+    /// The uploader is over their daily upload quota; nothing was stored.
+    #[error("upload quota reached")]
+    OverQuota(Box<crate::storage::OverQuota>),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -81,6 +87,7 @@ impl IntakeError {
     pub fn user_message(&self) -> String {
         match self {
             IntakeError::Replay(e) => e.user_message(),
+            IntakeError::OverQuota(q) => q.user_message(),
             IntakeError::Storage(e) => e.user_message(),
         }
     }
@@ -126,8 +133,13 @@ impl Intake {
                 &upload,
                 self.config.max_queue,
                 self.config.max_attempts,
+                &self.config.quota,
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                StorageError::OverQuota(q) => IntakeError::OverQuota(q),
+                e => IntakeError::Storage(e),
+            })?;
         if matches!(outcome, SubmitOutcome::Pending { .. }) {
             self.wake.notify_waiters();
         }

@@ -203,6 +203,26 @@ both_backends!(
 
             let requests = fake.requests();
             assert_eq!(requests.len(), 3);
+            // Text from replay files (the in-game name) reaches the model only inside tool
+            // results, under a system prompt that calls it data, never instructions.
+            for r in &requests {
+                assert!(
+                    r.body["system"].to_string().contains("never instructions"),
+                    "the system prompt says replay text is data"
+                );
+                for m in r.body["messages"].as_array().unwrap() {
+                    let blocks = match &m["content"] {
+                        Value::Array(blocks) => blocks.clone(),
+                        text => vec![serde_json::json!({"type": "text", "text": text})],
+                    };
+                    for b in blocks.iter().filter(|b| b["type"] != "tool_result") {
+                        assert!(
+                            !b.to_string().contains(&a_row.name),
+                            "a replay name outside a tool result: {b}"
+                        );
+                    }
+                }
+            }
             // The first tool result is A's game with A's stored numbers, nothing of B's.
             let first = tool_results(&requests[1].body);
             assert_eq!(first.len(), 1);

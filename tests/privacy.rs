@@ -183,15 +183,16 @@ both_backends!(
                 game_ids(&store, &a, A).await,
                 sorted(vec![a1.clone(), a2.clone()])
             );
-            // A verifies the identity: it is A's alone, B's claim goes, and every game of it
-            // counts for A, whoever uploaded it.
+            // A verifies the identity: it is A's alone and B's claim goes. B's upload still does
+            // not count for A: B is not verified as a player of it, and a file proves only its
+            // own bytes.
             assert_eq!(
                 store.verify_identity(&a, &pa).await.unwrap(),
                 VerifyOutcome::Verified
             );
             assert_eq!(
                 game_ids(&store, &a, A).await,
-                sorted(vec![a1.clone(), a2.clone(), shared.clone()])
+                sorted(vec![a1.clone(), a2.clone()])
             );
             assert!(store.identities(&b).await.unwrap().is_empty());
             let refused = store.link_identity(&b, &pa).await.unwrap_err();
@@ -215,8 +216,9 @@ both_backends!(
             );
             // The public B profile shows nothing of A now.
             assert!(game_ids(&store, &in_channel(C), B).await.is_empty());
-            // A verified player may open a game they played in, even one someone else uploaded.
-            assert!(store.report(&a, &shared).await.unwrap().is_some());
+            // Nor may A open it privately (it was answered in the channel, where A may).
+            assert!(store.report(&a, &shared).await.unwrap().is_none());
+            assert!(store.report(&in_channel(A), &shared).await.unwrap().is_some());
             // B can still claim himself in his own upload.
             store.link_identity(&b, &pb).await.unwrap();
             assert_eq!(game_ids(&store, &b, B).await, vec![shared.clone()]);
@@ -262,12 +264,14 @@ both_backends!(
                 store.identities(&b).await.unwrap().is_empty(),
                 "B's claim on C's verified account is gone"
             );
-            // C played in all three games (A's private uploads too): a verified identity
-            // counts every game it played in, whoever uploaded it.
+            // C played in all three games. A verified identity counts the games uploaded by a
+            // verified player of them (A's private uploads: A is verified), not B's upload.
             assert_eq!(
                 game_ids(&store, &c, C).await,
-                sorted(vec![a1.clone(), a2.clone(), shared.clone()])
+                sorted(vec![a1.clone(), a2.clone()])
             );
+            assert!(store.report(&c, &a1).await.unwrap().is_some());
+            assert!(store.report(&c, &shared).await.unwrap().is_none());
         }
     }
 );
@@ -538,8 +542,12 @@ both_backends!(
             let first = intake.submit(fixture(), dm_upload(A)).await.unwrap();
             assert!(matches!(first, SubmitOutcome::Pending { .. }));
             assert_eq!(store.stored_files().await.len(), 1);
-            // Same bytes, and same match re-sealed into other bytes: deduplicated, no new file.
-            intake.submit(fixture(), dm_upload(B)).await.unwrap();
+            // Same bytes: deduplicated, no new file.
+            let again = intake.submit(fixture(), dm_upload(B)).await.unwrap();
+            assert_eq!(replay_id(&again), replay_id(&first));
+            assert_eq!(store.stored_files().await.len(), 1);
+            // The same match re-sealed into other bytes is another replay: with the queue
+            // full it is Busy, and nothing is written.
             let resealed = {
                 let mut b = fixture();
                 let body = common::sections(&b).1;
@@ -547,8 +555,8 @@ both_backends!(
                 common::reseal(&mut b);
                 b
             };
-            let again = intake.submit(resealed, dm_upload(C)).await.unwrap();
-            assert_eq!(replay_id(&again), replay_id(&first));
+            let other = intake.submit(resealed, dm_upload(C)).await.unwrap();
+            assert!(matches!(other, SubmitOutcome::Busy { .. }), "{other:?}");
             assert_eq!(store.stored_files().await.len(), 1);
             // Another game while the queue is full: Busy, and nothing written.
             let busy = intake
@@ -727,6 +735,215 @@ both_backends!(
                 0,
             );
             assert_eq!(left, 0);
+        }
+    }
+);
+
+// ---- A replay proves only its own bytes (anyone can edit a header and re-seal its CRCs) ----
+
+const D: i64 = 4;
+const E: i64 = 5;
+/// A stranger to the match.
+const S: i64 = 9;
+
+/// The replay id intake gives these bytes (their sha256).
+fn sha(bytes: &[u8]) -> String {
+    rlcoach::analysis::inspect(bytes, &rlcoach::Limits::default())
+        .unwrap()
+        .replay_id
+}
+
+/// The fixture's player called `name`.
+fn player(name: &str) -> PlayerId {
+    rlcoach::analyze(&fixture(), &rlcoach::Limits::default())
+        .unwrap()
+        .players
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("{name} played in the fixture"))
+        .id
+}
+
+both_backends!(
+    a_file_proves_only_its_own_bytes,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let genuine = fixture();
+            let guid = common::edit::guid_of(&genuine);
+            // B uploads a doctored copy of A's match first: a player renamed, blue's score
+            // zeroed, the network data broken, both CRCs re-sealed, the match GUID kept.
+            let doctored = common::header_only_bytes(&common::edit::with_int_property(
+                &common::edit::rename_in_header(&genuine, "cometten", "HACKED!!"),
+                "Team0Score",
+                0,
+            ));
+            assert_eq!(common::edit::guid_of(&doctored), guid);
+            let rb = analyzed(&pool, doctored.clone(), dm_upload(B)).await;
+            // A's genuine file is stored and analyzed from A's bytes: the doctored copy does not
+            // stand in for it.
+            let ra = analyzed(&pool, genuine.clone(), dm_upload(A)).await;
+            assert_eq!((ra.clone(), rb.clone()), (sha(&genuine), sha(&doctored)));
+            let mine = store.report(&private(A), &ra).await.unwrap().unwrap();
+            assert!(mine.quality.network_parsed, "A sees the analysis of A's file");
+            assert!(mine.players.iter().any(|p| p.name == "cometten"));
+            assert!(mine.metadata.score[0] > 0, "{:?}", mine.metadata.score);
+            let theirs = store.report(&private(B), &rb).await.unwrap().unwrap();
+            assert!(!theirs.quality.network_parsed);
+            assert!(theirs.players.iter().any(|p| p.name == "HACKED!!"));
+            // Claiming the GUID grants nothing: neither opens the other's copy.
+            assert!(store.report(&private(B), &ra).await.unwrap().is_none());
+            assert!(store.report(&private(A), &rb).await.unwrap().is_none());
+            // C re-seals a different match (another score) with A's GUID: his own replay again.
+            let other = common::edit::with_int_property(&genuine, "Team1Score", 9);
+            let rc = analyzed(&pool, other, dm_upload(C)).await;
+            assert!(store.report(&private(C), &ra).await.unwrap().is_none());
+            assert!(store.report(&private(C), &rb).await.unwrap().is_none());
+            let c_uploads = store.my_uploads(&private(C), 10).await.unwrap();
+            assert_eq!(
+                c_uploads.iter().map(|u| u.0.clone()).collect::<Vec<_>>(),
+                vec![rc.clone()]
+            );
+            // Claiming a player from one's own upload counts that upload only.
+            store
+                .link_identity(&private(C), &player("cometten"))
+                .await
+                .unwrap();
+            assert_eq!(game_ids(&store, &private(C), C).await, vec![rc.clone()]);
+            // Three different files, three stored replays; identical bytes stay one.
+            let again = analyzed(&pool, genuine.clone(), dm_upload(D)).await;
+            assert_eq!(again, ra);
+            assert!(store.report(&private(D), &ra).await.unwrap().is_some());
+            assert_eq!(store.stored_files().await.len(), 3);
+            pool.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+);
+
+both_backends!(
+    a_verified_history_holds_only_games_its_owner_can_vouch_for,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let (pc, pd, pe) = (player("cometten"), player("Joeyuden"), player("syracks"));
+            let c = private(C);
+            assert_eq!(
+                store.verify_identity(&c, &pc).await.unwrap(),
+                VerifyOutcome::Verified
+            );
+            store.verify_identity(&private(D), &pd).await.unwrap();
+            store.verify_identity(&private(E), &pe).await.unwrap();
+            store.set_public_profile(&c, true).await.unwrap();
+
+            // A stranger forges a game naming C's verified Steam id under a name of his choice.
+            let forged = common::header_only_bytes(&common::edit::rename_in_header(
+                &common::distinct_copy(&fixture(), 11),
+                "cometten",
+                "HACKED!!",
+            ));
+            let rs = analyzed(&pool, forged, guild_upload(S)).await;
+            assert!(game_ids(&store, &c, C).await.is_empty(), "not C's game");
+            assert!(store.report(&c, &rs).await.unwrap().is_none());
+            let links = store.identities(&c).await.unwrap();
+            assert_eq!(links.len(), 1);
+            assert_ne!(links[0].name.as_deref(), Some("HACKED!!"));
+            assert_eq!(store.export_user(&c).await.unwrap().games_total, 0);
+            let board = |store: Store| async move {
+                store
+                    .leaderboard(&in_channel(A), GUILD, "bcpm", 1, 10)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| (r.user_id, r.games))
+                    .collect::<Vec<_>>()
+            };
+            assert!(board(store.clone()).await.is_empty());
+
+            // D, verified as a player of the match, uploads it: it counts for C, who may open it.
+            let rd = analyzed(&pool, fixture(), guild_upload(D)).await;
+            assert_eq!(game_ids(&store, &c, C).await, vec![rd.clone()]);
+            assert!(store.report(&c, &rd).await.unwrap().is_some());
+            assert_eq!(board(store.clone()).await, vec![(uid(C), 1)]);
+            // E, verified too, uploads his own recording of the same match (other bytes, same
+            // players, score and goals): one match, counted once for everyone.
+            let re = analyzed(&pool, common::edit::same_match_copy(&fixture(), 1), guild_upload(E))
+                .await;
+            assert_ne!(re, rd);
+            assert_eq!(game_ids(&store, &c, C).await.len(), 1);
+            assert_eq!(store.export_user(&c).await.unwrap().games_total, 1);
+            assert_eq!(board(store.clone()).await, vec![(uid(C), 1)]);
+            // Each uploader's own copy is the one in their history.
+            assert_eq!(game_ids(&store, &private(D), D).await, vec![rd.clone()]);
+            assert_eq!(game_ids(&store, &private(E), E).await, vec![re.clone()]);
+
+            // C hides the game: it counts nowhere for C (either copy), and only for C.
+            assert!(store.hide_game(&c, &rd).await.unwrap());
+            assert!(store.is_hidden(&c, &re).await.unwrap());
+            assert!(game_ids(&store, &c, C).await.is_empty());
+            let export = store.export_user(&c).await.unwrap();
+            assert_eq!((export.games_total, export.hidden_games.len()), (0, 1));
+            assert!(board(store.clone()).await.is_empty());
+            let summary = store
+                .games_summary(&c, uid(C), &Default::default())
+                .await
+                .unwrap();
+            assert_eq!(summary.games, 0);
+            assert_eq!(game_ids(&store, &private(D), D).await, vec![rd.clone()]);
+            // Hiding what one cannot open changes nothing; unhiding brings it back.
+            assert!(!store.hide_game(&c, &rs).await.unwrap());
+            assert!(store.unhide_game(&c, &rd).await.unwrap());
+            assert_eq!(game_ids(&store, &c, C).await.len(), 1);
+            pool.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+);
+
+both_backends!(
+    deleting_an_account_leaves_nothing_of_its_uploads,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let pool = WorkerPool::start(store.clone(), config());
+            let ra = analyzed(&pool, fixture(), dm_upload(A)).await;
+            // B uploads his own recording of the match, and C a file claiming its GUID.
+            let rb = analyzed(&pool, common::edit::same_match_copy(&fixture(), 2), dm_upload(B))
+                .await;
+            let rc = analyzed(&pool, common::header_only_bytes(&fixture()), dm_upload(C)).await;
+            pool.shutdown(Duration::from_secs(5)).await;
+            assert_eq!(store.delete_user(&private(A)).await.unwrap(), 1);
+            // Nothing derived from A's bytes is left: no row, no report, no file.
+            for table in ["replays", "analyses", "game_stats", "jobs", "uploads"] {
+                let n: i64 = sqlx::Row::get(
+                    &sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM {table} WHERE replay_id = $1"
+                    )))
+                    .bind(&ra)
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap(),
+                    0,
+                );
+                assert_eq!(n, 0, "{table} keeps a row of A's replay");
+            }
+            let n: i64 = sqlx::Row::get(
+                &sqlx::query("SELECT COUNT(*) FROM analyses WHERE report_json LIKE $1")
+                    .bind(format!("%{ra}%"))
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap(),
+                0,
+            );
+            assert_eq!(n, 0, "no stored report mentions A's replay");
+            assert!(!store.replay_path(&ra).exists());
+            for v in [A, B, C] {
+                assert!(store.report(&private(v), &ra).await.unwrap().is_none());
+            }
+            // The others' own files are theirs still.
+            assert!(store.report(&private(B), &rb).await.unwrap().is_some());
+            assert!(store.report(&private(C), &rc).await.unwrap().is_some());
+            assert_eq!(store.stored_files().await.len(), 2);
         }
     }
 );

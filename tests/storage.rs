@@ -298,12 +298,14 @@ both_backends!(full_queue_answers_busy, |db: &common::db::TestDb| {
             },
         );
         intake.submit(replay(), upload(1)).await.unwrap();
-        // A different replay (re-sealed with a damaged stream: new sha256, same match GUID)
-        // dedups by GUID, so it is not refused...
-        let same_match = common::header_only_bytes(&replay());
-        let o = intake.submit(same_match, upload(2)).await.unwrap();
+        // The same bytes are not refused (nothing new to queue)...
+        let o = intake.submit(replay(), upload(2)).await.unwrap();
         assert!(matches!(o, SubmitOutcome::Pending { .. }), "{o:?}");
-        // ...but a genuinely new one (another match GUID) is.
+        // ...but any other file is, even one claiming the same match GUID (a file proves only
+        // its own bytes, so it is a replay of its own to analyze).
+        let same_match = common::header_only_bytes(&replay());
+        let o = intake.submit(same_match, upload(3)).await.unwrap();
+        assert!(matches!(o, SubmitOutcome::Busy { queued: 1 }), "{o:?}");
         let other = common::distinct_copy(&replay(), 1);
         let o = intake.submit(other, upload(3)).await.unwrap();
         assert!(matches!(o, SubmitOutcome::Busy { queued: 1 }), "{o:?}");
@@ -1159,6 +1161,80 @@ both_backends!(
                 );
                 assert!((points[0].value - bcpm).abs() < 1e-6, "{bucket:?}");
             }
+        }
+    }
+);
+
+both_backends!(
+    a_daily_quota_bounds_each_users_uploads,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let size = replay().len() as i64;
+            let intake = Intake::new(
+                store.clone(),
+                PoolConfig {
+                    quota: rlcoach::storage::UploadQuota {
+                        files_per_day: 3,
+                        bytes_per_day: size * 10,
+                    },
+                    ..config()
+                },
+            );
+            for n in 0..3 {
+                let o = intake
+                    .submit(common::distinct_copy(&replay(), n), upload(1))
+                    .await
+                    .unwrap();
+                assert!(matches!(o, SubmitOutcome::Pending { .. }), "{o:?}");
+            }
+            let files = store.stored_files().await.len();
+            // The fourth file of the day is refused with a clear reason, and nothing is kept —
+            // the same bytes again count as a file too.
+            for bytes in [common::distinct_copy(&replay(), 3), replay()] {
+                let err = intake.submit(bytes, upload(1)).await.unwrap_err();
+                assert!(matches!(err, IntakeError::OverQuota(_)), "{err:?}");
+                let msg = err.user_message();
+                assert!(
+                    msg.contains("upload limit") && msg.contains("3 files"),
+                    "{msg}"
+                );
+            }
+            assert_eq!(store.stored_files().await.len(), files);
+            assert_eq!(store.my_uploads(&user(1), 10).await.unwrap().len(), 3);
+            // Another user is not affected.
+            let o = intake
+                .submit(common::distinct_copy(&replay(), 4), upload(2))
+                .await
+                .unwrap();
+            assert!(matches!(o, SubmitOutcome::Pending { .. }), "{o:?}");
+
+            // Bytes: room for two files, not three.
+            let intake = Intake::new(
+                store.clone(),
+                PoolConfig {
+                    quota: rlcoach::storage::UploadQuota {
+                        files_per_day: 100,
+                        bytes_per_day: size * 2 + size / 2,
+                    },
+                    ..config()
+                },
+            );
+            for n in 10..12 {
+                intake
+                    .submit(common::distinct_copy(&replay(), n), upload(3))
+                    .await
+                    .unwrap();
+            }
+            let err = intake
+                .submit(common::distinct_copy(&replay(), 12), upload(3))
+                .await
+                .unwrap_err();
+            let IntakeError::OverQuota(q) = err else {
+                panic!("{err:?}")
+            };
+            assert_eq!((q.files, q.bytes), (2, size * 2));
+            assert!(q.retry_at_ms > rlcoach::storage::now_ms() + 23 * 3_600_000);
         }
     }
 );

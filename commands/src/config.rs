@@ -37,7 +37,9 @@ pub fn storage() -> anyhow::Result<StorageConfig> {
 
 /// Worker pool settings: `RLCOACH_WORKERS` (default: cores), `RLCOACH_MAX_QUEUE` (200),
 /// `RLCOACH_ANALYSIS_TIMEOUT_SECS` (30), `RLCOACH_MAX_REPLAY_BYTES` (25 MiB),
-/// `RLCOACH_JOB_LEASE_SECS` (60: how long a crashed worker's job waits before it runs again).
+/// `RLCOACH_JOB_LEASE_SECS` (60: how long a crashed worker's job waits before it runs again),
+/// `RLCOACH_USER_DAILY_FILES` (300) and `RLCOACH_USER_DAILY_MB` (750): one user's uploads in a
+/// rolling day, on the bot and the site together.
 pub fn pool() -> anyhow::Result<PoolConfig> {
     let mut c = PoolConfig::default();
     c.workers = parsed("RLCOACH_WORKERS", c.workers)?.max(1);
@@ -46,6 +48,9 @@ pub fn pool() -> anyhow::Result<PoolConfig> {
     c.limits.max_bytes = parsed("RLCOACH_MAX_REPLAY_BYTES", c.limits.max_bytes)?;
     c.limits.max_duration = c.job_timeout;
     c.lease = Duration::from_secs(parsed("RLCOACH_JOB_LEASE_SECS", 60u64)?.max(1));
+    c.quota.files_per_day = parsed("RLCOACH_USER_DAILY_FILES", c.quota.files_per_day)?.max(1);
+    let mb = parsed("RLCOACH_USER_DAILY_MB", c.quota.bytes_per_day / (1024 * 1024))?.max(1);
+    c.quota.bytes_per_day = mb.saturating_mul(1024 * 1024);
     Ok(c)
 }
 

@@ -15,7 +15,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use rlcoach::jobs::{Intake, PoolConfig};
 use rlcoach::report::PlayerId;
-use rlcoach::storage::{NewUpload, StorageConfig, Store, SubmitOutcome, UserId, Viewer};
+use rlcoach::storage::{
+    NewUpload, StorageConfig, Store, SubmitOutcome, UploadQuota, UserId, Viewer,
+};
 use rlcoach_bot::web::auth::SessionKey;
 use rlcoach_bot::web::{self, AppState, WebSettings};
 use tower::ServiceExt as _;
@@ -67,6 +69,10 @@ pub async fn run(template: &Path) -> anyhow::Result<()> {
                 &upload,
                 10,
                 3,
+                &UploadQuota {
+                    files_per_day: i64::MAX,
+                    bytes_per_day: i64::MAX,
+                },
             )
             .await?
         {

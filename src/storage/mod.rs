@@ -36,7 +36,7 @@ pub use coach::{
 };
 pub use files::SweepReport;
 pub use jobs::{ClaimedJob, JobState, QueueStats};
-pub use replays::{NewUpload, SubmitOutcome};
+pub use replays::{NewUpload, OverQuota, SubmitOutcome, UploadQuota};
 pub use results::{
     BatchSummary, DELIVERY_MAX_AGE_MS, Delivery, DeliveryFailure, DeliveryRetry,
     delivery_backoff_ms,
@@ -78,6 +78,8 @@ pub enum StorageError {
     Forbidden,
     #[error("{0}")]
     Invalid(String),
+    #[error("daily upload quota reached ({} files, {} bytes)", .0.files, .0.bytes)]
+    OverQuota(Box<replays::OverQuota>),
 }
 
 impl StorageError {
@@ -86,6 +88,7 @@ impl StorageError {
         match self {
             StorageError::NotFound => "Nothing found.".into(),
             StorageError::Forbidden | StorageError::Invalid(_) => self.to_string(),
+            StorageError::OverQuota(q) => q.user_message(),
             _ => "The database is having trouble right now; please try again in a minute.".into(),
         }
     }

@@ -14,13 +14,78 @@ use super::{Result, StorageError, Store};
 use crate::Report;
 use crate::benchmarks::{self, Better};
 
-/// Whether game row `g` counts for the user of link `i`: through a verified link every game of
-/// the identity, through a claimed link only games of replays that user uploaded. The one
-/// statement of the rule (a macro, so the constants below can be built from it).
+/// Whether game row `$g` counts for the user of link `i`, before copies of one match are merged:
+/// not hidden by that user, and either a replay that user uploaded, or — through a verified link
+/// only — a replay one of whose uploaders is a verified player of it ([`vouched!`]). A stranger's
+/// upload naming your verified id proves only its own bytes: it counts for you only when its
+/// uploader is verified as a player of that match. (Macros, so the constants below are built at
+/// compile time.)
+macro_rules! counts_alone {
+    ($g:literal) => {
+        concat!(
+            "(NOT EXISTS (SELECT 1 FROM hidden_games h WHERE h.user_id = i.user_id AND h.match_key = ",
+            $g,
+            ".match_key)
+             AND (EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = ",
+            $g,
+            ".replay_id AND up.user_id = i.user_id)
+                  OR (i.verified = 1 AND EXISTS (",
+            vouched!($g),
+            "))))"
+        )
+    };
+}
+
+/// Rows when replay `$g.replay_id` was uploaded by someone verified as one of its players.
+macro_rules! vouched {
+    ($g:literal) => {
+        concat!(
+            "SELECT 1 FROM uploads vu
+               JOIN user_identities vi ON vi.user_id = vu.user_id AND vi.verified = 1
+               JOIN game_stats vg ON vg.replay_id = vu.replay_id
+                 AND vg.platform = vi.platform AND vg.platform_id = vi.platform_id
+             WHERE vu.replay_id = ",
+            $g,
+            ".replay_id"
+        )
+    };
+}
+
+/// 1 when the user of link `i` uploaded replay `$g.replay_id`, else 0.
+macro_rules! own_upload {
+    ($g:literal) => {
+        concat!(
+            "(CASE WHEN EXISTS (SELECT 1 FROM uploads o WHERE o.replay_id = ",
+            $g,
+            ".replay_id AND o.user_id = i.user_id) THEN 1 ELSE 0 END)"
+        )
+    };
+}
+
+/// Whether game row `g` counts for the user of link `i`: [`counts_alone!`], and no other copy of
+/// the same match (same `match_key`, same player) that counts for them comes first — their own
+/// upload first, then the lowest replay id — so a match counts once however many copies of it
+/// were uploaded. The one statement of the rule.
 macro_rules! counts_for_link {
     () => {
-        "(i.verified = 1
-        OR EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = g.replay_id AND up.user_id = i.user_id))"
+        concat!(
+            "(",
+            counts_alone!("g"),
+            " AND NOT EXISTS (SELECT 1 FROM game_stats g2
+                WHERE g2.match_key = g.match_key AND g2.platform = g.platform
+                  AND g2.platform_id = g.platform_id AND g2.replay_id <> g.replay_id
+                  AND ",
+            counts_alone!("g2"),
+            " AND (",
+            own_upload!("g2"),
+            " > ",
+            own_upload!("g"),
+            " OR (",
+            own_upload!("g2"),
+            " = ",
+            own_upload!("g"),
+            " AND g2.replay_id < g.replay_id))))"
+        )
     };
 }
 
@@ -1137,24 +1202,111 @@ impl Store {
 }
 
 impl Store {
-    /// Whether the viewer may open a replay (see [`super::scope`]): they uploaded it, a verified
-    /// identity of theirs played in it, or its answer was posted publicly in the viewer's channel.
+    /// Whether the viewer may open a replay (see [`super::scope`]): they uploaded these very
+    /// bytes, its answer was posted publicly in the viewer's channel, or a verified identity of
+    /// theirs played in it and it was uploaded by a verified player of it (so it counts in their
+    /// history). Uploading another copy of the same match, or a file claiming its GUID, grants
+    /// nothing.
     pub async fn can_see_replay(&self, viewer: &Viewer, replay_id: &str) -> Result<bool> {
-        Ok(sqlx::query(
+        Ok(sqlx::query(concat!(
             "SELECT 1 FROM uploads u WHERE u.replay_id = $1
                AND (u.user_id = $2 OR (u.private_reply = 0 AND u.channel_id = $3))
              UNION ALL
              SELECT 1 FROM game_stats g JOIN user_identities i
                ON i.platform = g.platform AND i.platform_id = g.platform_id
              WHERE g.replay_id = $1 AND i.user_id = $2 AND i.verified = 1
-             LIMIT 1",
-        )
+               AND EXISTS (",
+            vouched!("g"),
+            ")
+             LIMIT 1"
+        ))
         .bind(replay_id)
         .bind(viewer.user.get())
         .bind(viewer.channel_id)
         .fetch_optional(&self.pool)
         .await?
         .is_some())
+    }
+
+    /// Takes a game out of the viewer's history: the match of a replay they may open (every
+    /// copy of it) then counts nowhere for them (lists, trends, sessions, comparisons,
+    /// leaderboards, the coach). False when the replay is not theirs to see (nothing changes).
+    pub async fn hide_game(&self, viewer: &Viewer, replay_id: &str) -> Result<bool> {
+        let me = Viewer::user(viewer.user);
+        if !self.can_see_replay(&me, replay_id).await? {
+            return Ok(false);
+        }
+        let key = self.match_key_of(replay_id).await?;
+        let mut tx = self.write_tx().await?;
+        super::users::ensure_user(&mut tx, me.user.get()).await?;
+        sqlx::query(
+            "INSERT INTO hidden_games (user_id, match_key, replay_id, hidden_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(me.user.get())
+        .bind(&key)
+        .bind(replay_id)
+        .bind(super::now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Puts a hidden game back in the viewer's history; false when it was not hidden.
+    pub async fn unhide_game(&self, viewer: &Viewer, replay_id: &str) -> Result<bool> {
+        let key = self.match_key_of(replay_id).await?;
+        Ok(sqlx::query(
+            "DELETE FROM hidden_games WHERE user_id = $1 AND (match_key = $2 OR replay_id = $3)",
+        )
+        .bind(viewer.user.get())
+        .bind(&key)
+        .bind(replay_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
+    /// Whether the viewer hid the match of this replay.
+    pub async fn is_hidden(&self, viewer: &Viewer, replay_id: &str) -> Result<bool> {
+        let key = self.match_key_of(replay_id).await?;
+        Ok(
+            sqlx::query("SELECT 1 FROM hidden_games WHERE user_id = $1 AND match_key = $2")
+                .bind(viewer.user.get())
+                .bind(&key)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// The games the viewer hid, newest first: (the replay it was hidden from, hidden at ms).
+    pub async fn hidden_games(&self, viewer: &Viewer, limit: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT replay_id, hidden_at FROM hidden_games WHERE user_id = $1
+             ORDER BY hidden_at DESC, replay_id LIMIT $2",
+        )
+        .bind(viewer.user.get())
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// A replay's match key (its own id until it is analyzed, or without stat rows).
+    async fn match_key_of(&self, replay_id: &str) -> Result<String> {
+        let key: Option<String> =
+            sqlx::query("SELECT match_key FROM game_stats WHERE replay_id = $1 LIMIT 1")
+                .bind(replay_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .flatten();
+        Ok(key.unwrap_or_else(|| replay_id.to_string()))
     }
 
     /// The stored report of a replay the viewer may see; None when it is not analyzed, does

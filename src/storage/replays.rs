@@ -1,6 +1,11 @@
-//! Intake persistence: store the file content-addressed, dedup by match GUID then sha256, record
-//! every uploader, and queue one analysis job per distinct replay — all in one transaction, so
-//! fifty concurrent drops of the same replay produce one job and fifty uploads.
+//! Intake persistence: store the file content-addressed, dedup by sha256 (identical bytes are one
+//! replay), record every uploader, and queue one analysis job per distinct replay — all in one
+//! transaction, so fifty concurrent drops of the same replay produce one job and fifty uploads.
+//!
+//! **Invariant:** an upload points at the replay made from the bytes it sent. A replay is
+//! unsigned (anyone can edit its header and re-seal both CRCs), so the match GUID a header
+//! claims merges nothing and grants nothing: it is stored as `claimed_guid`, and the analysis
+//! decides whether two replays are the same match by their content (`results::match_key`).
 
 use sqlx::Row;
 
@@ -71,23 +76,80 @@ pub enum SubmitOutcome {
 
 pub const ANALYZE_JOB: &str = "analyze";
 
+/// What one user may upload in a rolling day (every file counts, on the bot and the site alike,
+/// with its size, even when the same bytes were stored before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuota {
+    pub files_per_day: i64,
+    pub bytes_per_day: i64,
+}
+
+impl Default for UploadQuota {
+    fn default() -> Self {
+        UploadQuota {
+            files_per_day: 300,
+            bytes_per_day: 750 * 1024 * 1024,
+        }
+    }
+}
+
+/// A user's upload over their daily quota: what they used and when the oldest upload in the
+/// window leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverQuota {
+    pub files: i64,
+    pub bytes: i64,
+    pub quota: UploadQuota,
+    /// Unix ms at which the window has room again (at least for one more file).
+    pub retry_at_ms: i64,
+}
+
+impl OverQuota {
+    /// The friendly sentence for the uploader.
+    pub fn user_message(&self) -> String {
+        let mb = |b: i64| b / (1024 * 1024);
+        let mins = ((self.retry_at_ms - super::now_ms()).max(0) + 59_999) / 60_000;
+        let when = if mins >= 120 {
+            format!("in about {} hours", (mins + 59) / 60)
+        } else {
+            format!("in about {} minutes", mins.max(1))
+        };
+        format!(
+            "You've reached today's upload limit ({} files or {} MB a day; you've sent {} files, {} MB). \
+             You can upload again {when}.",
+            self.quota.files_per_day,
+            mb(self.quota.bytes_per_day),
+            self.files,
+            mb(self.bytes),
+        )
+    }
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
 impl Store {
-    /// Records an upload of a validated replay (`replay_id` = sha256 hex of `bytes`). A replay
-    /// seen before (same match GUID, else same bytes) is never queued again. `max_queue` bounds
-    /// the number of queued + running jobs.
+    /// Records an upload of a validated replay (`replay_id` = sha256 hex of `bytes`). The same
+    /// bytes seen before are never queued again; different bytes are always their own replay,
+    /// whatever match GUID they claim. `max_queue` bounds the number of queued + running jobs;
+    /// `quota` the files and bytes one user may upload in a day (refused with
+    /// [`StorageError::OverQuota`], nothing recorded).
+    #[allow(clippy::too_many_arguments)]
     pub async fn submit(
         &self,
         replay_id: &str,
-        match_guid: Option<&str>,
+        claimed_guid: Option<&str>,
         bytes: &[u8],
         upload: &NewUpload,
         max_queue: i64,
         max_attempts: i64,
+        quota: &UploadQuota,
     ) -> Result<SubmitOutcome> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
+        self.check_quota(&mut tx, upload.user_id, bytes.len() as i64, quota, now)
+            .await?;
 
-        let mut canonical = find_replay(&mut tx, replay_id, match_guid).await?;
+        let mut canonical = find_replay(&mut tx, replay_id).await?;
         if canonical.is_none() {
             let queued: i64 =
                 sqlx::query("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
@@ -100,11 +162,11 @@ impl Store {
             }
             let path = self.replay_path(replay_id);
             let inserted = sqlx::query(
-                "INSERT INTO replays (replay_id, match_guid, file_path, size_bytes, created_at)
+                "INSERT INTO replays (replay_id, claimed_guid, file_path, size_bytes, created_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )
             .bind(replay_id)
-            .bind(match_guid)
+            .bind(claimed_guid)
             .bind(path.to_string_lossy().into_owned())
             .bind(bytes.len() as i64)
             .bind(now)
@@ -121,7 +183,7 @@ impl Store {
                     return Err(e);
                 }
             }
-            canonical = find_replay(&mut tx, replay_id, match_guid).await?;
+            canonical = find_replay(&mut tx, replay_id).await?;
         }
         let canonical = canonical.ok_or(StorageError::NotFound)?;
         sqlx::query(
@@ -223,6 +285,66 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Refuses an upload of `size` bytes by `user` that would take them past `quota` in the last
+    /// 24 hours. Inside the submit's write transaction (serialised per user on PostgreSQL), so
+    /// parallel uploads cannot all slip under the limit.
+    async fn check_quota(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        user: UserId,
+        size: i64,
+        quota: &UploadQuota,
+        now: i64,
+    ) -> Result<()> {
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("quota:{}", user.get()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let since = now - DAY_MS;
+        let row = sqlx::query(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(r.size_bytes), 0) AS BIGINT), MIN(u.created_at)
+             FROM uploads u JOIN replays r ON r.replay_id = u.replay_id
+             WHERE u.user_id = $1 AND u.created_at > $2",
+        )
+        .bind(user.get())
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (files, bytes): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        if files < quota.files_per_day && bytes.saturating_add(size) <= quota.bytes_per_day {
+            return Ok(());
+        }
+        // When enough of the window has left it: for the file count, the oldest upload; for
+        // bytes, the uploads whose sizes free room for this one.
+        let rows = sqlx::query(
+            "SELECT u.created_at, r.size_bytes FROM uploads u JOIN replays r ON r.replay_id = u.replay_id
+             WHERE u.user_id = $1 AND u.created_at > $2 ORDER BY u.created_at LIMIT 1000",
+        )
+        .bind(user.get())
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut retry_at = now + DAY_MS;
+        let (mut f, mut b) = (files, bytes);
+        for r in &rows {
+            if f < quota.files_per_day && b.saturating_add(size) <= quota.bytes_per_day {
+                break;
+            }
+            let (at, sz): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+            retry_at = at + DAY_MS;
+            f -= 1;
+            b -= sz;
+        }
+        Err(StorageError::OverQuota(Box::new(OverQuota {
+            files,
+            bytes,
+            quota: *quota,
+            retry_at_ms: retry_at,
+        })))
+    }
+
     /// The stored bytes of a replay.
     pub(crate) async fn replay_bytes(&self, replay_id: &str) -> Result<Vec<u8>> {
         let path: String = sqlx::query("SELECT file_path FROM replays WHERE replay_id = $1")
@@ -240,19 +362,7 @@ impl Store {
     }
 }
 
-async fn find_replay(
-    tx: &mut sqlx::AnyConnection,
-    replay_id: &str,
-    match_guid: Option<&str>,
-) -> Result<Option<String>> {
-    if let Some(g) = match_guid
-        && let Some(row) = sqlx::query("SELECT replay_id FROM replays WHERE match_guid = $1")
-            .bind(g)
-            .fetch_optional(&mut *tx)
-            .await?
-    {
-        return Ok(Some(row.try_get(0)?));
-    }
+async fn find_replay(tx: &mut sqlx::AnyConnection, replay_id: &str) -> Result<Option<String>> {
     let row = sqlx::query("SELECT replay_id FROM replays WHERE replay_id = $1")
         .bind(replay_id)
         .fetch_optional(&mut *tx)

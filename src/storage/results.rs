@@ -134,8 +134,63 @@ impl Store {
         for p in &report.players {
             save_player(&mut tx, &job.replay_id, report, p, played_at, now).await?;
         }
+        let key = self.match_key(&mut tx, &job.replay_id, report).await?;
+        sqlx::query("UPDATE game_stats SET match_key = $1 WHERE replay_id = $2")
+            .bind(&key)
+            .bind(&job.replay_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// The match a replay's game rows belong to (see [`match_key`]): the key of an earlier
+    /// replay claiming the same match GUID whose content agrees with this one, else its own id.
+    /// Stores the replay's content digest for the copies that come after it.
+    async fn match_key(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        replay_id: &str,
+        report: &Report,
+    ) -> Result<String> {
+        let content = content_key(report);
+        sqlx::query("UPDATE replays SET content_key = $1 WHERE replay_id = $2")
+            .bind(content.as_deref())
+            .bind(replay_id)
+            .execute(&mut *tx)
+            .await?;
+        let (Some(guid), Some(content)) = (report.metadata.match_guid.as_deref(), content) else {
+            return Ok(replay_id.to_string());
+        };
+        if self.backend == super::Backend::Postgres {
+            // Two copies of one match finishing at once must not both miss each other.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("match:{guid}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let twins = sqlx::query(
+            "SELECT a.report_json, (SELECT g.match_key FROM game_stats g WHERE g.replay_id = r.replay_id LIMIT 1)
+             FROM replays r JOIN analyses a ON a.replay_id = r.replay_id
+             WHERE r.claimed_guid = $1 AND r.content_key = $2 AND r.replay_id <> $3
+             ORDER BY r.created_at, r.replay_id LIMIT 8",
+        )
+        .bind(guid)
+        .bind(&content)
+        .bind(replay_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &twins {
+            let (json, key): (String, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+            let Some(key) = key else { continue };
+            let Ok(other) = serde_json::from_str::<Report>(&json) else {
+                continue;
+            };
+            if same_match(report, &other) {
+                return Ok(key);
+            }
+        }
+        Ok(replay_id.to_string())
     }
 
     /// Queues a fresh analysis of every replay whose stored report came from another analyzer
@@ -627,6 +682,69 @@ async fn save_player(
     .execute(&mut *tx)
     .await?;
     save_mechanics(tx, replay_id, p).await
+}
+
+/// Goal times of two copies of one match (seconds on each recording's own clock) may differ by
+/// their frame timing; more than this and they are different games.
+const GOAL_TIME_TOLERANCE_S: f64 = 1.0;
+
+/// The content two replays of one match must share exactly, as a digest: the match GUID, the
+/// players (platform, id, name, team, sorted), the score and the goal scorers in order. None for
+/// a report without network data or without a GUID: such a replay is only ever its own match.
+pub(crate) fn content_key(r: &Report) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let guid = r.metadata.match_guid.as_deref()?;
+    if !r.quality.network_parsed {
+        return None;
+    }
+    let mut players: Vec<String> = r
+        .players
+        .iter()
+        .map(|p| format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", p.id.platform, p.id.id, p.name, p.team))
+        .collect();
+    players.sort();
+    let mut h = Sha256::new();
+    h.update(guid.as_bytes());
+    for p in &players {
+        h.update([0x1e]);
+        h.update(p.as_bytes());
+    }
+    h.update(format!("\u{1d}{}-{}", r.metadata.score[0], r.metadata.score[1]).as_bytes());
+    for (_, scorer, team) in goals(r) {
+        h.update(format!("\u{1d}{scorer}/{team}").as_bytes());
+    }
+    Some(hex::encode(h.finalize()))
+}
+
+/// The report's goals in order: (seconds, scorer's id, team).
+fn goals(r: &Report) -> Vec<(f64, String, u8)> {
+    r.timeline
+        .iter()
+        .filter(|e| e.kind == crate::report::EventKind::Goal)
+        .map(|e| {
+            let scorer = e
+                .player
+                .and_then(|i| r.players.get(i))
+                .map_or_else(String::new, |p| p.id.to_string());
+            (e.t, scorer, e.team.unwrap_or(u8::MAX))
+        })
+        .collect()
+}
+
+/// Whether two analyzed replays are copies of one match: their content agrees (same GUID,
+/// players and platform ids, score, goal scorers) and every goal happened at the same time,
+/// within [`GOAL_TIME_TOLERANCE_S`]. Both must have network data.
+pub(crate) fn same_match(a: &Report, b: &Report) -> bool {
+    let (Some(ka), Some(kb)) = (content_key(a), content_key(b)) else {
+        return false;
+    };
+    let (ga, gb) = (goals(a), goals(b));
+    ka == kb
+        && ga.len() == gb.len()
+        && ga
+            .iter()
+            .zip(&gb)
+            .all(|(x, y)| (x.0 - y.0).abs() <= GOAL_TIME_TOLERANCE_S && x.1 == y.1 && x.2 == y.2)
 }
 
 /// A player's mechanics counts in [`MECHANICS`]' order; None when not measured.

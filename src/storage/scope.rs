@@ -8,14 +8,21 @@
 //! on a user's behalf; `Store::pool` is for administration and tests. The rules, enforced in SQL
 //! by the storage module:
 //!
+//! - **A replay is its bytes.** A `.replay` is unsigned (anyone can edit its header and re-seal
+//!   its CRCs), so a file proves only its own bytes: identical bytes (sha256) are one replay, two
+//!   different files are two replays whatever match GUID they claim, and an upload points at the
+//!   replay made from the bytes it sent.
 //! - **A user's games** are the games of their linked identities. A *claimed* link (made from a
 //!   replay the user uploaded) counts only replays that user uploaded; a *verified* link (the
-//!   identity proven to be theirs; one owner per identity) counts every game the identity played
-//!   in, whoever uploaded it. Others read a user's games only when that user made their profile
-//!   public.
+//!   identity proven to be theirs; one owner per identity) also counts replays uploaded by
+//!   someone who is themselves a verified player of that match — never a stranger's file that
+//!   merely names the identity. Copies of one match whose content agrees (`match_key`) count
+//!   once; a game the user hid counts nowhere for them. Others read a user's games only when
+//!   that user made their profile public.
 //! - **A replay** (its full report: everyone's scoreboard and charts) is readable by the people
-//!   who uploaded it, by the verified owners of identities that played in it, and by anyone in
-//!   the channel where its answer was posted publicly. Anything else is "not found".
+//!   who uploaded those bytes, by the verified owners of identities that played in it when it
+//!   counts for them (above), and by anyone in the channel where its answer was posted publicly.
+//!   Anything else is "not found".
 //! - A guild leaderboard is readable only from inside that guild, and lists only public
 //!   profiles (and the viewer).
 

@@ -110,6 +110,8 @@ pub struct UserExport {
     /// How many games count for the user; `games` holds the newest `EXPORT_MAX_GAMES` of them.
     pub games_total: i64,
     pub games: Vec<crate::storage::queries::GameRow>,
+    /// Games the user took out of their history: the replay each was hidden from, and when.
+    pub hidden_games: Vec<serde_json::Value>,
     /// The coach: plan sources, conversations with their messages, notes, token ledger.
     pub coach: CoachExport,
 }
@@ -574,6 +576,12 @@ impl Store {
             games: self
                 .recent_games(&me, me.user, EXPORT_MAX_GAMES, None)
                 .await?,
+            hidden_games: self
+                .hidden_games(&me, 1000)
+                .await?
+                .into_iter()
+                .map(|(replay_id, at)| serde_json::json!({"replay_id": replay_id, "hidden_at_ms": at}))
+                .collect(),
         })
     }
 
@@ -604,6 +612,7 @@ impl Store {
                (SELECT conversation_id FROM coach_conversations WHERE user_id = $1)",
             "DELETE FROM coach_conversations WHERE user_id = $1",
             "DELETE FROM coach_notes WHERE user_id = $1",
+            "DELETE FROM hidden_games WHERE user_id = $1",
             "DELETE FROM uploads WHERE user_id = $1",
             "DELETE FROM user_identities WHERE user_id = $1",
             "DELETE FROM web_sessions WHERE user_id = $1",

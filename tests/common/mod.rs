@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 pub mod db;
-mod edit;
+pub mod edit;
 mod skip;
 
 // Not every test binary uses every helper.

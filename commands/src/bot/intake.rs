@@ -379,7 +379,7 @@ pub async fn accept(
             )
             .await;
         }
-        Err(IntakeError::Replay(e)) => {
+        Err(e @ (IntakeError::Replay(_) | IntakeError::OverQuota(_))) => {
             status
                 .fail(data, format!("❌ `{name}`: {}", e.user_message()))
                 .await;

@@ -172,7 +172,9 @@ pub async fn submit(
                 error: "The analysis queue is full right now; try this one again in a minute."
                     .into(),
             }),
-            Err(e @ rlcoach::jobs::IntakeError::Replay(_)) => refused.push(Refused {
+            Err(
+                e @ (rlcoach::jobs::IntakeError::Replay(_) | rlcoach::jobs::IntakeError::OverQuota(_)),
+            ) => refused.push(Refused {
                 file_name: name,
                 error: e.user_message(),
             }),

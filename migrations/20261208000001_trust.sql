@@ -1,0 +1,36 @@
+-- Trust: a replay proves only its own bytes.
+--
+-- A replay is one distinct file (sha256 of its bytes): two different files claiming one match
+-- GUID are two replays, each analyzed from its own bytes, and an upload points at the replay
+-- made from the bytes it sent. `replays.match_guid` was UNIQUE and merged such files into the
+-- first one stored; it is left empty from now on (dropping a column constraint needs a table
+-- rebuild on SQLite) and the GUID the header claims moves to `claimed_guid`, which only groups
+-- candidates for "the same match".
+ALTER TABLE replays ADD COLUMN claimed_guid TEXT;
+UPDATE replays SET claimed_guid = match_guid;
+UPDATE replays SET match_guid = NULL;
+CREATE INDEX replays_by_claimed_guid ON replays (claimed_guid);
+
+-- The match a game row belongs to: the replay's own id, or the match key of an earlier replay of
+-- the same claimed GUID whose content agrees (same players and platform ids, score, goal times
+-- and scorers, network data parsed in both). A player's history counts one row per match key.
+-- Rows stored before this migration were already one per GUID: each is its own match.
+-- `content_key` is a digest of the content that must agree exactly (players and platform ids, the
+-- score, the goal scorers in order), set with the analysis; goal times are compared with a
+-- tolerance between candidates.
+ALTER TABLE replays ADD COLUMN content_key TEXT;
+CREATE INDEX replays_by_content ON replays (claimed_guid, content_key);
+ALTER TABLE game_stats ADD COLUMN match_key TEXT;
+UPDATE game_stats SET match_key = replay_id;
+CREATE INDEX game_stats_by_match ON game_stats (match_key, platform, platform_id);
+
+-- Games a user took out of their history (by match, so every agreeing copy goes with it): they
+-- then count nowhere for that user (lists, trends, sessions, leaderboards, comparisons, coach).
+CREATE TABLE hidden_games (
+    user_id BIGINT NOT NULL,
+    match_key TEXT NOT NULL,
+    -- the copy it was hidden from (to show and unhide it)
+    replay_id TEXT NOT NULL,
+    hidden_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, match_key)
+);
