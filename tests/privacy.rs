@@ -218,7 +218,13 @@ both_backends!(
             assert!(game_ids(&store, &in_channel(C), B).await.is_empty());
             // Nor may A open it privately (it was answered in the channel, where A may).
             assert!(store.report(&a, &shared).await.unwrap().is_none());
-            assert!(store.report(&in_channel(A), &shared).await.unwrap().is_some());
+            assert!(
+                store
+                    .report(&in_channel(A), &shared)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
             // B can still claim himself in his own upload.
             store.link_identity(&b, &pb).await.unwrap();
             assert_eq!(game_ids(&store, &b, B).await, vec![shared.clone()]);
@@ -786,7 +792,10 @@ both_backends!(
             let ra = analyzed(&pool, genuine.clone(), dm_upload(A)).await;
             assert_eq!((ra.clone(), rb.clone()), (sha(&genuine), sha(&doctored)));
             let mine = store.report(&private(A), &ra).await.unwrap().unwrap();
-            assert!(mine.quality.network_parsed, "A sees the analysis of A's file");
+            assert!(
+                mine.quality.network_parsed,
+                "A sees the analysis of A's file"
+            );
             assert!(mine.players.iter().any(|p| p.name == "cometten"));
             assert!(mine.metadata.score[0] > 0, "{:?}", mine.metadata.score);
             let theirs = store.report(&private(B), &rb).await.unwrap().unwrap();
@@ -868,8 +877,12 @@ both_backends!(
             assert_eq!(board(store.clone()).await, vec![(uid(C), 1)]);
             // E, verified too, uploads his own recording of the same match (other bytes, same
             // players, score and goals): one match, counted once for everyone.
-            let re = analyzed(&pool, common::edit::same_match_copy(&fixture(), 1), guild_upload(E))
-                .await;
+            let re = analyzed(
+                &pool,
+                common::edit::same_match_copy(&fixture(), 1),
+                guild_upload(E),
+            )
+            .await;
             assert_ne!(re, rd);
             assert_eq!(game_ids(&store, &c, C).await.len(), 1);
             assert_eq!(store.export_user(&c).await.unwrap().games_total, 1);
@@ -908,8 +921,12 @@ both_backends!(
             let pool = WorkerPool::start(store.clone(), config());
             let ra = analyzed(&pool, fixture(), dm_upload(A)).await;
             // B uploads his own recording of the match, and C a file claiming its GUID.
-            let rb = analyzed(&pool, common::edit::same_match_copy(&fixture(), 2), dm_upload(B))
-                .await;
+            let rb = analyzed(
+                &pool,
+                common::edit::same_match_copy(&fixture(), 2),
+                dm_upload(B),
+            )
+            .await;
             let rc = analyzed(&pool, common::header_only_bytes(&fixture()), dm_upload(C)).await;
             pool.shutdown(Duration::from_secs(5)).await;
             assert_eq!(store.delete_user(&private(A)).await.unwrap(), 1);

@@ -49,7 +49,11 @@ pub fn pool() -> anyhow::Result<PoolConfig> {
     c.limits.max_duration = c.job_timeout;
     c.lease = Duration::from_secs(parsed("RLCOACH_JOB_LEASE_SECS", 60u64)?.max(1));
     c.quota.files_per_day = parsed("RLCOACH_USER_DAILY_FILES", c.quota.files_per_day)?.max(1);
-    let mb = parsed("RLCOACH_USER_DAILY_MB", c.quota.bytes_per_day / (1024 * 1024))?.max(1);
+    let mb = parsed(
+        "RLCOACH_USER_DAILY_MB",
+        c.quota.bytes_per_day / (1024 * 1024),
+    )?
+    .max(1);
     c.quota.bytes_per_day = mb.saturating_mul(1024 * 1024);
     Ok(c)
 }

@@ -1433,6 +1433,18 @@ async fn forged_button_ids_never_open_someone_elses_replay() {
             .contains("can't find that replay")
     );
     assert!(menu.json["data"]["components"].is_null());
+    // Nor may the stranger hide the owner's game (hiding changes only one's own history, and
+    // only for a replay one may open).
+    let token = fake.component(stranger, stranger_dm, &format!("hide:{replay}"), None);
+    let hide = fake.callback("the stranger's hide", &token).await;
+    assert!(
+        hide.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("can't find that replay"),
+        "{:?}",
+        hide.json
+    );
     // Picking one of the owner's players without having uploaded the game is refused.
     let token = fake.component(
         stranger,
@@ -1448,6 +1460,78 @@ async fn forged_button_ids_never_open_someone_elses_replay() {
             .contains("replay you uploaded"),
         "{:?}",
         refused.json
+    );
+    // The stranger drops a doctored copy claiming the owner's match (same GUID, re-sealed): he
+    // is answered about his own file, and the owner's buttons still open nothing for him.
+    let fixture = replay_fixture();
+    let doctored = {
+        let mut b = support::edit::rename_in_header(&fixture, "cometten", "HACKED!!");
+        let body = support::edit::sections(&b).1;
+        let mid = body.start + body.len() / 2;
+        b[mid..mid + 4096].fill(0xff);
+        support::edit::reseal(&mut b);
+        b
+    };
+    assert_eq!(
+        support::edit::guid_of(&doctored),
+        support::edit::guid_of(&fixture)
+    );
+    let forged_msg = fake.message_with(
+        stranger,
+        stranger_dm,
+        None,
+        vec![fake.attachment("same-match.replay", doctored)],
+    );
+    let theirs = fake
+        .wait_for("the stranger's result", T, |calls| {
+            let status = status_for(calls, stranger_dm, forged_msg)?;
+            final_edit(calls, stranger_dm, &status)
+                .first()
+                .map(|c| (*c).clone())
+        })
+        .await;
+    let their_ids: Vec<String> = theirs.json["components"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .flat_map(|r| r["components"].as_array().cloned().unwrap_or_default())
+                .filter_map(|b| b["custom_id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        their_ids.iter().all(|i| !i.contains(&replay)),
+        "the stranger's answer is about his own file: {their_ids:?}"
+    );
+    let token = fake.component(
+        stranger,
+        stranger_dm,
+        &format!("chart:{replay}:match"),
+        None,
+    );
+    let answer = fake
+        .wait_for("the stranger's chart after his copy", T, |calls| {
+            calls
+                .iter()
+                .find(|c| c.path.contains(&token) && c.method == "PATCH")
+                .cloned()
+        })
+        .await;
+    assert!(answer.content().contains("can't find that replay"));
+    // The owner hides it, and may undo.
+    let token = fake.component(owner, owner_dm, &format!("hide:{replay}"), None);
+    let hidden = fake.callback("the owner's hide", &token).await;
+    assert!(
+        hidden.json["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hidden from your history"),
+        "{:?}",
+        hidden.json
+    );
+    assert_eq!(
+        hidden.json["data"]["components"][0]["components"][0]["custom_id"],
+        format!("unhide:{replay}")
     );
     // Malformed ids are answered, not crashed on; the owner still gets their cards.
     for custom in [
@@ -1627,7 +1711,8 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
     }
     let store = &seeder.store;
     let mine = Viewer::user(UserId::from_discord(user));
-    store.link_identity(&mine, &me).await.unwrap();
+    // Verified, so the games this user uploaded also count for the verified friends in them.
+    store.verify_identity(&mine, &me).await.unwrap();
     store.set_public_profile(&mine, true).await.unwrap();
     // Twelve friends with public, verified profiles: a full leaderboard.
     for i in 0..12u64 {
@@ -1647,7 +1732,12 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
     let _bot = Bot::start(
         &fake,
         dir.path(),
-        &[("RLCOACH_HEAVY_BURST", "200"), ("RLCOACH_USER_BURST", "50")],
+        // The 310 seeded games were uploaded today: past the default daily quota (300 files).
+        &[
+            ("RLCOACH_HEAVY_BURST", "200"),
+            ("RLCOACH_USER_BURST", "50"),
+            ("RLCOACH_USER_DAILY_FILES", "1000"),
+        ],
     )
     .await;
     let lap = |what: &str| eprintln!("{:>8.1?} {what}", started.elapsed());
@@ -1820,11 +1910,13 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
         5
     );
     let list = answer_to(&fake, "/replays", &token).await;
+    // A card and a Hide button per replay.
     let ids = custom_ids(message_of(&list));
     let distinct: std::collections::HashSet<&String> = ids.iter().collect();
-    assert_eq!((ids.len(), distinct.len()), (5, 5), "{ids:?}");
+    assert_eq!((ids.len(), distinct.len()), (10, 10), "{ids:?}");
+    assert_eq!(ids.iter().filter(|i| i.starts_with("hide:")).count(), 5);
     let text = message_of(&list)["content"].as_str().unwrap();
-    assert_eq!(text.lines().count(), 5, "{text}");
+    assert_eq!(text.lines().count(), 6, "{text}");
     assert!(
         text.starts_with("1. `300 🚀"),
         "the latest upload first: {text}"

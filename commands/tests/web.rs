@@ -389,8 +389,24 @@ both_backends!(
 
 async fn discord_login_verifies_the_connected_accounts_seen_in_replays(store: Store) {
     let site = TestSite::on(store, false).await;
-    // Someone else uploaded a game I played in, as Steam MY_STEAM.
+    // A team-mate, verified as his own player of it, uploaded a game I played in, as Steam
+    // MY_STEAM (a verified player's upload counts for the match's other verified players).
     let ids = seed(&site, OTHER, &steam(MY_STEAM), 1, 1).await;
+    let other = Viewer::user(uid(OTHER));
+    let seeded = site.store.report(&other, &ids[0]).await.unwrap().unwrap();
+    let mate = seeded
+        .players
+        .iter()
+        .find(|p| p.id != steam(MY_STEAM))
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(
+        site.store.verify_identity(&other, &mate).await.unwrap(),
+        rlcoach::storage::VerifyOutcome::Verified
+    );
+    // A stranger's upload of a game naming my Steam id proves nothing.
+    let forged = seed(&site, 333, &steam(MY_STEAM), 1, 2).await;
     let before = site.login_as(ME).await.0;
     assert_eq!(
         site.get(&format!("/replays/{}", ids[0]), Some(&before))
@@ -447,6 +463,13 @@ async fn discord_login_verifies_the_connected_accounts_seen_in_replays(store: St
         "verified players see their games"
     );
     assert!(detail.body.contains("Blue 3 – 1 Orange"), "{}", detail.body);
+    assert_eq!(
+        site.get(&format!("/replays/{}", forged[0]), Some(&cookie))
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "a stranger's file naming me is not mine"
+    );
 }
 
 both_backends!(
@@ -1064,6 +1087,190 @@ async fn uploads_go_through_the_intake_and_report_their_status(store: Store) {
         .get(&format!("/replays/{replay_id}"), Some(&cookie))
         .await;
     assert_eq!(p.status, StatusCode::OK);
+    site.pool.unwrap().shutdown(Duration::from_secs(5)).await;
+}
+
+/// Uploads `files` as `user` (logged in as `cookie`/`csrf`) and waits until each accepted one
+/// is analyzed; the replay ids accepted.
+async fn upload_and_wait(
+    site: &TestSite,
+    user: u64,
+    (cookie, csrf): (&str, &str),
+    files: &[(&str, &[u8])],
+) -> Vec<String> {
+    let (ct, body) = multipart(csrf, files);
+    let req = Request::post("/upload")
+        .header(header::COOKIE, cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let p = site.send(req).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    let ids: Vec<String> = res["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["replay_id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &ids {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while site
+                .store
+                .report(&Viewer::user(uid(user)), id)
+                .await
+                .unwrap()
+                .is_none()
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("analyzed");
+    }
+    ids
+}
+
+both_backends!(
+    a_file_claiming_your_match_opens_nothing_and_a_hidden_game_counts_nowhere,
+    |db: &common::db::TestDb| {
+        a_file_claiming_your_match_opens_nothing_and_a_hidden_game_counts_nowhere(db.store.clone())
+    }
+);
+
+async fn a_file_claiming_your_match_opens_nothing_and_a_hidden_game_counts_nowhere(store: Store) {
+    let site = TestSite::on(store, true).await;
+    let (mine, my_csrf) = site.login_as(ME).await;
+    let (theirs, their_csrf) = site.login_as(OTHER).await;
+    let genuine = support::replay_fixture();
+    // The stranger uploads first a doctored copy of my match (a player renamed, the network
+    // data broken, both CRCs re-sealed, the match GUID kept)...
+    let doctored = {
+        let mut b = support::edit::rename_in_header(&genuine, "cometten", "HACKED!!");
+        let body = support::edit::sections(&b).1;
+        let mid = body.start + body.len() / 2;
+        b[mid..mid + 4096].fill(0xff);
+        support::edit::reseal(&mut b);
+        b
+    };
+    assert_eq!(
+        support::edit::guid_of(&doctored),
+        support::edit::guid_of(&genuine)
+    );
+    let theirs_id = upload_and_wait(
+        &site,
+        OTHER,
+        (&theirs, &their_csrf),
+        &[("x.replay", &doctored)],
+    )
+    .await
+    .remove(0);
+    // ...then I upload the genuine file: I get the analysis of my bytes.
+    let mine_id = upload_and_wait(&site, ME, (&mine, &my_csrf), &[("mine.replay", &genuine)])
+        .await
+        .remove(0);
+    assert_ne!(mine_id, theirs_id);
+    let page = site.get(&format!("/replays/{mine_id}"), Some(&mine)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("cometten") && !page.body.contains("HACKED!!"));
+    // Neither opens the other's copy, nor its charts.
+    for (cookie, id) in [(&theirs, &mine_id), (&mine, &theirs_id)] {
+        assert_eq!(
+            site.get(&format!("/replays/{id}"), Some(cookie))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            site.get(&format!("/replays/{id}/charts/match.svg"), Some(cookie))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    // Hiding a game: mine counts in my list until I hide it; nobody else can hide it for me.
+    site.store
+        .link_identity(&Viewer::user(uid(ME)), &{
+            let r = site
+                .store
+                .report(&Viewer::user(uid(ME)), &mine_id)
+                .await
+                .unwrap()
+                .unwrap();
+            r.players
+                .iter()
+                .find(|p| p.name == "cometten")
+                .unwrap()
+                .id
+                .clone()
+        })
+        .await
+        .unwrap();
+    assert!(
+        site.get("/replays", Some(&mine))
+            .await
+            .body
+            .contains(&mine_id)
+    );
+    let p = site
+        .post(
+            &format!("/replays/{mine_id}/hide"),
+            &theirs,
+            Some(BASE),
+            &format!("csrf={their_csrf}"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    let p = site
+        .post(
+            &format!("/replays/{mine_id}/hide"),
+            &mine,
+            Some(BASE),
+            "csrf=forged",
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = site
+        .post(
+            &format!("/replays/{mine_id}/hide"),
+            &mine,
+            Some(BASE),
+            &format!("csrf={my_csrf}"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert!(
+        !site
+            .get("/replays", Some(&mine))
+            .await
+            .body
+            .contains(&mine_id)
+    );
+    let page = site.get(&format!("/replays/{mine_id}"), Some(&mine)).await;
+    assert!(page.body.contains("Put it back"), "{}", page.body);
+    let settings = site.get("/settings", Some(&mine)).await;
+    assert!(
+        settings
+            .body
+            .contains(&format!("/replays/{mine_id}/unhide"))
+    );
+    let p = site
+        .post(
+            &format!("/replays/{mine_id}/unhide"),
+            &mine,
+            Some(BASE),
+            &format!("csrf={my_csrf}"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(
+        site.get("/replays", Some(&mine))
+            .await
+            .body
+            .contains(&mine_id)
+    );
     site.pool.unwrap().shutdown(Duration::from_secs(5)).await;
 }
 

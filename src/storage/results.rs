@@ -700,7 +700,12 @@ pub(crate) fn content_key(r: &Report) -> Option<String> {
     let mut players: Vec<String> = r
         .players
         .iter()
-        .map(|p| format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", p.id.platform, p.id.id, p.name, p.team))
+        .map(|p| {
+            format!(
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                p.id.platform, p.id.id, p.name, p.team
+            )
+        })
         .collect();
     players.sort();
     let mut h = Sha256::new();

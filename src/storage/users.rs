@@ -297,8 +297,9 @@ impl Store {
     }
 
     /// Marks an identity as proven to be the viewer's (e.g. a Discord connected account with
-    /// the same platform id). From then on it counts every game it played in, whoever uploaded
-    /// it, and belongs to the viewer alone: other users' claims on it are removed.
+    /// the same platform id). From then on it counts the games it played in that the viewer
+    /// uploaded or that a verified player of the match uploaded (see [`super::scope`]), and
+    /// belongs to the viewer alone: other users' claims on it are removed.
     pub async fn verify_identity(
         &self,
         viewer: &Viewer,
@@ -585,8 +586,9 @@ impl Store {
         })
     }
 
-    /// Deletes everything of the viewer: their uploads, links, settings and series summaries;
-    /// replays only they uploaded go too (file, analysis, stat rows, job, and the names of
+    /// Deletes everything of the viewer: their uploads, links, hidden games, settings and series
+    /// summaries; replays only they uploaded (these very bytes: a copy of the same match is
+    /// another replay) go too (file, analysis, stat rows, job, and the names of
     /// players seen only there). Replays others also uploaded stay theirs. Returns how many
     /// replays were removed. Coach conversations and notes go; the token ledger (counts only)
     /// and plan rows (billing records) stay, so a deletion neither resets a period's budget nor

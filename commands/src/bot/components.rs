@@ -110,6 +110,39 @@ pub async fn on_component(
             )
             .await?;
         }
+        "hide" | "unhide" => {
+            // Only the clicker's own history changes, and only for a replay they may open
+            // (a forged id is "not found").
+            let me = rlcoach::storage::Viewer::user(viewer.user);
+            let (done, text, undo) = if kind == "hide" {
+                (
+                    data.store.hide_game(&me, replay).await?,
+                    "Hidden from your history: it no longer counts in your stats, trends, sessions, comparisons, leaderboards or the coach.",
+                    Some(("unhide", "Undo")),
+                )
+            } else {
+                (
+                    data.store.unhide_game(&me, replay).await?,
+                    "Back in your history.",
+                    None,
+                )
+            };
+            if !done {
+                return respond(ctx, c, NOT_FOUND).await;
+            }
+            let mut message = serenity::CreateInteractionResponseMessage::new()
+                .content(text)
+                .ephemeral(true);
+            if let Some((kind, label)) = undo {
+                message = message.components(vec![serenity::CreateActionRow::Buttons(vec![
+                    serenity::CreateButton::new(format!("{kind}:{replay}"))
+                        .label(label)
+                        .style(serenity::ButtonStyle::Secondary),
+                ])]);
+            }
+            c.create_response(ctx, serenity::CreateInteractionResponse::Message(message))
+                .await?;
+        }
         "retry" => retry_upload(ctx, data, c, id).await?,
         "coachretry" | "coachreview" => coach_button(ctx, data, c, kind, replay).await?,
         _ => tracing::debug!(custom_id = id, "unknown component"),

@@ -272,6 +272,7 @@ mod tests {
                 .map(|i| serde_json::json!({"upload_id": format!("u{i}"), "file_name": format!("game {i}.replay")}))
                 .collect(),
             games_total: games as i64,
+            hidden_games: Vec::new(),
             coach: rlcoach::storage::CoachExport {
                 plan: rlcoach::storage::Plan {
                     tier: rlcoach::storage::Tier::Free,

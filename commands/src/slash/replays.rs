@@ -1,4 +1,5 @@
-//! `/replays`: your recent uploads, each with a button to see its match card again.
+//! `/replays`: your recent uploads, each with a button to see its match card again and one to
+//! hide it from your history.
 
 use poise::serenity_prelude as serenity;
 
@@ -31,6 +32,7 @@ pub async fn replays(ctx: Context<'_>) -> Result<(), Error> {
     }
     let mut lines = Vec::new();
     let mut buttons = Vec::new();
+    let mut hide = Vec::new();
     for (i, (replay, file, at)) in list.iter().enumerate() {
         let score = match ctx.data().store.report(&v, replay).await? {
             Some(r) => format!(
@@ -55,11 +57,23 @@ pub async fn replays(ctx: Context<'_>) -> Result<(), Error> {
             serenity::CreateButton::new(format!("chart:{replay}:match"))
                 .label(format!("Card {}", i + 1)),
         );
+        hide.push(
+            serenity::CreateButton::new(format!("hide:{replay}"))
+                .label(format!("Hide {}", i + 1))
+                .style(serenity::ButtonStyle::Secondary),
+        );
     }
+    lines.push(
+        "-# **Hide** takes a game out of your history (stats, trends, leaderboards, the coach)."
+            .into(),
+    );
     ctx.send(
         poise::CreateReply::default()
             .content(lines.join("\n"))
-            .components(vec![serenity::CreateActionRow::Buttons(buttons)])
+            .components(vec![
+                serenity::CreateActionRow::Buttons(buttons),
+                serenity::CreateActionRow::Buttons(hide),
+            ])
             .ephemeral(true),
     )
     .await?;

@@ -139,6 +139,8 @@ pub fn router(state: AppState) -> Router {
         .route("/replays", get(replays::list))
         .route("/replays/{id}", get(replays::detail))
         .route("/replays/{id}/charts/{chart}", get(replays::chart))
+        .route("/replays/{id}/hide", post(replays::hide))
+        .route("/replays/{id}/unhide", post(replays::unhide))
         .route("/sessions", get(sessions::page))
         .route("/trends", get(trends::page))
         .route("/trends/chart.svg", get(trends::chart))

@@ -2,7 +2,8 @@
 //! game's report in tabs, with the core's cards as SVG (404 unless the viewer may see it).
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, Response};
+use axum::http::HeaderMap;
+use axum::response::{Html, Redirect, Response};
 use maud::{Markup, html};
 use rlcoach::Report;
 use rlcoach::cards::{CardOptions, Chart, ImageFormat};
@@ -10,7 +11,7 @@ use rlcoach::playlist::Playlist;
 use rlcoach::storage::queries::{DAY_MS, GameFilter, GameSort};
 use rlcoach::summary::GameSummary;
 
-use super::auth::CurrentUser;
+use super::auth::{CsrfForm, CurrentUser, check_post};
 use super::error::{WebError, WebResult};
 use super::{AppState, layout};
 
@@ -217,10 +218,12 @@ pub async fn detail(
         return Err(WebError::NotFound);
     }
     let summary = GameSummary::from_report(&report);
+    let hidden = state.store.is_hidden(&user.viewer(), &id).await?;
     let body = html! {
         h1 { (summary.title) }
         p.muted { (summary.subtitle())
             @if let Some(at) = report.metadata.started_at_unix { " · " (layout::datetime(at * 1000)) " UTC" } }
+        (hide_form(&user, &id, hidden))
         @for note in &summary.notes { p.panel { (note.text()) } }
         nav.tabs aria-label="Replay sections" {
             @for (key, label) in TABS {
@@ -238,6 +241,57 @@ pub async fn detail(
         }
     };
     Ok(layout::page(&summary.title, &user, "/replays", body))
+}
+
+/// "Hide from my history" (or, once hidden, "Put back"), for the replay page.
+fn hide_form(user: &CurrentUser, id: &str, hidden: bool) -> Markup {
+    html! {
+        form.inline method="post" action={ "/replays/" (id) (if hidden { "/unhide" } else { "/hide" }) } {
+            input type="hidden" name="csrf" value=(user.csrf());
+            @if hidden {
+                span.muted { "Hidden from your history: it counts nowhere for you. " }
+                button.secondary type="submit" { "Put it back" }
+            } @else {
+                button.secondary type="submit" title="It then counts nowhere for you: lists, trends, sessions, comparisons, leaderboards and the coach" { "Hide from my history" }
+            }
+        }
+    }
+}
+
+/// `POST /replays/{id}/hide`: takes the game out of the viewer's history (every copy of the
+/// match); not the viewer's to see → 404, as on the page.
+pub async fn hide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> WebResult<Redirect> {
+    check_post(&state, &headers, &user, &form.csrf)?;
+    if !state.store.hide_game(&user.viewer(), &id).await? {
+        return Err(WebError::NotFound);
+    }
+    Ok(Redirect::to(&format!("/replays/{id}")))
+}
+
+/// `POST /replays/{id}/unhide`: puts a hidden game back (to the page, or to Settings when the
+/// replay can no longer be opened).
+pub async fn unhide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> WebResult<Redirect> {
+    check_post(&state, &headers, &user, &form.csrf)?;
+    if !state.store.unhide_game(&user.viewer(), &id).await? {
+        return Err(WebError::NotFound);
+    }
+    if state.store.can_see_replay(&user.viewer(), &id).await? {
+        Ok(Redirect::to(&format!("/replays/{id}")))
+    } else {
+        Ok(Redirect::to("/settings"))
+    }
 }
 
 /// A card as an image of known size (no layout shift while it loads).

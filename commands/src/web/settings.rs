@@ -18,6 +18,7 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult
     let profile = state.store.profile(&viewer, user.user()).await?;
     let opted_out = state.store.leaderboard_opt_out(&viewer).await?;
     let deletion = state.store.deletion_due(&viewer).await?;
+    let hidden = state.store.hidden_games(&viewer, 100).await?;
     let body = html! {
         h1 { "Settings" }
         @if let Some(at) = deletion {
@@ -50,9 +51,31 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult
                 }
             }
             p.muted { "A " strong { "claimed" } " player counts only the replays you uploaded. A "
-                strong { "verified" } " one counts every game it played, whoever uploaded it: connect "
-                "the account (Steam, Epic Games or Xbox) to Discord under User Settings → Connections, "
-                "then log out and in here. Matching players become verified." }
+                strong { "verified" } " one also counts games uploaded by your team-mates and opponents "
+                "who are verified players of that match (a stranger's file naming you never counts): "
+                "connect the account (Steam, Epic Games or Xbox) to Discord under User Settings → "
+                "Connections, then log out and in here. Matching players become verified." }
+        }
+        h2 { "Hidden games" }
+        div.panel {
+            @if hidden.is_empty() {
+                p.muted { "None. A game you hide (from its page) counts nowhere for you: lists, trends, "
+                    "sessions, comparisons, leaderboards and the coach." }
+            } @else {
+                p.muted { "These count nowhere for you until you put them back." }
+                ul.plain {
+                    @for (replay, at) in &hidden {
+                        li {
+                            a href={ "/replays/" (replay) } { "Game hidden on " (layout::date(*at)) }
+                            " "
+                            form.inline method="post" action={ "/replays/" (replay) "/unhide" } {
+                                input type="hidden" name="csrf" value=(user.csrf());
+                                button.secondary type="submit" { "Put back" }
+                            }
+                        }
+                    }
+                }
+            }
         }
         h2 { "Privacy" }
         form.panel method="post" action="/settings/profile" {

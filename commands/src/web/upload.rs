@@ -173,7 +173,8 @@ pub async fn submit(
                     .into(),
             }),
             Err(
-                e @ (rlcoach::jobs::IntakeError::Replay(_) | rlcoach::jobs::IntakeError::OverQuota(_)),
+                e @ (rlcoach::jobs::IntakeError::Replay(_)
+                | rlcoach::jobs::IntakeError::OverQuota(_)),
             ) => refused.push(Refused {
                 file_name: name,
                 error: e.user_message(),
