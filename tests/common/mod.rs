@@ -7,7 +7,7 @@ mod skip;
 
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
-pub use edit::{distinct_copy, reseal, sections};
+pub use edit::{distinct_copy, reseal, sections, with_header_array_len, with_header_players};
 #[allow(unused_imports)]
 pub use skip::{REQUIRE_CORPUS, REQUIRE_POSTGRES, skip_or_fail};
 
