@@ -3,6 +3,8 @@
 
 use boxcars::{HeaderProp, Replay};
 
+use super::{AnalyzeError, MAX_HEADER_GOALS, MAX_HEADER_PLAYERS};
+
 #[derive(Debug, Clone, Default)]
 pub struct HeaderInfo {
     pub team_size: u8,
@@ -69,8 +71,26 @@ fn count(props: &[(String, HeaderProp)], key: &str) -> u32 {
         .unwrap_or(0)
 }
 
-pub fn read(replay: &Replay) -> HeaderInfo {
+/// The header's match information. Refuses a scoreboard or goal list longer than any real match
+/// has (see [`MAX_HEADER_PLAYERS`], [`MAX_HEADER_GOALS`]) before reading their entries.
+pub fn read(replay: &Replay) -> Result<HeaderInfo, AnalyzeError> {
     let p = &replay.properties;
+    let stats = find(p, "PlayerStats").and_then(HeaderProp::as_array);
+    let players = stats.map_or(0, Vec::len);
+    if players > MAX_HEADER_PLAYERS {
+        return Err(AnalyzeError::TooManyPlayers {
+            players,
+            limit: MAX_HEADER_PLAYERS,
+        });
+    }
+    let goals = find(p, "Goals").and_then(HeaderProp::as_array);
+    let goal_count = goals.map_or(0, Vec::len);
+    if goal_count > MAX_HEADER_GOALS {
+        return Err(AnalyzeError::TooManyGoals {
+            goals: goal_count,
+            limit: MAX_HEADER_GOALS,
+        });
+    }
     let mut info = HeaderInfo {
         team_size: int(p, "TeamSize")
             .and_then(|v| u8::try_from(v).ok())
@@ -95,7 +115,7 @@ pub fn read(replay: &Replay) -> HeaderInfo {
             .unwrap_or(false),
         ..HeaderInfo::default()
     };
-    if let Some(stats) = find(p, "PlayerStats").and_then(HeaderProp::as_array) {
+    if let Some(stats) = stats {
         for ps in stats {
             let platform = match find(ps, "Platform") {
                 Some(HeaderProp::Byte { value: Some(v), .. }) => Some(v.clone()),
@@ -122,7 +142,7 @@ pub fn read(replay: &Replay) -> HeaderInfo {
             });
         }
     }
-    if let Some(goals) = find(p, "Goals").and_then(HeaderProp::as_array) {
+    if let Some(goals) = goals {
         for g in goals {
             let Some(frame) = int(g, "frame").and_then(|f| usize::try_from(f).ok()) else {
                 continue;
@@ -144,7 +164,7 @@ pub fn read(replay: &Replay) -> HeaderInfo {
             }
         }
     }
-    info
+    Ok(info)
 }
 
 /// Maps a map name to whether it is a standard Soccar arena (pads and field as in STATS.md §0).
