@@ -1,8 +1,9 @@
 //! Replay analysis: `.replay` bytes in, [`Report`] out, in one pass over the network frames.
 //!
-//! **Invariant:** no input makes [`analyze`] panic or run unbounded. Size and frame limits are
-//! checked before the expensive work, a deadline is checked during it, and a `catch_unwind`
-//! boundary turns any remaining panic into [`AnalyzeError::Internal`].
+//! **Invariant:** no input makes [`analyze`] panic or run unbounded. Size and frame limits and the
+//! caps on what a real match holds (header size, players, goals) are checked before the expensive
+//! work, a deadline and the cap on network players during it, the report's size after it, and a
+//! `catch_unwind` boundary turns any remaining panic into [`AnalyzeError::Internal`].
 
 mod build;
 pub mod events;
