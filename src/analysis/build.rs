@@ -308,6 +308,7 @@ fn frame_pass<'a>(
         replay.net_version,
         goal_frames,
     );
+    tracker.max_players = limits.max_network_players;
     // One sample per frame: sized once from the header's count instead of grown by doubling.
     let expected = header
         .num_frames
