@@ -303,6 +303,24 @@ fn a_header_section_over_the_cap_is_refused() {
         ..Limits::default()
     };
     analyze(&b, &uncapped).expect("the padded file is well formed");
+    // Its game type renamed, the file no longer starts like a replay: still not parsed.
+    let mut renamed = b.clone();
+    let at = renamed
+        .windows(14)
+        .position(|w| w == b"TAGame.Replay_")
+        .unwrap();
+    renamed[at..at + 6].copy_from_slice(b"XXGame");
+    common::reseal(&mut renamed);
+    analyze(&renamed, &uncapped).expect("the renamed file parses without the cap");
+    for (what, r) in [
+        ("inspect", inspect(&renamed, &Limits::default()).map(|_| ())),
+        ("analyze", analyze(&renamed, &Limits::default()).map(|_| ())),
+    ] {
+        assert!(
+            matches!(r, Err(AnalyzeError::NotAReplay(_))),
+            "{what}: {r:?}"
+        );
+    }
     // A size word over the cap that runs past the end of the file is a damaged replay.
     let mut lying = bytes.clone();
     lying[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());

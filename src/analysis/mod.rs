@@ -232,25 +232,31 @@ pub fn parse_header(bytes: &[u8]) -> Result<boxcars::Replay, AnalyzeError> {
         })
 }
 
-/// The header section's size word (the file's first four bytes) against the cap. Only for a file
-/// that starts like a replay (another file's first bytes are no size) and whose header section
-/// is all there: a size word running past the end of the file is a truncated or damaged replay,
-/// which the parser reports as such.
+/// The header section's size word (the file's first four bytes) against the cap, so a header
+/// over it is never parsed. Over the cap, a file that does not start like a replay is not one (its
+/// first bytes are no size), a size running past the end of the file is a damaged replay, as the
+/// parser would say, and otherwise the header is too large.
 fn check_header_size(bytes: &[u8], limits: &Limits) -> Result<(), AnalyzeError> {
     let Some(word) = bytes.get(..4) else {
         return Ok(());
     };
     let size = u32::from_le_bytes([word[0], word[1], word[2], word[3]]) as usize;
-    if size > limits.max_header_bytes
-        && size <= bytes.len().saturating_sub(8)
-        && looks_like_replay(bytes)
-    {
-        return Err(AnalyzeError::HeaderTooLarge {
+    if size <= limits.max_header_bytes {
+        Ok(())
+    } else if !looks_like_replay(bytes) {
+        Err(AnalyzeError::NotAReplay(format!(
+            "no replay header: the first word reads {size}"
+        )))
+    } else if size > bytes.len().saturating_sub(8) {
+        Err(AnalyzeError::Corrupt(format!(
+            "the header's size word ({size} bytes) runs past the end of the file"
+        )))
+    } else {
+        Err(AnalyzeError::HeaderTooLarge {
             size,
             limit: limits.max_header_bytes,
-        });
+        })
     }
-    Ok(())
 }
 
 fn classify_parse_error(e: boxcars::ParseError) -> AnalyzeError {
