@@ -274,6 +274,10 @@ fn a_header_listing_more_goals_than_an_hour_can_hold_is_refused() {
             "{what}: {r:?}"
         );
     }
+    // At the cap the file is analyzed, its report bounded.
+    let b = common::with_header_array_len(&bytes, "Goals", n - 1);
+    inspect(&b, &Limits::default()).expect("inspect at the cap");
+    analyze(&b, &Limits::default()).expect("analyze at the cap");
 }
 
 /// A header grown past the cap (here with 2,000 highlight entries, which nothing reads) is
@@ -329,6 +333,61 @@ fn a_header_section_over_the_cap_is_refused() {
         ("analyze", analyze(&lying, &Limits::default()).map(|_| ())),
     ] {
         assert!(matches!(r, Err(AnalyzeError::Corrupt(_))), "{what}: {r:?}");
+    }
+}
+
+/// boxcars reads the header's properties to their end, whatever its size word says: a word under
+/// the cap must not hide a header of megabytes behind it. Refused as edited.
+#[test]
+fn a_header_running_past_its_size_word_is_refused() {
+    let Some(bytes) = shared_replay("0925.replay") else {
+        return;
+    };
+    let padded = common::with_header_array_len(&bytes, "HighLights", 2000);
+    let b = common::with_header_size_word(&padded, 9000);
+    for (what, r) in [
+        ("inspect", inspect(&b, &Limits::default()).map(|_| ())),
+        ("analyze", analyze(&b, &Limits::default()).map(|_| ())),
+    ] {
+        assert!(
+            matches!(r, Err(AnalyzeError::EditedHeader(_))),
+            "{what}: {r:?}"
+        );
+    }
+}
+
+/// boxcars parses nested header properties recursively: thousands of nested arrays (they fit
+/// under the header cap) overflowed the stack of a 2 MiB worker thread, which aborts the whole
+/// process. Refused before boxcars sees them; real headers nest two deep.
+#[test]
+fn deeply_nested_header_properties_are_refused_before_parsing() {
+    let Some(bytes) = shared_replay("0925.replay") else {
+        return;
+    };
+    let at = |depth| common::with_nested_header_arrays(&bytes, depth);
+    // The top level and 7 nested arrays: 8 deep, taken.
+    analyze(&at(7), &Limits::default()).expect("8 deep");
+    for depth in [8, 5000] {
+        let b = at(depth);
+        assert!(common::sections(&b).0.len() < Limits::default().max_header_bytes);
+        // On a thread with tokio's blocking-thread stack, where intake and workers run.
+        let r = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                [
+                    inspect(&b, &Limits::default()).map(|_| ()),
+                    analyze(&b, &Limits::default()).map(|_| ()),
+                ]
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        for r in r {
+            assert!(
+                matches!(r, Err(AnalyzeError::EditedHeader(_))),
+                "{depth} deep: {r:?}"
+            );
+        }
     }
 }
 

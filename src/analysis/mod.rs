@@ -91,6 +91,8 @@ pub enum AnalyzeError {
     TooManyFrames { frames: usize, limit: usize },
     #[error("the replay header is {size} bytes, over the {limit}-byte limit")]
     HeaderTooLarge { size: usize, limit: usize },
+    #[error("the replay header is not laid out as a real one ({0})")]
+    EditedHeader(String),
     #[error("the replay header lists {players} players, over the limit of {limit}")]
     TooManyPlayers { players: usize, limit: usize },
     #[error("the replay's network data has {players} players, over the limit of {limit}")]
@@ -121,6 +123,7 @@ impl AnalyzeError {
                 "That replay's match information is {} KB; real replays have under 20 KB. It looks edited, so it wasn't analyzed.",
                 size / 1024
             ),
+            AnalyzeError::EditedHeader(_) => "That replay's match information isn't laid out like a real replay's. It looks edited, so it wasn't analyzed.".into(),
             AnalyzeError::TooManyPlayers { players, limit } => format!(
                 "That replay lists {} players; a real match has at most {limit}. It looks edited, so it wasn't analyzed.",
                 crate::cards::thousands(*players as u64)
@@ -221,7 +224,11 @@ pub fn replay_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::Pat
 /// boxcars' default checks them only when parsing fails, and damaged network data would
 /// otherwise give a report built from the damage.
 /// A file that fails to parse and doesn't start like a replay is not a replay, not a damaged one.
+///
+/// The header's layout is checked first (see [`header::check_layout`]): boxcars' recursive parse
+/// must not meet a forged header nested thousands deep.
 pub fn parse_header(bytes: &[u8]) -> Result<boxcars::Replay, AnalyzeError> {
+    header::check_layout(bytes)?;
     boxcars::ParserBuilder::new(bytes)
         .never_parse_network_data()
         .always_check_crc()
@@ -399,6 +406,7 @@ mod tests {
                 size: 300_000,
                 limit: 256 << 10,
             },
+            AnalyzeError::EditedHeader("nested".into()),
             AnalyzeError::TooManyPlayers {
                 players: 2000,
                 limit: MAX_HEADER_PLAYERS,

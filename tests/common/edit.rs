@@ -164,3 +164,42 @@ pub fn with_header_array_len(bytes: &[u8], name: &str, n: usize) -> Vec<u8> {
 pub fn with_header_players(bytes: &[u8], n: usize) -> Vec<u8> {
     with_header_array_len(bytes, "PlayerStats", n)
 }
+
+/// A copy of a replay whose header size word says `size` (the header's properties unchanged), its
+/// header CRC re-sealed over that many bytes. boxcars reads the properties to their end whatever
+/// the word says, and the body after them, so the body's size and CRC words stay where they are.
+pub fn with_header_size_word(bytes: &[u8], size: u32) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[..4].copy_from_slice(&size.to_le_bytes());
+    let crc = boxcars::crc::calc_crc(&b[8..8 + size as usize]);
+    b[4..8].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// A copy of a replay with `depth` array properties nested one in another (each holding one
+/// property list) before its first header property; header size word and CRCs rewritten.
+pub fn with_nested_header_arrays(bytes: &[u8], depth: usize) -> Vec<u8> {
+    let header = sections(bytes).0;
+    let key = b"\x09\x00\x00\x00TeamSize\x00";
+    let at = header.start
+        + bytes[header.clone()]
+            .windows(key.len())
+            .position(|w| w == key)
+            .expect("the header has a TeamSize");
+    let mut nested = Vec::new();
+    for _ in 0..depth {
+        nested.extend_from_slice(b"\x02\x00\x00\x00a\x00\x0e\x00\x00\x00ArrayProperty\x00");
+        nested.extend_from_slice(&8u64.to_le_bytes());
+        nested.extend_from_slice(&1u32.to_le_bytes());
+    }
+    for _ in 0..depth {
+        nested.extend_from_slice(b"\x05\x00\x00\x00None\x00");
+    }
+    let mut b = bytes[..at].to_vec();
+    b.extend_from_slice(&nested);
+    b.extend_from_slice(&bytes[at..]);
+    let header_len = header.len() + nested.len();
+    b[..4].copy_from_slice(&(header_len as u32).to_le_bytes());
+    reseal(&mut b);
+    b
+}
