@@ -289,7 +289,9 @@ struct FramePass<'a> {
     duration: f64,
 }
 
-/// The one pass over the network frames, within the frame limit and the deadline.
+/// The one pass over the network frames, within the frame limit, the deadline and the cap on
+/// network players (checked after every frame, so per-player state never grows past it by more
+/// than one frame's new players).
 fn frame_pass<'a>(
     bytes: &[u8],
     replay: &'a boxcars::Replay,
@@ -306,6 +308,7 @@ fn frame_pass<'a>(
         replay.net_version,
         goal_frames,
     );
+    tracker.max_players = limits.max_network_players;
     // One sample per frame: sized once from the header's count instead of grown by doubling.
     let expected = header
         .num_frames
@@ -332,6 +335,13 @@ fn frame_pass<'a>(
                 return false;
             }
             tracker.process(frames, frame);
+            if tracker.players.len() > limits.max_network_players {
+                refused = Some(AnalyzeError::TooManyNetworkPlayers {
+                    players: tracker.players.len(),
+                    limit: limits.max_network_players,
+                });
+                return false;
+            }
             frames += 1;
             duration += f64::from(frame.delta.max(0.0));
             true

@@ -126,6 +126,110 @@ pub fn rename_in_header(bytes: &[u8], old: &str, new: &str) -> Vec<u8> {
     b
 }
 
+/// A little-endian `i32` at `at`.
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// The end of the length-prefixed string at `at` (negative length: UTF-16, two bytes a char).
+fn skip_text(b: &[u8], at: usize) -> usize {
+    let n = i32_at(b, at);
+    at + 4
+        + if n < 0 {
+            n.unsigned_abs() as usize * 2
+        } else {
+            n as usize
+        }
+}
+
+/// The end of the header property list at `at` (properties up to and including the `None` key),
+/// walking them as boxcars does for current replays.
+fn skip_props(b: &[u8], mut at: usize) -> usize {
+    loop {
+        let key_end = skip_text(b, at);
+        if &b[at + 4..key_end] == b"None\0" {
+            return key_end;
+        }
+        let kind = key_end + 4..skip_text(b, key_end) - 1;
+        let value = kind.end + 1 + 8;
+        at = match &b[kind] {
+            b"BoolProperty" => value + 1,
+            b"IntProperty" | b"FloatProperty" => value + 4,
+            b"QWordProperty" => value + 8,
+            b"StrProperty" | b"NameProperty" => skip_text(b, value),
+            b"ByteProperty" => {
+                let kind_end = skip_text(b, value);
+                if &b[value + 4..kind_end] == b"None\0" {
+                    kind_end + 1
+                } else {
+                    skip_text(b, kind_end)
+                }
+            }
+            b"StructProperty" => skip_props(b, skip_text(b, value)),
+            b"ArrayProperty" => {
+                let mut at = value + 4;
+                for _ in 0..i32_at(b, value) {
+                    at = skip_props(b, at);
+                }
+                at
+            }
+            other => panic!("unknown header property {}", String::from_utf8_lossy(other)),
+        };
+    }
+}
+
+/// A copy of a replay whose header array property `name` (e.g. `PlayerStats`, `Goals`,
+/// `HighLights`) has `n` entries, the original ones repeated in turn, with everything that sizes
+/// it rewritten: the array's count and its value size (u64, the count word and the entries), the
+/// header section's size word, then both CRCs. The network data is untouched.
+///
+/// Layout of an array property: name, type name (`ArrayProperty`), u64 value size, u32 count,
+/// then each entry as a property list ending in a `None` key.
+pub fn with_header_array_len(bytes: &[u8], name: &str, n: usize) -> Vec<u8> {
+    let header = sections(bytes).0;
+    let key: Vec<u8> = [
+        &(name.len() as u32 + 1).to_le_bytes()[..],
+        name.as_bytes(),
+        b"\0",
+    ]
+    .concat();
+    let at = header.start
+        + bytes[header.clone()]
+            .windows(key.len())
+            .position(|w| w == key)
+            .unwrap_or_else(|| panic!("the header has no {name}"));
+    let kind_end = skip_text(bytes, at + key.len());
+    assert_eq!(&bytes[at + key.len() + 4..kind_end], b"ArrayProperty\0");
+    let (size_at, count_at) = (kind_end, kind_end + 8);
+    let count = i32_at(bytes, count_at) as usize;
+    assert!(count > 0, "{name} is empty");
+    let mut entries = Vec::with_capacity(count);
+    let mut start = count_at + 4;
+    for _ in 0..count {
+        let end = skip_props(bytes, start);
+        entries.push(start..end);
+        start = end;
+    }
+    let old_value = count_at..start;
+    assert_eq!(
+        u64::from_le_bytes(bytes[size_at..count_at].try_into().unwrap()),
+        old_value.len() as u64,
+        "{name}'s value size"
+    );
+    let mut value = (n as u32).to_le_bytes().to_vec();
+    for i in 0..n {
+        value.extend_from_slice(&bytes[entries[i % count].clone()]);
+    }
+    let mut b = bytes[..size_at].to_vec();
+    b.extend_from_slice(&(value.len() as u64).to_le_bytes());
+    b.extend_from_slice(&value);
+    b.extend_from_slice(&bytes[old_value.end..]);
+    let header_len = header.len() + value.len() - old_value.len();
+    b[..4].copy_from_slice(&(header_len as u32).to_le_bytes());
+    reseal(&mut b);
+    b
+}
+
 /// A copy whose header integer property `name` (e.g. `Team0Score`) is `value`, re-sealed.
 pub fn with_int_property(bytes: &[u8], name: &str, value: i32) -> Vec<u8> {
     let mut b = bytes.to_vec();
@@ -143,6 +247,51 @@ pub fn with_int_property(bytes: &[u8], name: &str, value: i32) -> Vec<u8> {
             .unwrap_or_else(|| panic!("the header has an IntProperty {name}"))
         + key.len();
     b[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    reseal(&mut b);
+    b
+}
+
+/// A copy of a replay whose header scoreboard (`PlayerStats`) lists `n` players, its real
+/// entries repeated (see [`with_header_array_len`]).
+pub fn with_header_players(bytes: &[u8], n: usize) -> Vec<u8> {
+    with_header_array_len(bytes, "PlayerStats", n)
+}
+
+/// A copy of a replay whose header size word says `size` (the header's properties unchanged), its
+/// header CRC re-sealed over that many bytes. boxcars reads the properties to their end whatever
+/// the word says, and the body after them, so the body's size and CRC words stay where they are.
+pub fn with_header_size_word(bytes: &[u8], size: u32) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[..4].copy_from_slice(&size.to_le_bytes());
+    let crc = boxcars::crc::calc_crc(&b[8..8 + size as usize]);
+    b[4..8].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// A copy of a replay with `depth` array properties nested one in another (each holding one
+/// property list) before its first header property; header size word and CRCs rewritten.
+pub fn with_nested_header_arrays(bytes: &[u8], depth: usize) -> Vec<u8> {
+    let header = sections(bytes).0;
+    let key = b"\x09\x00\x00\x00TeamSize\x00";
+    let at = header.start
+        + bytes[header.clone()]
+            .windows(key.len())
+            .position(|w| w == key)
+            .expect("the header has a TeamSize");
+    let mut nested = Vec::new();
+    for _ in 0..depth {
+        nested.extend_from_slice(b"\x02\x00\x00\x00a\x00\x0e\x00\x00\x00ArrayProperty\x00");
+        nested.extend_from_slice(&8u64.to_le_bytes());
+        nested.extend_from_slice(&1u32.to_le_bytes());
+    }
+    for _ in 0..depth {
+        nested.extend_from_slice(b"\x05\x00\x00\x00None\x00");
+    }
+    let mut b = bytes[..at].to_vec();
+    b.extend_from_slice(&nested);
+    b.extend_from_slice(&bytes[at..]);
+    let header_len = header.len() + nested.len();
+    b[..4].copy_from_slice(&(header_len as u32).to_le_bytes());
     reseal(&mut b);
     b
 }

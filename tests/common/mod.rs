@@ -7,7 +7,10 @@ mod skip;
 
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
-pub use edit::{distinct_copy, reseal, sections};
+pub use edit::{
+    distinct_copy, reseal, sections, with_header_array_len, with_header_players,
+    with_header_size_word, with_nested_header_arrays,
+};
 #[allow(unused_imports)]
 pub use skip::{REQUIRE_CORPUS, REQUIRE_POSTGRES, skip_or_fail};
 

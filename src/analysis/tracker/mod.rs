@@ -103,6 +103,9 @@ pub struct Tracker<'a> {
     pub players: Vec<PlayerTrack>,
     pub playlist_id: Option<i32>,
     pub match_guid: Option<String>,
+    /// Players are added up to one over this (see `ActorTable::resolve_players`); the frame pass
+    /// refuses a replay that brings in more.
+    pub max_players: usize,
     /// This frame, per player: component activations, car view and rotation.
     inputs: Vec<Inputs>,
     cars: Vec<Option<CarView>>,
@@ -131,6 +134,7 @@ impl<'a> Tracker<'a> {
             players: Vec::new(),
             playlist_id: None,
             match_guid: None,
+            max_players: crate::analysis::MAX_NETWORK_PLAYERS,
             inputs: Vec::new(),
             cars: Vec::new(),
             rots: Vec::new(),
@@ -165,7 +169,9 @@ impl<'a> Tracker<'a> {
                 .update(upd.actor_id, upd.object_id, &upd.attribute);
             self.apply(index, signal);
         }
-        let added = self.actors.resolve_players(&mut self.players);
+        let added = self
+            .actors
+            .resolve_players(&mut self.players, self.max_players);
         for _ in 0..added {
             self.inputs.push(Inputs::default());
             self.totals.accs.push(PlayerAcc::default());

@@ -547,3 +547,26 @@ fn a_kickoff_runs_countdown_go_first_touch_then_live_play() {
     assert!((live - 29.0 / 30.0).abs() < 1e-3, "live {live}");
     assert_eq!(post, 0.0);
 }
+
+/// A frame spawning 1,000 PRIs of distinct identities (as a forged stream can) adds players only
+/// up to one over the tracker's cap, the one that tells the frame pass to refuse the replay, and
+/// none in later frames.
+#[test]
+fn a_frame_of_forged_pris_adds_players_only_up_to_one_over_the_cap() {
+    let mut t = tracker(&[], &[], Some(10));
+    t.max_players = 5;
+    let pris = 100..1100;
+    let mut f = frame(Vec::new());
+    f.new_actors = pris.clone().map(|pri| spawn(pri, 2)).collect();
+    for pri in pris {
+        f.updated_actors
+            .extend(player(pri, CAR, 1000 + pri as u64, "forged"));
+    }
+    t.process(0, &f);
+    assert_eq!(t.players.len(), 6);
+    assert_eq!(t.totals.accs.len(), 6);
+    let mut again = frame(vec![player(2000, CAR, 5000, "another")[0].clone()]);
+    again.new_actors = vec![spawn(2000, 2)];
+    t.process(1, &again);
+    assert_eq!(t.players.len(), 6);
+}

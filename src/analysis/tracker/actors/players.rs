@@ -44,8 +44,10 @@ pub fn player_id(u: &UniqueId, name: Option<&str>) -> PlayerId {
 
 impl ActorTable<'_> {
     /// Links new PRIs to players (adding a player the first time an identity is seen) and copies
-    /// names and teams that changed. Returns how many players were added.
-    pub fn resolve_players(&mut self, players: &mut Vec<PlayerTrack>) -> usize {
+    /// names and teams that changed. Returns how many players were added. Adds none once there
+    /// are more than `cap` (one over it is enough for the frame pass to refuse the replay), so a
+    /// frame of thousands of forged PRIs does not allocate per-player state for each.
+    pub fn resolve_players(&mut self, players: &mut Vec<PlayerTrack>, cap: usize) -> usize {
         let before = players.len();
         for idx in 0..self.live_pris.len() {
             let pri_id = self.live_pris[idx];
@@ -68,8 +70,11 @@ impl ActorTable<'_> {
                     let Some(name) = p.name.clone() else { continue };
                     uid.id = name;
                 }
-                let name = p.name.clone().unwrap_or_default();
                 let found = players.iter().position(|t| t.id == uid);
+                if found.is_none() && players.len() > cap {
+                    continue;
+                }
+                let name = p.name.clone().unwrap_or_default();
                 p.player = Some(found.unwrap_or_else(|| {
                     players.push(PlayerTrack::new(uid, name, p.is_bot));
                     players.len() - 1
