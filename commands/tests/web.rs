@@ -1544,3 +1544,81 @@ async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(store: St
     assert_eq!(visitor.status, StatusCode::SEE_OTHER);
     assert_eq!(visitor.location(), "/login");
 }
+
+both_backends!(
+    large_stripe_events_fit_the_webhooks_own_body_limit,
+    |db: &common::db::TestDb| large_stripe_events_fit_the_webhooks_own_body_limit(
+        db.store.clone()
+    )
+);
+
+/// Stripe's events are not forms: a genuinely signed 200 KB subscription event (one with many
+/// items, as a seat-based plan has) is applied, past the site's 64 KiB form limit; only a body
+/// over the webhook's own 1 MB is a 413.
+async fn large_stripe_events_fit_the_webhooks_own_body_limit(store: Store) {
+    let site = TestSite::on(store, false).await;
+    let now = rlcoach::storage::now_ms() / 1000;
+    let user: u64 = 444_000_000_000_000_004;
+    let event = |id: &str, items: usize| {
+        let item = |k: usize| {
+            json!({
+                "id": format!("si_{k}"), "object": "subscription_item", "created": now,
+                "current_period_start": now, "current_period_end": now + 30 * 86_400,
+                "quantity": 1, "metadata": {},
+                "price": {"id": fake_stripe::PRICE, "object": "price", "active": true,
+                    "currency": "usd", "unit_amount": 1000, "type": "recurring",
+                    "recurring": {"interval": "month", "interval_count": 1},
+                    "product": "prod_pro",
+                    "nickname": "x".repeat(1600)}
+            })
+        };
+        json!({
+            "id": id, "object": "event", "api_version": "2025-03-31.basil", "created": now,
+            "livemode": false, "pending_webhooks": 1, "type": "customer.subscription.created",
+            "request": {"id": null, "idempotency_key": null},
+            "data": {"object": {
+                "id": "sub_big", "object": "subscription", "customer": "cus_big",
+                "status": "active", "cancel_at_period_end": false, "cancel_at": null,
+                "created": now, "current_period_start": now,
+                "current_period_end": now + 30 * 86_400,
+                "metadata": {"discord_user_id": user.to_string()},
+                "items": {"object": "list", "data": (0..items).map(item).collect::<Vec<_>>()}
+            }}
+        })
+        .to_string()
+    };
+    let post = |body: String| {
+        let sig = rlcoach::billing::signature_header(WEBHOOK_SECRET, now, body.as_bytes());
+        Request::post("/stripe/webhook")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("stripe-signature", sig)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let big = event("evt_big", 110);
+    assert!(
+        (200_000..300_000).contains(&big.len()),
+        "a 200 KB event: {}",
+        big.len()
+    );
+    let ok = site.send(post(big)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(
+        site.store
+            .plan_of(UserId::from_discord(user), rlcoach::storage::now_ms())
+            .await
+            .unwrap()
+            .is_pro(),
+        "the large event was applied"
+    );
+    // Over the webhook's own limit: 413, before the signature is read.
+    let huge = event("evt_huge", 600);
+    assert!(huge.len() > web::WEBHOOK_BODY_LIMIT, "{}", huge.len());
+    let refused = site.send(post(huge)).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", refused.body);
+    // The rest of the site keeps its small form limit.
+    let (cookie, csrf) = site.login_as(ME).await;
+    let padded = format!("csrf={csrf}&pad={}", "x".repeat(100 * 1024));
+    let p = site.post("/logout", &cookie, Some(BASE), &padded).await;
+    assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE);
+}

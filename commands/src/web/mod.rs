@@ -127,6 +127,9 @@ impl AppState {
     }
 }
 
+/// The largest Stripe event `POST /stripe/webhook` reads (1 MB); larger bodies are a 413.
+pub const WEBHOOK_BODY_LIMIT: usize = 1 << 20;
+
 /// Every route, with security headers, body limits and a timeout.
 pub fn router(state: AppState) -> Router {
     // Uploads carry many replays; everything else is a small form.
@@ -157,12 +160,17 @@ pub fn router(state: AppState) -> Router {
         .route("/billing/plan", get(billing::plan))
         .route("/billing/checkout", post(billing::checkout))
         .route("/billing/portal", post(billing::portal))
-        .route("/stripe/webhook", post(billing::webhook))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
+    // Stripe's events can be far larger than a form (an invoice with many lines, a
+    // subscription with its items): refused for size, a genuine event would be lost.
+    let webhook = Router::new()
+        .route("/stripe/webhook", post(billing::webhook))
+        .layer(axum::extract::DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT));
     let uploads = Router::new()
         .route("/upload", post(upload::submit))
         .layer(axum::extract::DefaultBodyLimit::max(upload_limit));
     pages
+        .merge(webhook)
         .merge(uploads)
         .fallback(error::not_found)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
