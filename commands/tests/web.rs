@@ -1622,3 +1622,85 @@ async fn large_stripe_events_fit_the_webhooks_own_body_limit(store: Store) {
     let p = site.post("/logout", &cookie, Some(BASE), &padded).await;
     assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+both_backends!(
+    a_login_state_is_single_use_and_expires_after_ten_minutes,
+    |db: &common::db::TestDb| a_login_state_is_single_use_and_expires_after_ten_minutes(
+        db.store.clone()
+    )
+);
+
+/// The OAuth `state` of a login is honoured once, within ten minutes of `/login`: replaying a
+/// finished callback (same state and cookie, even with a fresh code from Discord) and coming
+/// back after eleven minutes are both refused with a "log in again" page and no session.
+async fn a_login_state_is_single_use_and_expires_after_ten_minutes(store: Store) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let site = TestSite::on(store, false).await;
+    let login = site.get("/login", None).await;
+    let oauth_cookie = login.cookie("rlcoach_oauth").unwrap();
+    let q = query(login.location());
+    let consent = |challenge: &str| {
+        site.fake
+            .oauth_consent(ME, "me", json!([]), challenge, &q["redirect_uri"])
+    };
+    let callback = |code: String, state: String, cookie: String| {
+        let site = &site;
+        async move {
+            site.get(
+                &format!("/auth/callback?code={code}&state={state}"),
+                Some(&cookie),
+            )
+            .await
+        }
+    };
+    let first = callback(
+        consent(&q["code_challenge"]),
+        q["state"].clone(),
+        oauth_cookie.clone(),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert!(first.cookie("rlcoach_session").is_some());
+    // The same callback again, even with a new code Discord would accept: refused.
+    let replay = callback(
+        consent(&q["code_challenge"]),
+        q["state"].clone(),
+        oauth_cookie.clone(),
+    )
+    .await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
+    assert!(replay.cookie("rlcoach_session").is_none());
+    assert!(
+        replay.body.contains("already used") && replay.body.contains("log in again"),
+        "{}",
+        replay.body
+    );
+    // A login cookie issued `age` seconds ago, for a state and verifier of our own.
+    let aged = |age: i64, n: u8| {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let state = b64(&[n; 24]);
+        let verifier = b64(&[n + 100; 32]);
+        let challenge = b64(&sha2::Sha256::digest(verifier.as_bytes()));
+        let issued = rlcoach::storage::now_ms() / 1000 - age;
+        let cookie = format!(
+            "rlcoach_oauth={}",
+            site.key.oauth_cookie_value(&state, &verifier, issued)
+        );
+        (state, challenge, cookie)
+    };
+    let (state, challenge, cookie) = aged(11 * 60, 1);
+    let late = callback(consent(&challenge), state, cookie).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
+    assert!(late.cookie("rlcoach_session").is_none());
+    assert!(
+        late.body.contains("expired") && late.body.contains("log in again"),
+        "{}",
+        late.body
+    );
+    // Nine minutes is still in time.
+    let (state, challenge, cookie) = aged(9 * 60, 2);
+    let in_time = callback(consent(&challenge), state, cookie).await;
+    assert_eq!(in_time.status, StatusCode::SEE_OTHER, "{}", in_time.body);
+    assert!(in_time.cookie("rlcoach_session").is_some());
+}

@@ -260,7 +260,7 @@ async fn fill_mechanics(store: Store) {
     }
 }
 
-/// Hourly: expired sessions go, accounts whose deletion grace period ended are deleted, and
+/// Hourly: expired sessions and used login states go, accounts whose deletion grace period ended are deleted, and
 /// idle users' rate-limit buckets are forgotten.
 async fn sweep(store: Store, limits: Arc<RateLimits>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -269,6 +269,10 @@ async fn sweep(store: Store, limits: Arc<RateLimits>) {
         limits.prune();
         if let Err(e) = store.sweep_web_sessions().await {
             tracing::warn!(error = %e, "web session sweep failed");
+        }
+        let expired = rlcoach::storage::now_ms() - (auth::OAUTH_STATE_TTL_SECS + 60) * 1000;
+        if let Err(e) = store.sweep_oauth_states(expired).await {
+            tracing::warn!(error = %e, "used login states sweep failed");
         }
         match store.purge_due_deletions(rlcoach::storage::now_ms()).await {
             Ok(users) if !users.is_empty() => {
