@@ -12,15 +12,19 @@ mod support;
 // `common::db::TestDb`.
 use support as common;
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use governor::Quota;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use rlcoach::Report;
 use rlcoach::jobs::{Intake, JobEvent, PoolConfig, WorkerPool};
 use rlcoach::report::PlayerId;
 use rlcoach::storage::{NewUpload, Store, UserId, Viewer};
+use rlcoach_bot::limits::RateLimits;
 use rlcoach_bot::web::auth::SessionKey;
 use rlcoach_bot::web::oauth::DiscordOAuth;
 use rlcoach_bot::web::{self, AppState, WebSettings};
@@ -68,6 +72,10 @@ impl Page {
     }
 }
 
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap()
+}
+
 fn uid(id: u64) -> UserId {
     UserId::from_discord(id)
 }
@@ -87,8 +95,28 @@ impl TestSite {
         Self::on_with(store, workers, true).await
     }
 
-    /// `billing`: Stripe configured (against the fake Stripe), or not at all.
+    /// `billing`: Stripe configured (against the fake Stripe), or not at all. The bot's file
+    /// limits (20 a minute, 10 at once); heavy requests as many as a test that opens every page
+    /// needs (the heavy-limit test sets its own, [`TestSite::on_limits`]).
     async fn on_with(store: Store, workers: bool, billing: bool) -> TestSite {
+        let limits = RateLimits::new(
+            Quota::per_minute(nz(20)).allow_burst(nz(10)),
+            Quota::per_minute(nz(600)).allow_burst(nz(600)),
+        );
+        Self::on_full(store, workers, billing, Arc::new(limits)).await
+    }
+
+    /// A site whose per-user limits are `limits` (the bot's, when a test plays both doors).
+    async fn on_limits(store: Store, limits: Arc<RateLimits>) -> TestSite {
+        Self::on_full(store, false, true, limits).await
+    }
+
+    async fn on_full(
+        store: Store,
+        workers: bool,
+        billing: bool,
+        limits: Arc<RateLimits>,
+    ) -> TestSite {
         let config = PoolConfig {
             workers: 2,
             poll: Duration::from_millis(100),
@@ -123,7 +151,11 @@ impl TestSite {
             }),
             pro_price: "$10 / month".into(),
         };
-        let app = web::router(AppState::new(store.clone(), intake, settings).unwrap());
+        let app = web::router(
+            AppState::new(store.clone(), intake, settings)
+                .unwrap()
+                .with_limits(limits),
+        );
         TestSite {
             app,
             store,
@@ -1703,4 +1735,77 @@ async fn a_login_state_is_single_use_and_expires_after_ten_minutes(store: Store)
     let in_time = callback(consent(&challenge), state, cookie).await;
     assert_eq!(in_time.status, StatusCode::SEE_OTHER, "{}", in_time.body);
     assert!(in_time.cookie("rlcoach_session").is_some());
+}
+
+both_backends!(
+    heavy_pages_take_the_bots_heavy_budget,
+    |db: &common::db::TestDb| heavy_pages_take_the_bots_heavy_budget(db.store.clone())
+);
+
+/// Chart renders, exports, comparisons and sessions on the site take the same per-user heavy
+/// budget as the bot's buttons and commands — its very buckets: the 9th render within a burst of
+/// 8 is a 429 with `Retry-After` (an SVG saying when, where the chart would be; a page for the
+/// others), other users keep theirs, and what the bot took counts on the site.
+async fn heavy_pages_take_the_bots_heavy_budget(store: Store) {
+    let limits = Arc::new(RateLimits::new(
+        Quota::per_minute(nz(20)).allow_burst(nz(10)),
+        Quota::per_minute(nz(20)).allow_burst(nz(8)),
+    ));
+    let site = TestSite::on_limits(store, limits.clone()).await;
+    let ids = seed(&site, ME, &steam(MY_STEAM), 1, 1).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let chart = format!("/replays/{}/charts/match.svg", ids[0]);
+    for i in 0..8 {
+        let p = site.get(&chart, Some(&cookie)).await;
+        assert_eq!(p.status, StatusCode::OK, "render {i}: {}", p.body);
+    }
+    let p = site.get(&chart, Some(&cookie)).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+    let wait: u64 = p.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=4).contains(&wait), "{wait}");
+    assert_eq!(p.headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(
+        p.body.contains(&format!("try again in {wait} s")),
+        "{}",
+        p.body
+    );
+    // The other heavy routes share the budget: pages that say so.
+    for p in [
+        site.get("/trends/chart.svg?metric=bcpm", Some(&cookie)).await,
+        site.get("/compare", Some(&cookie)).await,
+        site.get("/sessions", Some(&cookie)).await,
+        site.post(
+            "/settings/export",
+            &cookie,
+            Some(BASE),
+            &format!("csrf={csrf}"),
+        )
+        .await,
+    ] {
+        assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+        assert!(p.headers.contains_key(header::RETRY_AFTER));
+    }
+    let page = site.get("/compare", Some(&cookie)).await;
+    assert!(
+        page.body.contains("Slow down") && page.body.contains("try again in"),
+        "{}",
+        page.body
+    );
+    // Light pages are not limited.
+    assert_eq!(site.get("/replays", Some(&cookie)).await.status, StatusCode::OK);
+    // Another user has their own budget…
+    let (theirs, _) = site.login_as(OTHER).await;
+    assert_eq!(site.get("/compare", Some(&theirs)).await.status, StatusCode::OK);
+    // …which the bot's buttons spend too: one budget for both doors.
+    for _ in 0..7 {
+        limits.heavy(OTHER).unwrap();
+    }
+    assert_eq!(
+        site.get("/sessions", Some(&theirs)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

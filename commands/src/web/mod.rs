@@ -91,8 +91,8 @@ pub struct AppState {
     /// Checkout and portal requests per user (each calls Stripe, whose API rate limit is the
     /// whole site's).
     pub billing_limits: Arc<governor::DefaultKeyedRateLimiter<i64>>,
-    /// Replay files per user (`POST /upload`): the bot's limits, and its very buckets when
-    /// both run in one process ([`AppState::with_limits`]).
+    /// Replay files (`POST /upload`) and heavy requests per user: the bot's limits, and its
+    /// very buckets when both run in one process ([`AppState::with_limits`]).
     pub limits: Arc<RateLimits>,
 }
 
@@ -298,6 +298,16 @@ pub async fn run(settings: WebSettings) -> anyhow::Result<()> {
     pool.shutdown(Duration::from_secs(20)).await;
     store.close().await;
     Ok(())
+}
+
+/// A heavy request (a chart or card render, an export, a comparison, the sessions read) takes a
+/// token of the user's heavy budget: the bot's (`RLCOACH_HEAVY_PER_MIN` / `_BURST`), its very
+/// buckets when both run in one process, so a page and a button cost the same. Past it: 429.
+pub(crate) fn heavy(state: &AppState, user: &auth::CurrentUser, image: bool) -> Result<(), WebError> {
+    state
+        .limits
+        .heavy(user.user().discord())
+        .map_err(|wait| WebError::SlowDown { wait, image })
 }
 
 /// Renders a core card or chart as SVG off the async threads and answers it: a card the report
