@@ -150,6 +150,7 @@ impl TestSite {
                 api_base: stripe.base.clone(),
             }),
             pro_price: "$10 / month".into(),
+            server: Default::default(),
         };
         let app = web::router(
             AppState::new(store.clone(), intake, settings)

@@ -17,6 +17,7 @@ mod home;
 mod layout;
 pub mod oauth;
 mod replays;
+mod server;
 mod sessions;
 mod settings;
 mod trends;
@@ -35,6 +36,7 @@ use rlcoach::storage::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::WebError;
+pub use server::ServerLimits;
 
 use crate::limits::RateLimits;
 
@@ -59,6 +61,8 @@ pub struct WebSettings {
     /// How the Pro price reads on the site (`RLCOACH_PRO_PRICE`, default `$10 / month`); the
     /// amount charged is Stripe's price (`STRIPE_PRICE_ID`).
     pub pro_price: String,
+    /// Header and idle timeouts and the connection cap (`RLCOACH_WEB_*`).
+    pub server: ServerLimits,
 }
 
 impl std::fmt::Debug for WebSettings {
@@ -208,6 +212,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Site {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    addr: SocketAddr,
 }
 
 impl Site {
@@ -218,25 +223,25 @@ impl Site {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (RLCOACH_WEB_ADDR)"))?;
+        let addr = listener.local_addr().unwrap_or(addr);
         tracing::info!(%addr, base = %state.settings.base, "web site listening");
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let limits = state.settings.server;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let sweeper = tokio::spawn(sweep(state.store.clone(), state.limits.clone()));
         // Its own task: a long fill never holds up the hourly sweeps.
         let fill = tokio::spawn(fill_mechanics(state.store.clone()));
         let app = router(state);
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "web site stopped");
-            }
+            server::serve(listener, app, limits, stopped).await;
             sweeper.abort();
             fill.abort();
         });
-        Ok(Site { stop, task })
+        Ok(Site { stop, task, addr })
+    }
+
+    /// The address it listens on (the port chosen when `RLCOACH_WEB_ADDR` says port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Stops accepting connections and waits (up to 10 s) for requests in flight.
