@@ -49,6 +49,20 @@ pub fn pool() -> anyhow::Result<PoolConfig> {
     Ok(c)
 }
 
+/// `RLCOACH_MAX_DOWNLOADS` (default 8): replay files held in memory at once, across the bot's
+/// attachment downloads and the site's uploads (one semaphore for both, built once).
+pub fn max_downloads() -> anyhow::Result<usize> {
+    match var("RLCOACH_MAX_DOWNLOADS") {
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("RLCOACH_MAX_DOWNLOADS={v:?} is not a positive number")),
+        None => Ok(8),
+    }
+}
+
 /// The site's connections: `RLCOACH_WEB_HEADER_TIMEOUT_SECS` (10), `RLCOACH_WEB_IDLE_TIMEOUT_SECS`
 /// (60), `RLCOACH_WEB_MAX_CONNECTIONS` (512).
 pub fn web_server() -> anyhow::Result<crate::web::ServerLimits> {

@@ -103,12 +103,21 @@ impl TestSite {
             Quota::per_minute(nz(20)).allow_burst(nz(10)),
             Quota::per_minute(nz(600)).allow_burst(nz(600)),
         );
-        Self::on_full(store, workers, billing, Arc::new(limits)).await
+        Self::on_full(store, workers, billing, Arc::new(limits), None).await
     }
 
     /// A site whose per-user limits are `limits` (the bot's, when a test plays both doors).
     async fn on_limits(store: Store, limits: Arc<RateLimits>) -> TestSite {
-        Self::on_full(store, false, true, limits).await
+        Self::on_full(store, false, true, limits, None).await
+    }
+
+    /// A site whose replay slots are `slots` (the bot's download semaphore).
+    async fn on_slots(store: Store, slots: Arc<tokio::sync::Semaphore>) -> TestSite {
+        let limits = RateLimits::new(
+            Quota::per_minute(nz(20)).allow_burst(nz(10)),
+            Quota::per_minute(nz(600)).allow_burst(nz(600)),
+        );
+        Self::on_full(store, false, true, Arc::new(limits), Some(slots)).await
     }
 
     async fn on_full(
@@ -116,6 +125,7 @@ impl TestSite {
         workers: bool,
         billing: bool,
         limits: Arc<RateLimits>,
+        slots: Option<Arc<tokio::sync::Semaphore>>,
     ) -> TestSite {
         let config = PoolConfig {
             workers: 2,
@@ -152,11 +162,13 @@ impl TestSite {
             pro_price: "$10 / month".into(),
             server: Default::default(),
         };
-        let app = web::router(
-            AppState::new(store.clone(), intake, settings)
-                .unwrap()
-                .with_limits(limits),
-        );
+        let mut state = AppState::new(store.clone(), intake, settings)
+            .unwrap()
+            .with_limits(limits);
+        if let Some(slots) = slots {
+            state = state.with_replay_slots(slots);
+        }
+        let app = web::router(state);
         TestSite {
             app,
             store,
@@ -1809,4 +1821,109 @@ async fn heavy_pages_take_the_bots_heavy_budget(store: Store) {
         site.get("/sessions", Some(&theirs)).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+both_backends!(
+    uploads_check_the_token_first_and_share_the_bots_replay_slots,
+    |db: &common::db::TestDb| uploads_check_the_token_first_and_share_the_bots_replay_slots(
+        db.store.clone()
+    )
+);
+
+/// `POST /upload` reads nothing it will not use: a file before the CSRF token is refused, as is
+/// an oversized token or a field the form does not send, and a declared length over the limit is
+/// a 413 before the body is read. Files wait for one of the replay slots shared with the bot's
+/// downloads: with all of them taken, the upload is a 503 with `Retry-After` (JSON for the
+/// page's script), and once one is free it goes through.
+async fn uploads_check_the_token_first_and_share_the_bots_replay_slots(store: Store) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(1));
+    let site = TestSite::on_slots(store, slots.clone()).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let post = |ct: String, body: Vec<u8>, json: bool| {
+        let mut req = Request::post("/upload")
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, BASE)
+            .header(header::CONTENT_TYPE, ct);
+        if json {
+            req = req.header(header::ACCEPT, "application/json");
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    let boundary = "XrlcoachBoundaryX";
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let part = |name: &str, file: Option<&str>, value: &[u8]| {
+        let mut b = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"");
+        if let Some(f) = file {
+            b.push_str(&format!("; filename=\"{f}\""));
+        }
+        b.push_str("\r\n\r\n");
+        let mut out = b.into_bytes();
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+        out
+    };
+    let end = format!("--{boundary}--\r\n").into_bytes();
+    // A file before the token: refused without reading it.
+    let body = [
+        part("replays", Some("a.replay"), b"not a replay"),
+        part("csrf", None, csrf.as_bytes()),
+        end.clone(),
+    ]
+    .concat();
+    assert_eq!(
+        site.send(post(ct.clone(), body, false)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // An oversized token (a megabyte of it).
+    let body = [part("csrf", None, &vec![b'a'; 1 << 20]), end.clone()].concat();
+    assert_eq!(
+        site.send(post(ct.clone(), body, false)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A field the form does not send.
+    let body = [
+        part("csrf", None, csrf.as_bytes()),
+        part("padding", None, &vec![b'a'; 1 << 16]),
+        end.clone(),
+    ]
+    .concat();
+    let p = site.send(post(ct.clone(), body, false)).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+    // A declared length over the limit: 413 at once.
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::CONTENT_TYPE, ct.clone())
+        .header(header::CONTENT_LENGTH, (1u64 << 40).to_string())
+        .body(Body::from(part("csrf", None, csrf.as_bytes())))
+        .unwrap();
+    let p = site.send(req).await;
+    assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", p.body);
+    assert!(p.body.contains("larger than"), "{}", p.body);
+    // The bot is downloading a file: its one slot is taken, so the upload is answered "busy".
+    let upload = [
+        part("csrf", None, csrf.as_bytes()),
+        part("replays", Some("b.replay"), b"not a replay"),
+        end.clone(),
+    ]
+    .concat();
+    let download = slots.clone().acquire_owned().await.unwrap();
+    let p = site.send(post(ct.clone(), upload.clone(), true)).await;
+    assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE, "{}", p.body);
+    assert!(p.headers.contains_key(header::RETRY_AFTER));
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    assert!(
+        res["error"].as_str().unwrap().contains("try again in"),
+        "{res}"
+    );
+    let page = site.send(post(ct.clone(), upload.clone(), false)).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.body.contains("try again in"), "{}", page.body);
+    // The download is done: the upload is read (and refused as no replay, with its reason).
+    drop(download);
+    let p = site.send(post(ct.clone(), upload, true)).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    assert_eq!(res["refused"][0]["file_name"], "b.replay", "{res}");
+    assert_eq!(slots.available_permits(), 1, "the slot was given back");
 }

@@ -98,6 +98,10 @@ pub struct AppState {
     /// Replay files (`POST /upload`) and heavy requests per user: the bot's limits, and its
     /// very buckets when both run in one process ([`AppState::with_limits`]).
     pub limits: Arc<RateLimits>,
+    /// Replay files held in memory at once (`RLCOACH_MAX_DOWNLOADS`): an upload holds a slot
+    /// while a file is read and stored. The bot's download semaphore when both run in one
+    /// process ([`AppState::with_replay_slots`]).
+    pub replay_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -122,7 +126,18 @@ impl AppState {
                 .build()
                 .context("cannot build the HTTP client for Discord login")?,
             limits: Arc::new(RateLimits::from_env()),
+            replay_slots: Arc::new(tokio::sync::Semaphore::new(
+                crate::config::max_downloads()?,
+            )),
         })
+    }
+
+    /// Shares the bot's replay slots, so downloads and uploads together stay within one limit.
+    pub fn with_replay_slots(self, replay_slots: Arc<tokio::sync::Semaphore>) -> AppState {
+        AppState {
+            replay_slots,
+            ..self
+        }
     }
 
     /// Shares these rate limits (the bot's), so a user's files count once across both.
@@ -137,7 +152,7 @@ pub const WEBHOOK_BODY_LIMIT: usize = 1 << 20;
 /// Every route, with security headers, body limits and a timeout.
 pub fn router(state: AppState) -> Router {
     // Uploads carry many replays; everything else is a small form.
-    let upload_limit = state.settings.max_replay_bytes.saturating_mul(10) + (1 << 20);
+    let upload_limit = upload::body_limit(state.settings.max_replay_bytes);
     let pages = Router::new()
         .route("/", get(home::page))
         .route("/login", get(auth::login))
