@@ -69,7 +69,11 @@ pub fn web_server() -> anyhow::Result<crate::web::ServerLimits> {
     let d = crate::web::ServerLimits::default();
     Ok(crate::web::ServerLimits {
         header_timeout: Duration::from_secs(
-            parsed("RLCOACH_WEB_HEADER_TIMEOUT_SECS", d.header_timeout.as_secs())?.max(1),
+            parsed(
+                "RLCOACH_WEB_HEADER_TIMEOUT_SECS",
+                d.header_timeout.as_secs(),
+            )?
+            .max(1),
         ),
         idle_timeout: Duration::from_secs(
             parsed("RLCOACH_WEB_IDLE_TIMEOUT_SECS", d.idle_timeout.as_secs())?.max(1),

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use governor::Quota;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use governor::Quota;
 use rlcoach::Report;
 use rlcoach::jobs::{Intake, JobEvent, PoolConfig, WorkerPool};
 use rlcoach::report::PlayerId;
@@ -1592,9 +1592,7 @@ async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(store: St
 
 both_backends!(
     large_stripe_events_fit_the_webhooks_own_body_limit,
-    |db: &common::db::TestDb| large_stripe_events_fit_the_webhooks_own_body_limit(
-        db.store.clone()
-    )
+    |db: &common::db::TestDb| large_stripe_events_fit_the_webhooks_own_body_limit(db.store.clone())
 );
 
 /// Stripe's events are not forms: a genuinely signed 200 KB subscription event (one with many
@@ -1660,7 +1658,12 @@ async fn large_stripe_events_fit_the_webhooks_own_body_limit(store: Store) {
     let huge = event("evt_huge", 600);
     assert!(huge.len() > web::WEBHOOK_BODY_LIMIT, "{}", huge.len());
     let refused = site.send(post(huge)).await;
-    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        refused.body
+    );
     // The rest of the site keeps its small form limit.
     let (cookie, csrf) = site.login_as(ME).await;
     let padded = format!("csrf={csrf}&pad={}", "x".repeat(100 * 1024));
@@ -1788,7 +1791,8 @@ async fn heavy_pages_take_the_bots_heavy_budget(store: Store) {
     );
     // The other heavy routes share the budget: pages that say so.
     for p in [
-        site.get("/trends/chart.svg?metric=bcpm", Some(&cookie)).await,
+        site.get("/trends/chart.svg?metric=bcpm", Some(&cookie))
+            .await,
         site.get("/compare", Some(&cookie)).await,
         site.get("/sessions", Some(&cookie)).await,
         site.post(
@@ -1809,10 +1813,16 @@ async fn heavy_pages_take_the_bots_heavy_budget(store: Store) {
         page.body
     );
     // Light pages are not limited.
-    assert_eq!(site.get("/replays", Some(&cookie)).await.status, StatusCode::OK);
+    assert_eq!(
+        site.get("/replays", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
     // Another user has their own budget…
     let (theirs, _) = site.login_as(OTHER).await;
-    assert_eq!(site.get("/compare", Some(&theirs)).await.status, StatusCode::OK);
+    assert_eq!(
+        site.get("/compare", Some(&theirs)).await.status,
+        StatusCode::OK
+    );
     // …which the bot's buttons spend too: one budget for both doors.
     for _ in 0..7 {
         limits.heavy(OTHER).unwrap();
@@ -1926,4 +1936,79 @@ async fn uploads_check_the_token_first_and_share_the_bots_replay_slots(store: St
     let res: Value = serde_json::from_str(&p.body).unwrap();
     assert_eq!(res["refused"][0]["file_name"], "b.replay", "{res}");
     assert_eq!(slots.available_permits(), 1, "the slot was given back");
+}
+
+both_backends!(
+    one_user_cannot_hold_every_replay_slot,
+    |db: &common::db::TestDb| one_user_cannot_hold_every_replay_slot(db.store.clone())
+);
+
+/// A file trickling in holds its replay slot, so one user holds at most two at once: with two
+/// slow uploads of theirs in flight a third is answered "busy" (503, `Retry-After`) while the
+/// slots shared with the bot stay mostly free, and another user's upload goes through.
+async fn one_user_cannot_hold_every_replay_slot(store: Store) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(8));
+    let site = TestSite::on_slots(store, slots.clone()).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let boundary = "XrlcoachBoundaryX";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"replays\"; filename=\"slow.replay\"\r\n\r\nTAGame"
+    );
+    let mut senders = Vec::new();
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        tx.send(Ok(head.clone().into_bytes())).await.unwrap();
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        let req = Request::post("/upload")
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, BASE)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from_stream(stream))
+            .unwrap();
+        slow.push(tokio::spawn(site.app.clone().oneshot(req)));
+        senders.push(tx);
+    }
+    // Both slow files are being read: they hold two of the eight slots.
+    for i in 0.. {
+        if slots.available_permits() == 6 {
+            break;
+        }
+        assert!(i < 200, "the slow uploads never took their slots");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (ct, body) = multipart(&csrf, &[("third.replay", b"not a replay")]);
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let p = site.send(req).await;
+    assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE, "{}", p.body);
+    assert!(p.headers.contains_key(header::RETRY_AFTER));
+    // Someone else is not held up.
+    let (theirs, their_csrf) = site.login_as(OTHER).await;
+    let (ct, body) = multipart(&their_csrf, &[("x.replay", b"not a replay")]);
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &theirs)
+        .header(header::ORIGIN, BASE)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(site.send(req).await.status, StatusCode::OK);
+    // The slow uploads end (their clients went away): every slot is back.
+    drop(senders);
+    for s in slow {
+        let _ = s.await;
+    }
+    assert_eq!(slots.available_permits(), 8);
 }

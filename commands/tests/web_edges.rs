@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rlcoach::storage::{Store, StorageConfig, UserId};
+use rlcoach::storage::{StorageConfig, Store, UserId};
 use rlcoach_bot::web::auth::SessionKey;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -265,7 +265,10 @@ async fn huge_upload_bodies_do_not_grow_the_process() {
         assert!(s.contains("403"), "{s}");
     }
     for s in statuses.iter().skip(1).step_by(2).filter(|s| !s.is_empty()) {
-        assert!(s.contains("200"), "the file is refused, the upload answered: {s}");
+        assert!(
+            s.contains("200"),
+            "the file is refused, the upload answered: {s}"
+        );
     }
 }
 
@@ -280,7 +283,8 @@ async fn a_client_trickling_its_headers_is_cut_at_the_header_timeout() {
     let trickle = async {
         let mut s = TcpStream::connect(("127.0.0.1", site.port)).await.unwrap();
         let start = Instant::now();
-        let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let request =
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         for b in request {
             if s.write_all(&[*b]).await.is_err() {
                 return Some(start.elapsed());

@@ -102,6 +102,8 @@ pub struct AppState {
     /// while a file is read and stored. The bot's download semaphore when both run in one
     /// process ([`AppState::with_replay_slots`]).
     pub replay_slots: Arc<tokio::sync::Semaphore>,
+    /// The replay slots each user holds (at most [`upload::SLOTS_PER_USER`]).
+    pub user_slots: Arc<upload::UserSlots>,
 }
 
 impl AppState {
@@ -126,9 +128,8 @@ impl AppState {
                 .build()
                 .context("cannot build the HTTP client for Discord login")?,
             limits: Arc::new(RateLimits::from_env()),
-            replay_slots: Arc::new(tokio::sync::Semaphore::new(
-                crate::config::max_downloads()?,
-            )),
+            replay_slots: Arc::new(tokio::sync::Semaphore::new(crate::config::max_downloads()?)),
+            user_slots: Arc::default(),
         })
     }
 
@@ -323,7 +324,11 @@ pub async fn run(settings: WebSettings) -> anyhow::Result<()> {
 /// A heavy request (a chart or card render, an export, a comparison, the sessions read) takes a
 /// token of the user's heavy budget: the bot's (`RLCOACH_HEAVY_PER_MIN` / `_BURST`), its very
 /// buckets when both run in one process, so a page and a button cost the same. Past it: 429.
-pub(crate) fn heavy(state: &AppState, user: &auth::CurrentUser, image: bool) -> Result<(), WebError> {
+pub(crate) fn heavy(
+    state: &AppState,
+    user: &auth::CurrentUser,
+    image: bool,
+) -> Result<(), WebError> {
     state
         .limits
         .heavy(user.user().discord())

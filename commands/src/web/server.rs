@@ -232,7 +232,9 @@ pub async fn serve(
     }
     drop(listener);
     // Every connection gives its slot back when it ends: all of them back means all closed.
-    let _ = slots.acquire_many(u32::try_from(max).unwrap_or(u32::MAX)).await;
+    let _ = slots
+        .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
+        .await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -275,9 +277,7 @@ async fn connection(
             } else {
                 limits.idle_timeout
             };
-            table.epoch
-                + Duration::from_millis(conn.last_active_ms.load(Ordering::Relaxed))
-                + wait
+            table.epoch + Duration::from_millis(conn.last_active_ms.load(Ordering::Relaxed)) + wait
         });
         // Re-checked at least every second, since requests start and end outside this loop.
         let tick = Instant::now() + Duration::from_secs(1);

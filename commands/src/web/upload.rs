@@ -21,7 +21,8 @@ use crate::limits::{self, wait_secs};
 const MAX_FILES: usize = 50;
 
 /// A file refused because every replay slot was taken.
-const BUSY_FILE: &str = "The site is busy receiving other uploads; send this one again in a minute.";
+const BUSY_FILE: &str =
+    "The site is busy receiving other uploads; send this one again in a minute.";
 
 /// The upload form (also on the home page).
 pub fn form(user: &CurrentUser) -> Markup {
@@ -74,6 +75,45 @@ const CSRF_MAX_BYTES: usize = 256;
 /// How long an upload waits for a free replay slot (shared with the bot's downloads) before it
 /// is answered "busy" (503 with `Retry-After`) instead of queueing without bound.
 const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Replay slots one user may hold at once: a file trickling in holds its slot, so without this
+/// one account could take every slot (and with them the bot's downloads) with slow uploads.
+pub const SLOTS_PER_USER: usize = 2;
+
+/// The replay slots each user holds now (users holding none are not kept).
+#[derive(Default)]
+pub struct UserSlots(std::sync::Mutex<std::collections::HashMap<u64, usize>>);
+
+/// One of a user's slots, given back when dropped.
+pub struct UserSlot<'a> {
+    slots: &'a UserSlots,
+    user: u64,
+}
+
+impl UserSlots {
+    /// One more slot for `user`, unless they hold [`SLOTS_PER_USER`] already.
+    fn take(&self, user: u64) -> Option<UserSlot<'_>> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(user).or_insert(0);
+        if *n >= SLOTS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(UserSlot { slots: self, user })
+    }
+}
+
+impl Drop for UserSlot<'_> {
+    fn drop(&mut self) {
+        let mut held = self.slots.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.user);
+            }
+        }
+    }
+}
 
 /// The whole `POST /upload` body limit: `MAX_FILES`' worth is not needed in one request, ten
 /// full-size replays and the form around them are.
@@ -242,8 +282,19 @@ async fn receive(
                     });
                     continue;
                 }
-                // A replay slot: held while this file's bytes are in memory, until the intake
-                // has stored (or refused) them.
+                // One of the user's own slots (their other uploads in flight), then a replay
+                // slot: both held while this file's bytes are in memory, until the intake has
+                // stored (or refused) them.
+                let Some(_mine) = state.user_slots.take(user.user().discord()) else {
+                    busy = Some(SLOT_WAIT);
+                    refused.push(Refused {
+                        file_name: name,
+                        error: format!(
+                            "You are already uploading {SLOTS_PER_USER} files at once; send this one when they are done."
+                        ),
+                    });
+                    continue;
+                };
                 let Ok(Ok(_slot)) =
                     tokio::time::timeout(SLOT_WAIT, state.replay_slots.clone().acquire_owned())
                         .await
@@ -304,8 +355,7 @@ async fn receive(
             // Nothing else belongs in this form (and a second token is not read either).
             _ => {
                 return Err(WebError::BadRequest(
-                    "The upload could not be read: it has a field this form does not send."
-                        .into(),
+                    "The upload could not be read: it has a field this form does not send.".into(),
                 ));
             }
         }
