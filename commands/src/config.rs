@@ -58,6 +58,39 @@ pub fn pool() -> anyhow::Result<PoolConfig> {
     Ok(c)
 }
 
+/// `RLCOACH_MAX_DOWNLOADS` (default 8): replay files held in memory at once, across the bot's
+/// attachment downloads and the site's uploads (one semaphore for both, built once).
+pub fn max_downloads() -> anyhow::Result<usize> {
+    match var("RLCOACH_MAX_DOWNLOADS") {
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("RLCOACH_MAX_DOWNLOADS={v:?} is not a positive number")),
+        None => Ok(8),
+    }
+}
+
+/// The site's connections: `RLCOACH_WEB_HEADER_TIMEOUT_SECS` (10), `RLCOACH_WEB_IDLE_TIMEOUT_SECS`
+/// (60), `RLCOACH_WEB_MAX_CONNECTIONS` (512).
+pub fn web_server() -> anyhow::Result<crate::web::ServerLimits> {
+    let d = crate::web::ServerLimits::default();
+    Ok(crate::web::ServerLimits {
+        header_timeout: Duration::from_secs(
+            parsed(
+                "RLCOACH_WEB_HEADER_TIMEOUT_SECS",
+                d.header_timeout.as_secs(),
+            )?
+            .max(1),
+        ),
+        idle_timeout: Duration::from_secs(
+            parsed("RLCOACH_WEB_IDLE_TIMEOUT_SECS", d.idle_timeout.as_secs())?.max(1),
+        ),
+        max_connections: parsed("RLCOACH_WEB_MAX_CONNECTIONS", d.max_connections)?.max(1),
+    })
+}
+
 pub async fn open_store() -> anyhow::Result<rlcoach::storage::Store> {
     let cfg = storage()?;
     let shown = cfg.database_url.as_deref().map_or_else(
@@ -136,7 +169,7 @@ pub fn coach() -> anyhow::Result<Option<(ModelConfig, CoachConfig)>> {
 /// URL; default `http://<addr>`), `DISCORD_CLIENT_ID` + `DISCORD_CLIENT_SECRET` (the login; without
 /// them the site runs and says login is not set up), `DISCORD_API_BASE` (default
 /// `https://discord.com`), `RLCOACH_SESSION_KEY` (≥ 32 characters; unset: a random key per run),
-/// `RLCOACH_SESSION_DAYS` (30).
+/// `RLCOACH_SESSION_DAYS` (30), and the connection limits of [`web_server`].
 pub fn web() -> anyhow::Result<crate::web::WebSettings> {
     let addr: std::net::SocketAddr = parsed(
         "RLCOACH_WEB_ADDR",
@@ -179,5 +212,6 @@ pub fn web() -> anyhow::Result<crate::web::WebSettings> {
         coach_monthly_tokens,
         stripe: rlcoach::billing::StripeConfig::from_vars(var)?,
         pro_price: var("RLCOACH_PRO_PRICE").unwrap_or_else(|| "$10 / month".to_string()),
+        server: web_server()?,
     })
 }

@@ -106,6 +106,7 @@ pub async fn run(template: &Path) -> anyhow::Result<()> {
         coach_monthly_tokens: 150_000,
         stripe: None,
         pro_price: "$10 / month".into(),
+        server: Default::default(),
     };
     let app = web::router(AppState::new(
         store.clone(),

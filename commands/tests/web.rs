@@ -12,15 +12,19 @@ mod support;
 // `common::db::TestDb`.
 use support as common;
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use governor::Quota;
 use rlcoach::Report;
 use rlcoach::jobs::{Intake, JobEvent, PoolConfig, WorkerPool};
 use rlcoach::report::PlayerId;
 use rlcoach::storage::{NewUpload, Store, UserId, Viewer};
+use rlcoach_bot::limits::RateLimits;
 use rlcoach_bot::web::auth::SessionKey;
 use rlcoach_bot::web::oauth::DiscordOAuth;
 use rlcoach_bot::web::{self, AppState, WebSettings};
@@ -68,6 +72,10 @@ impl Page {
     }
 }
 
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap()
+}
+
 fn uid(id: u64) -> UserId {
     UserId::from_discord(id)
 }
@@ -87,8 +95,38 @@ impl TestSite {
         Self::on_with(store, workers, true).await
     }
 
-    /// `billing`: Stripe configured (against the fake Stripe), or not at all.
+    /// `billing`: Stripe configured (against the fake Stripe), or not at all. The bot's file
+    /// limits (20 a minute, 10 at once); heavy requests as many as a test that opens every page
+    /// needs (the heavy-limit test sets its own, [`TestSite::on_limits`]).
     async fn on_with(store: Store, workers: bool, billing: bool) -> TestSite {
+        let limits = RateLimits::new(
+            Quota::per_minute(nz(20)).allow_burst(nz(10)),
+            Quota::per_minute(nz(600)).allow_burst(nz(600)),
+        );
+        Self::on_full(store, workers, billing, Arc::new(limits), None).await
+    }
+
+    /// A site whose per-user limits are `limits` (the bot's, when a test plays both doors).
+    async fn on_limits(store: Store, limits: Arc<RateLimits>) -> TestSite {
+        Self::on_full(store, false, true, limits, None).await
+    }
+
+    /// A site whose replay slots are `slots` (the bot's download semaphore).
+    async fn on_slots(store: Store, slots: Arc<tokio::sync::Semaphore>) -> TestSite {
+        let limits = RateLimits::new(
+            Quota::per_minute(nz(20)).allow_burst(nz(10)),
+            Quota::per_minute(nz(600)).allow_burst(nz(600)),
+        );
+        Self::on_full(store, false, true, Arc::new(limits), Some(slots)).await
+    }
+
+    async fn on_full(
+        store: Store,
+        workers: bool,
+        billing: bool,
+        limits: Arc<RateLimits>,
+        slots: Option<Arc<tokio::sync::Semaphore>>,
+    ) -> TestSite {
         let config = PoolConfig {
             workers: 2,
             poll: Duration::from_millis(100),
@@ -122,8 +160,15 @@ impl TestSite {
                 api_base: stripe.base.clone(),
             }),
             pro_price: "$10 / month".into(),
+            server: Default::default(),
         };
-        let app = web::router(AppState::new(store.clone(), intake, settings).unwrap());
+        let mut state = AppState::new(store.clone(), intake, settings)
+            .unwrap()
+            .with_limits(limits);
+        if let Some(slots) = slots {
+            state = state.with_replay_slots(slots);
+        }
+        let app = web::router(state);
         TestSite {
             app,
             store,
@@ -1750,4 +1795,427 @@ async fn billing_says_what_is_wrong_when_stripe_fails_or_is_not_set_up(store: St
     let visitor = bare.get("/billing", None).await;
     assert_eq!(visitor.status, StatusCode::SEE_OTHER);
     assert_eq!(visitor.location(), "/login");
+}
+
+both_backends!(
+    large_stripe_events_fit_the_webhooks_own_body_limit,
+    |db: &common::db::TestDb| large_stripe_events_fit_the_webhooks_own_body_limit(db.store.clone())
+);
+
+/// Stripe's events are not forms: a genuinely signed 200 KB subscription event (one with many
+/// items, as a seat-based plan has) is applied, past the site's 64 KiB form limit; only a body
+/// over the webhook's own 1 MB is a 413.
+async fn large_stripe_events_fit_the_webhooks_own_body_limit(store: Store) {
+    let site = TestSite::on(store, false).await;
+    let now = rlcoach::storage::now_ms() / 1000;
+    let user: u64 = 444_000_000_000_000_004;
+    let event = |id: &str, items: usize| {
+        let item = |k: usize| {
+            json!({
+                "id": format!("si_{k}"), "object": "subscription_item", "created": now,
+                "current_period_start": now, "current_period_end": now + 30 * 86_400,
+                "quantity": 1, "metadata": {},
+                "price": {"id": fake_stripe::PRICE, "object": "price", "active": true,
+                    "currency": "usd", "unit_amount": 1000, "type": "recurring",
+                    "recurring": {"interval": "month", "interval_count": 1},
+                    "product": "prod_pro",
+                    "nickname": "x".repeat(1600)}
+            })
+        };
+        json!({
+            "id": id, "object": "event", "api_version": "2025-03-31.basil", "created": now,
+            "livemode": false, "pending_webhooks": 1, "type": "customer.subscription.created",
+            "request": {"id": null, "idempotency_key": null},
+            "data": {"object": {
+                "id": "sub_big", "object": "subscription", "customer": "cus_big",
+                "status": "active", "cancel_at_period_end": false, "cancel_at": null,
+                "created": now, "current_period_start": now,
+                "current_period_end": now + 30 * 86_400,
+                "metadata": {"discord_user_id": user.to_string()},
+                "items": {"object": "list", "data": (0..items).map(item).collect::<Vec<_>>()}
+            }}
+        })
+        .to_string()
+    };
+    let post = |body: String| {
+        let sig = rlcoach::billing::signature_header(WEBHOOK_SECRET, now, body.as_bytes());
+        Request::post("/stripe/webhook")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("stripe-signature", sig)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let big = event("evt_big", 110);
+    assert!(
+        (200_000..300_000).contains(&big.len()),
+        "a 200 KB event: {}",
+        big.len()
+    );
+    let ok = site.send(post(big)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(
+        site.store
+            .plan_of(UserId::from_discord(user), rlcoach::storage::now_ms())
+            .await
+            .unwrap()
+            .is_pro(),
+        "the large event was applied"
+    );
+    // Over the webhook's own limit: 413, before the signature is read.
+    let huge = event("evt_huge", 600);
+    assert!(huge.len() > web::WEBHOOK_BODY_LIMIT, "{}", huge.len());
+    let refused = site.send(post(huge)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        refused.body
+    );
+    // The rest of the site keeps its small form limit.
+    let (cookie, csrf) = site.login_as(ME).await;
+    let padded = format!("csrf={csrf}&pad={}", "x".repeat(100 * 1024));
+    let p = site.post("/logout", &cookie, Some(BASE), &padded).await;
+    assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+both_backends!(
+    a_login_state_is_single_use_and_expires_after_ten_minutes,
+    |db: &common::db::TestDb| a_login_state_is_single_use_and_expires_after_ten_minutes(
+        db.store.clone()
+    )
+);
+
+/// The OAuth `state` of a login is honoured once, within ten minutes of `/login`: replaying a
+/// finished callback (same state and cookie, even with a fresh code from Discord) and coming
+/// back after eleven minutes are both refused with a "log in again" page and no session.
+async fn a_login_state_is_single_use_and_expires_after_ten_minutes(store: Store) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let site = TestSite::on(store, false).await;
+    let login = site.get("/login", None).await;
+    let oauth_cookie = login.cookie("rlcoach_oauth").unwrap();
+    let q = query(login.location());
+    let consent = |challenge: &str| {
+        site.fake
+            .oauth_consent(ME, "me", json!([]), challenge, &q["redirect_uri"])
+    };
+    let callback = |code: String, state: String, cookie: String| {
+        let site = &site;
+        async move {
+            site.get(
+                &format!("/auth/callback?code={code}&state={state}"),
+                Some(&cookie),
+            )
+            .await
+        }
+    };
+    let first = callback(
+        consent(&q["code_challenge"]),
+        q["state"].clone(),
+        oauth_cookie.clone(),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert!(first.cookie("rlcoach_session").is_some());
+    // The same callback again, even with a new code Discord would accept: refused.
+    let replay = callback(
+        consent(&q["code_challenge"]),
+        q["state"].clone(),
+        oauth_cookie.clone(),
+    )
+    .await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
+    assert!(replay.cookie("rlcoach_session").is_none());
+    assert!(
+        replay.body.contains("already used") && replay.body.contains("log in again"),
+        "{}",
+        replay.body
+    );
+    // A login cookie issued `age` seconds ago, for a state and verifier of our own.
+    let aged = |age: i64, n: u8| {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let state = b64(&[n; 24]);
+        let verifier = b64(&[n + 100; 32]);
+        let challenge = b64(&sha2::Sha256::digest(verifier.as_bytes()));
+        let issued = rlcoach::storage::now_ms() / 1000 - age;
+        let cookie = format!(
+            "rlcoach_oauth={}",
+            site.key.oauth_cookie_value(&state, &verifier, issued)
+        );
+        (state, challenge, cookie)
+    };
+    let (state, challenge, cookie) = aged(11 * 60, 1);
+    let late = callback(consent(&challenge), state, cookie).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
+    assert!(late.cookie("rlcoach_session").is_none());
+    assert!(
+        late.body.contains("expired") && late.body.contains("log in again"),
+        "{}",
+        late.body
+    );
+    // Nine minutes is still in time.
+    let (state, challenge, cookie) = aged(9 * 60, 2);
+    let in_time = callback(consent(&challenge), state, cookie).await;
+    assert_eq!(in_time.status, StatusCode::SEE_OTHER, "{}", in_time.body);
+    assert!(in_time.cookie("rlcoach_session").is_some());
+}
+
+both_backends!(
+    heavy_pages_take_the_bots_heavy_budget,
+    |db: &common::db::TestDb| heavy_pages_take_the_bots_heavy_budget(db.store.clone())
+);
+
+/// Chart renders, exports, comparisons and sessions on the site take the same per-user heavy
+/// budget as the bot's buttons and commands — its very buckets: the 9th render within a burst of
+/// 8 is a 429 with `Retry-After` (an SVG saying when, where the chart would be; a page for the
+/// others), other users keep theirs, and what the bot took counts on the site.
+async fn heavy_pages_take_the_bots_heavy_budget(store: Store) {
+    let limits = Arc::new(RateLimits::new(
+        Quota::per_minute(nz(20)).allow_burst(nz(10)),
+        Quota::per_minute(nz(20)).allow_burst(nz(8)),
+    ));
+    let site = TestSite::on_limits(store, limits.clone()).await;
+    let ids = seed(&site, ME, &steam(MY_STEAM), 1, 1).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let chart = format!("/replays/{}/charts/match.svg", ids[0]);
+    for i in 0..8 {
+        let p = site.get(&chart, Some(&cookie)).await;
+        assert_eq!(p.status, StatusCode::OK, "render {i}: {}", p.body);
+    }
+    let p = site.get(&chart, Some(&cookie)).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+    let wait: u64 = p.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=4).contains(&wait), "{wait}");
+    assert_eq!(p.headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(
+        p.body.contains(&format!("try again in {wait} s")),
+        "{}",
+        p.body
+    );
+    // The other heavy routes share the budget: pages that say so.
+    for p in [
+        site.get("/trends/chart.svg?metric=bcpm", Some(&cookie))
+            .await,
+        site.get("/compare", Some(&cookie)).await,
+        site.get("/sessions", Some(&cookie)).await,
+        site.post(
+            "/settings/export",
+            &cookie,
+            Some(BASE),
+            &format!("csrf={csrf}"),
+        )
+        .await,
+    ] {
+        assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+        assert!(p.headers.contains_key(header::RETRY_AFTER));
+    }
+    let page = site.get("/compare", Some(&cookie)).await;
+    assert!(
+        page.body.contains("Slow down") && page.body.contains("try again in"),
+        "{}",
+        page.body
+    );
+    // Light pages are not limited.
+    assert_eq!(
+        site.get("/replays", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    // Another user has their own budget…
+    let (theirs, _) = site.login_as(OTHER).await;
+    assert_eq!(
+        site.get("/compare", Some(&theirs)).await.status,
+        StatusCode::OK
+    );
+    // …which the bot's buttons spend too: one budget for both doors.
+    for _ in 0..7 {
+        limits.heavy(OTHER).unwrap();
+    }
+    assert_eq!(
+        site.get("/sessions", Some(&theirs)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+both_backends!(
+    uploads_check_the_token_first_and_share_the_bots_replay_slots,
+    |db: &common::db::TestDb| uploads_check_the_token_first_and_share_the_bots_replay_slots(
+        db.store.clone()
+    )
+);
+
+/// `POST /upload` reads nothing it will not use: a file before the CSRF token is refused, as is
+/// an oversized token or a field the form does not send, and a declared length over the limit is
+/// a 413 before the body is read. Files wait for one of the replay slots shared with the bot's
+/// downloads: with all of them taken, the upload is a 503 with `Retry-After` (JSON for the
+/// page's script), and once one is free it goes through.
+async fn uploads_check_the_token_first_and_share_the_bots_replay_slots(store: Store) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(1));
+    let site = TestSite::on_slots(store, slots.clone()).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let post = |ct: String, body: Vec<u8>, json: bool| {
+        let mut req = Request::post("/upload")
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, BASE)
+            .header(header::CONTENT_TYPE, ct);
+        if json {
+            req = req.header(header::ACCEPT, "application/json");
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    let boundary = "XrlcoachBoundaryX";
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let part = |name: &str, file: Option<&str>, value: &[u8]| {
+        let mut b = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"");
+        if let Some(f) = file {
+            b.push_str(&format!("; filename=\"{f}\""));
+        }
+        b.push_str("\r\n\r\n");
+        let mut out = b.into_bytes();
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+        out
+    };
+    let end = format!("--{boundary}--\r\n").into_bytes();
+    // A file before the token: refused without reading it.
+    let body = [
+        part("replays", Some("a.replay"), b"not a replay"),
+        part("csrf", None, csrf.as_bytes()),
+        end.clone(),
+    ]
+    .concat();
+    assert_eq!(
+        site.send(post(ct.clone(), body, false)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // An oversized token (a megabyte of it).
+    let body = [part("csrf", None, &vec![b'a'; 1 << 20]), end.clone()].concat();
+    assert_eq!(
+        site.send(post(ct.clone(), body, false)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A field the form does not send.
+    let body = [
+        part("csrf", None, csrf.as_bytes()),
+        part("padding", None, &vec![b'a'; 1 << 16]),
+        end.clone(),
+    ]
+    .concat();
+    let p = site.send(post(ct.clone(), body, false)).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+    // A declared length over the limit: 413 at once.
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::CONTENT_TYPE, ct.clone())
+        .header(header::CONTENT_LENGTH, (1u64 << 40).to_string())
+        .body(Body::from(part("csrf", None, csrf.as_bytes())))
+        .unwrap();
+    let p = site.send(req).await;
+    assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", p.body);
+    assert!(p.body.contains("larger than"), "{}", p.body);
+    // The bot is downloading a file: its one slot is taken, so the upload is answered "busy".
+    let upload = [
+        part("csrf", None, csrf.as_bytes()),
+        part("replays", Some("b.replay"), b"not a replay"),
+        end.clone(),
+    ]
+    .concat();
+    let download = slots.clone().acquire_owned().await.unwrap();
+    let p = site.send(post(ct.clone(), upload.clone(), true)).await;
+    assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE, "{}", p.body);
+    assert!(p.headers.contains_key(header::RETRY_AFTER));
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    assert!(
+        res["error"].as_str().unwrap().contains("try again in"),
+        "{res}"
+    );
+    let page = site.send(post(ct.clone(), upload.clone(), false)).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.body.contains("try again in"), "{}", page.body);
+    // The download is done: the upload is read (and refused as no replay, with its reason).
+    drop(download);
+    let p = site.send(post(ct.clone(), upload, true)).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    assert_eq!(res["refused"][0]["file_name"], "b.replay", "{res}");
+    assert_eq!(slots.available_permits(), 1, "the slot was given back");
+}
+
+both_backends!(
+    one_user_cannot_hold_every_replay_slot,
+    |db: &common::db::TestDb| one_user_cannot_hold_every_replay_slot(db.store.clone())
+);
+
+/// A file trickling in holds its replay slot, so one user holds at most two at once: with two
+/// slow uploads of theirs in flight a third is answered "busy" (503, `Retry-After`) while the
+/// slots shared with the bot stay mostly free, and another user's upload goes through.
+async fn one_user_cannot_hold_every_replay_slot(store: Store) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(8));
+    let site = TestSite::on_slots(store, slots.clone()).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let boundary = "XrlcoachBoundaryX";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"replays\"; filename=\"slow.replay\"\r\n\r\nTAGame"
+    );
+    let mut senders = Vec::new();
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        tx.send(Ok(head.clone().into_bytes())).await.unwrap();
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        let req = Request::post("/upload")
+            .header(header::COOKIE, &cookie)
+            .header(header::ORIGIN, BASE)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from_stream(stream))
+            .unwrap();
+        slow.push(tokio::spawn(site.app.clone().oneshot(req)));
+        senders.push(tx);
+    }
+    // Both slow files are being read: they hold two of the eight slots.
+    for i in 0.. {
+        if slots.available_permits() == 6 {
+            break;
+        }
+        assert!(i < 200, "the slow uploads never took their slots");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (ct, body) = multipart(&csrf, &[("third.replay", b"not a replay")]);
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let p = site.send(req).await;
+    assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE, "{}", p.body);
+    assert!(p.headers.contains_key(header::RETRY_AFTER));
+    // Someone else is not held up.
+    let (theirs, their_csrf) = site.login_as(OTHER).await;
+    let (ct, body) = multipart(&their_csrf, &[("x.replay", b"not a replay")]);
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &theirs)
+        .header(header::ORIGIN, BASE)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(site.send(req).await.status, StatusCode::OK);
+    // The slow uploads end (their clients went away): every slot is back.
+    drop(senders);
+    for s in slow {
+        let _ = s.await;
+    }
+    assert_eq!(slots.available_permits(), 8);
 }

@@ -238,6 +238,10 @@ async fn every_page_fits_phones_and_desktops_without_console_errors() {
             .env("RLCOACH_WEB_ADDR", format!("127.0.0.1:{port}"))
             .env("RLCOACH_WEB_BASE", &base)
             .env("RLCOACH_SESSION_KEY", KEY)
+            // Every page at two widths renders dozens of charts in seconds: this test is about
+            // layout, not the per-user heavy budget (tests/web.rs checks that).
+            .env("RLCOACH_HEAVY_PER_MIN", "1000")
+            .env("RLCOACH_HEAVY_BURST", "1000")
             .env_remove("DATABASE_URL")
             .env_remove("DISCORD_CLIENT_ID")
             .env_remove("DISCORD_CLIENT_SECRET")

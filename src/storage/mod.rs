@@ -14,6 +14,7 @@ pub mod billing;
 pub mod coach;
 mod files;
 mod jobs;
+mod oauth_states;
 pub mod queries;
 mod replays;
 mod results;

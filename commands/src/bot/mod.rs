@@ -55,7 +55,8 @@ pub struct Data {
     pub settings: Arc<BotSettings>,
     pub status_locks: Arc<delivery::StatusLocks>,
     pub deliveries: Arc<delivery::Deliveries>,
-    /// Attachment downloads at the same time (each holds up to the size limit in memory).
+    /// Attachment downloads at the same time (each holds up to the size limit in memory): the
+    /// same semaphore as the site's uploads, so both doors together stay within it.
     pub downloads: Arc<tokio::sync::Semaphore>,
     /// The AI coach; None when no model is configured.
     pub coach: Option<rlcoach::coach::Coach>,
@@ -69,7 +70,8 @@ pub struct BotSettings {
     pub dev_guild: Option<u64>,
     pub web_base: Option<String>,
     pub max_replay_bytes: usize,
-    /// Attachment downloads at the same time (`RLCOACH_MAX_DOWNLOADS`, default 8).
+    /// Replay files in memory at the same time, bot downloads and site uploads together
+    /// (`RLCOACH_MAX_DOWNLOADS`, default 8).
     pub max_downloads: usize,
     pub shutdown_grace: Duration,
     /// The Discord SKU that makes a user Pro (`DISCORD_PRO_SKU_ID`); None: not sold on Discord.
@@ -111,17 +113,7 @@ impl BotSettings {
             dev_guild,
             web_base: var("RLCOACH_WEB_BASE"),
             max_replay_bytes: crate::config::pool()?.limits.max_bytes,
-            max_downloads: match var("RLCOACH_MAX_DOWNLOADS") {
-                Some(v) => v
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .with_context(|| {
-                        format!("RLCOACH_MAX_DOWNLOADS={v:?} is not a positive number")
-                    })?,
-                None => 8,
-            },
+            max_downloads: crate::config::max_downloads()?,
             shutdown_grace: Duration::from_secs(20),
             pro_sku: match var("DISCORD_PRO_SKU_ID") {
                 Some(v) => Some(
@@ -151,6 +143,8 @@ pub async fn run(
         _ => anyhow::anyhow!("cannot reach Discord to check the token: {e}"),
     })?;
     tracing::info!(bot = %me.name, id = %me.id, "token accepted");
+    // One limit on replay files held in memory, for the bot's downloads and the site's uploads.
+    let replay_slots = Arc::new(tokio::sync::Semaphore::new(settings.max_downloads));
     // Interaction edits (results of /analyze) need the application id before any delivery.
     let app = http
         .get_current_application_info()
@@ -169,14 +163,15 @@ pub async fn run(
         settings: Arc::new(settings.clone()),
         status_locks: Arc::default(),
         deliveries: Arc::default(),
-        downloads: Arc::new(tokio::sync::Semaphore::new(settings.max_downloads)),
+        downloads: replay_slots.clone(),
         coach: build_coach(&store)?,
     };
     let site = match web {
         Some(w) => Some(
             crate::web::Site::spawn(
                 crate::web::AppState::new(store.clone(), pool.intake(), w)?
-                    .with_limits(data.limits.clone()),
+                    .with_limits(data.limits.clone())
+                    .with_replay_slots(replay_slots),
             )
             .await?,
         ),

@@ -2,8 +2,9 @@
 //!
 //! The session cookie holds an opaque random id (the row in `web_sessions`) with an
 //! HMAC-SHA256 signature under `RLCOACH_SESSION_KEY`: HttpOnly, SameSite=Lax, Secure when the
-//! site is https. The login's `state` and PKCE verifier ride in a second signed cookie for ten
-//! minutes, scoped to `/auth`. Every state-changing request is a POST that carries the session's
+//! site is https. The login's `state`, PKCE verifier and issue time ride in a second signed
+//! cookie scoped to `/auth`; a callback is honoured within ten minutes of the issue time and
+//! once per state (`Store::consume_oauth_state`, so also across restarts and processes). Every state-changing request is a POST that carries the session's
 //! CSRF token and comes from this site's origin.
 
 use axum::extract::{FromRequestParts, Query, State};
@@ -20,6 +21,8 @@ use super::{AppState, layout};
 
 pub const SESSION_COOKIE: &str = "rlcoach_session";
 const OAUTH_COOKIE: &str = "rlcoach_oauth";
+/// How long a login started at `/login` may take to come back to `/auth/callback`.
+pub const OAUTH_STATE_TTL_SECS: i64 = 600;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -76,6 +79,12 @@ impl SessionKey {
     /// The cookie value for a session.
     pub fn session_cookie_value(&self, session: &WebSession) -> String {
         self.sign("session", &session.id)
+    }
+
+    /// The login cookie: `state.verifier.issued_at` (unix seconds), signed. State and verifier
+    /// are base64url, so the dots separate them.
+    pub fn oauth_cookie_value(&self, state: &str, verifier: &str, issued_at: i64) -> String {
+        self.sign("oauth", &format!("{state}.{verifier}.{issued_at}"))
     }
 }
 
@@ -260,12 +269,19 @@ pub async fn login(State(state): State<AppState>, MaybeUser(user): MaybeUser) ->
     let verifier = b64(&random_bytes::<32>());
     let challenge = b64(&sha2::Sha256::digest(verifier.as_bytes()));
     let url = discord.authorize_url(&oauth_state, &challenge, &redirect_uri(&state));
-    let signed = state
-        .settings
-        .session_key
-        .sign("oauth", &format!("{oauth_state}.{verifier}"));
+    let signed = state.settings.session_key.oauth_cookie_value(
+        &oauth_state,
+        &verifier,
+        rlcoach::storage::now_ms() / 1000,
+    );
     (
-        [set_cookie(&state, OAUTH_COOKIE, &signed, "/auth", 600)],
+        [set_cookie(
+            &state,
+            OAUTH_COOKIE,
+            &signed,
+            "/auth",
+            OAUTH_STATE_TTL_SECS,
+        )],
         Redirect::to(&url),
     )
         .into_response()
@@ -331,12 +347,33 @@ async fn finish_login(
         .session_key
         .verify("oauth", signed)
         .ok_or_else(expired)?;
-    let (expected_state, verifier) = value.split_once('.').ok_or_else(expired)?;
+    let mut parts = value.splitn(3, '.');
+    let (Some(expected_state), Some(verifier), Some(issued_at)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(expired());
+    };
+    let issued_at: i64 = issued_at.parse().map_err(|_| expired())?;
+    let now = rlcoach::storage::now_ms();
+    // Ten minutes from /login, whatever the browser did with the cookie's Max-Age (a small
+    // allowance for clocks of several web processes running a second apart).
+    let age = now / 1000 - issued_at;
+    if !(-5..=OAUTH_STATE_TTL_SECS).contains(&age) {
+        return Err(expired());
+    }
     let given_state = q.state.as_deref().unwrap_or("");
     if given_state.is_empty() || given_state != expected_state {
         return Err(expired());
     }
     let code = q.code.filter(|c| !c.is_empty()).ok_or_else(expired)?;
+    // Once per state: a replayed callback (the same URL and cookie, a back button, a leaked
+    // link) is refused before Discord is asked for anything.
+    let state_hash = hex(&sha2::Sha256::digest(expected_state.as_bytes()));
+    if !state.store.consume_oauth_state(&state_hash, now).await? {
+        return Err(WebError::BadRequest(
+            "This login link was already used. Please log in again.".into(),
+        ));
+    }
     let token = discord
         .exchange(&state.http, &code, verifier, &redirect_uri(state))
         .await?;

@@ -30,6 +30,7 @@ pub async fn page(
 ) -> WebResult<Html<String>> {
     let viewer = user.viewer();
     let playlist = parse_playlist(q.playlist.as_deref())?.map(|p| p.as_str());
+    super::heavy(&state, &user, false)?;
     let with = q.with.as_deref().unwrap_or("rank");
     let ranks = rlcoach::benchmarks::ranks();
     let rank = q

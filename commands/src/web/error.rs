@@ -8,6 +8,8 @@ use maud::html;
 
 use rlcoach::storage::StorageError;
 
+use crate::limits::wait_secs;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// No session (or an expired one): go and log in.
@@ -25,6 +27,20 @@ pub enum WebError {
     /// Over a per-user rate limit; the message says when to try again.
     #[error("{0}")]
     TooMany(String),
+    /// Over the user's heavy-request budget (the bot's: chart renders, exports, …): 429 with
+    /// `Retry-After`. `image`: the request was for an image (an `<img>` shows an SVG saying so).
+    #[error("heavy requests: wait {wait:?}")]
+    SlowDown {
+        wait: std::time::Duration,
+        image: bool,
+    },
+    /// Every slot for reading uploads is taken (shared with the bot's downloads): 503 with
+    /// `Retry-After`, try again in a moment.
+    #[error("busy: retry in {0:?}")]
+    Busy(std::time::Duration),
+    /// The request is larger than this route takes (413); the message says what the limit is.
+    #[error("{0}")]
+    TooLarge(String),
     /// A service we depend on (Discord's login, Stripe) failed; `title` names what failed.
     #[error("{message}")]
     Upstream {
@@ -64,6 +80,23 @@ impl IntoResponse for WebError {
             }
             WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, "That didn't work", m.clone()),
             WebError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, "Slow down", m.clone()),
+            WebError::SlowDown { wait, image } => {
+                return slow_down(*wait, *image);
+            }
+            WebError::Busy(wait) => {
+                let mut r = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy right now",
+                    &format!(
+                        "Many replays are being uploaded at this moment. Please try again in {} s; nothing was stored from this upload.",
+                        wait_secs(*wait)
+                    ),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, wait_secs(*wait).into());
+                return r;
+            }
+            WebError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "Too large", m.clone()),
             WebError::Upstream { title, message } => {
                 (StatusCode::BAD_GATEWAY, *title, message.clone())
             }
@@ -76,21 +109,53 @@ impl IntoResponse for WebError {
                 )
             }
         };
-        let body = super::layout::bare(
-            title,
-            html! {
-                h1 { (title) }
-                p { (text) }
-                p { a href="/" { "Back to the start" } }
-            },
+        page(status, title, &text)
+    }
+}
+
+/// The error page: a title, the message and the way back.
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = super::layout::bare(
+        title,
+        html! {
+            h1 { (title) }
+            p { (text) }
+            p { a href="/" { "Back to the start" } }
+        },
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// 429 with `Retry-After`: a page, or for an image request an SVG that says the same (an
+/// `<img>` shows it where the chart would be).
+fn slow_down(wait: std::time::Duration, image: bool) -> Response {
+    // Our own words and a number: nothing to escape in the SVG.
+    let text = crate::limits::wait_message(wait);
+    let mut r = if image {
+        let svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1200\" height=\"675\" viewBox=\"0 0 1200 675\">\
+             <rect width=\"1200\" height=\"675\" fill=\"#1b1f2a\"/>\
+             <text x=\"600\" y=\"330\" fill=\"#e6e6e6\" font-family=\"sans-serif\" font-size=\"36\" text-anchor=\"middle\">Too many charts at once</text>\
+             <text x=\"600\" y=\"385\" fill=\"#a0a6b4\" font-family=\"sans-serif\" font-size=\"28\" text-anchor=\"middle\">{}</text></svg>",
+            text
         );
         (
-            status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::CONTENT_TYPE, "image/svg+xml")],
+            svg,
         )
             .into_response()
-    }
+    } else {
+        page(StatusCode::TOO_MANY_REQUESTS, "Slow down", &text)
+    };
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, wait_secs(wait).into());
+    r
 }
 
 /// Any route that does not exist.

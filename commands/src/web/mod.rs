@@ -17,6 +17,7 @@ mod home;
 mod layout;
 pub mod oauth;
 mod replays;
+mod server;
 mod sessions;
 mod settings;
 mod trends;
@@ -35,6 +36,7 @@ use rlcoach::storage::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::WebError;
+pub use server::ServerLimits;
 
 use crate::limits::RateLimits;
 
@@ -59,6 +61,8 @@ pub struct WebSettings {
     /// How the Pro price reads on the site (`RLCOACH_PRO_PRICE`, default `$10 / month`); the
     /// amount charged is Stripe's price (`STRIPE_PRICE_ID`).
     pub pro_price: String,
+    /// Header and idle timeouts and the connection cap (`RLCOACH_WEB_*`).
+    pub server: ServerLimits,
 }
 
 impl std::fmt::Debug for WebSettings {
@@ -91,9 +95,15 @@ pub struct AppState {
     /// Checkout and portal requests per user (each calls Stripe, whose API rate limit is the
     /// whole site's).
     pub billing_limits: Arc<governor::DefaultKeyedRateLimiter<i64>>,
-    /// Replay files per user (`POST /upload`): the bot's limits, and its very buckets when
-    /// both run in one process ([`AppState::with_limits`]).
+    /// Replay files (`POST /upload`) and heavy requests per user: the bot's limits, and its
+    /// very buckets when both run in one process ([`AppState::with_limits`]).
     pub limits: Arc<RateLimits>,
+    /// Replay files held in memory at once (`RLCOACH_MAX_DOWNLOADS`): an upload holds a slot
+    /// while a file is read and stored. The bot's download semaphore when both run in one
+    /// process ([`AppState::with_replay_slots`]).
+    pub replay_slots: Arc<tokio::sync::Semaphore>,
+    /// The replay slots each user holds (at most [`upload::SLOTS_PER_USER`]).
+    pub user_slots: Arc<upload::UserSlots>,
 }
 
 impl AppState {
@@ -118,7 +128,17 @@ impl AppState {
                 .build()
                 .context("cannot build the HTTP client for Discord login")?,
             limits: Arc::new(RateLimits::from_env()),
+            replay_slots: Arc::new(tokio::sync::Semaphore::new(crate::config::max_downloads()?)),
+            user_slots: Arc::default(),
         })
+    }
+
+    /// Shares the bot's replay slots, so downloads and uploads together stay within one limit.
+    pub fn with_replay_slots(self, replay_slots: Arc<tokio::sync::Semaphore>) -> AppState {
+        AppState {
+            replay_slots,
+            ..self
+        }
     }
 
     /// Shares these rate limits (the bot's), so a user's files count once across both.
@@ -127,10 +147,13 @@ impl AppState {
     }
 }
 
+/// The largest Stripe event `POST /stripe/webhook` reads (1 MB); larger bodies are a 413.
+pub const WEBHOOK_BODY_LIMIT: usize = 1 << 20;
+
 /// Every route, with security headers, body limits and a timeout.
 pub fn router(state: AppState) -> Router {
     // Uploads carry many replays; everything else is a small form.
-    let upload_limit = state.settings.max_replay_bytes.saturating_mul(10) + (1 << 20);
+    let upload_limit = upload::body_limit(state.settings.max_replay_bytes);
     let pages = Router::new()
         .route("/", get(home::page))
         .route("/login", get(auth::login))
@@ -159,12 +182,17 @@ pub fn router(state: AppState) -> Router {
         .route("/billing/plan", get(billing::plan))
         .route("/billing/checkout", post(billing::checkout))
         .route("/billing/portal", post(billing::portal))
-        .route("/stripe/webhook", post(billing::webhook))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
+    // Stripe's events can be far larger than a form (an invoice with many lines, a
+    // subscription with its items): refused for size, a genuine event would be lost.
+    let webhook = Router::new()
+        .route("/stripe/webhook", post(billing::webhook))
+        .layer(axum::extract::DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT));
     let uploads = Router::new()
         .route("/upload", post(upload::submit))
         .layer(axum::extract::DefaultBodyLimit::max(upload_limit));
     pages
+        .merge(webhook)
         .merge(uploads)
         .fallback(error::not_found)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -202,6 +230,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Site {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    addr: SocketAddr,
 }
 
 impl Site {
@@ -212,25 +241,25 @@ impl Site {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (RLCOACH_WEB_ADDR)"))?;
+        let addr = listener.local_addr().unwrap_or(addr);
         tracing::info!(%addr, base = %state.settings.base, "web site listening");
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let limits = state.settings.server;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let sweeper = tokio::spawn(sweep(state.store.clone(), state.limits.clone()));
         // Its own task: a long fill never holds up the hourly sweeps.
         let fill = tokio::spawn(fill_mechanics(state.store.clone()));
         let app = router(state);
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "web site stopped");
-            }
+            server::serve(listener, app, limits, stopped).await;
             sweeper.abort();
             fill.abort();
         });
-        Ok(Site { stop, task })
+        Ok(Site { stop, task, addr })
+    }
+
+    /// The address it listens on (the port chosen when `RLCOACH_WEB_ADDR` says port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Stops accepting connections and waits (up to 10 s) for requests in flight.
@@ -254,7 +283,7 @@ async fn fill_mechanics(store: Store) {
     }
 }
 
-/// Hourly: expired sessions go, accounts whose deletion grace period ended are deleted, and
+/// Hourly: expired sessions and used login states go, accounts whose deletion grace period ended are deleted, and
 /// idle users' rate-limit buckets are forgotten.
 async fn sweep(store: Store, limits: Arc<RateLimits>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -263,6 +292,10 @@ async fn sweep(store: Store, limits: Arc<RateLimits>) {
         limits.prune();
         if let Err(e) = store.sweep_web_sessions().await {
             tracing::warn!(error = %e, "web session sweep failed");
+        }
+        let expired = rlcoach::storage::now_ms() - (auth::OAUTH_STATE_TTL_SECS + 60) * 1000;
+        if let Err(e) = store.sweep_oauth_states(expired).await {
+            tracing::warn!(error = %e, "used login states sweep failed");
         }
         match store.purge_due_deletions(rlcoach::storage::now_ms()).await {
             Ok(users) if !users.is_empty() => {
@@ -288,6 +321,20 @@ pub async fn run(settings: WebSettings) -> anyhow::Result<()> {
     pool.shutdown(Duration::from_secs(20)).await;
     store.close().await;
     Ok(())
+}
+
+/// A heavy request (a chart or card render, an export, a comparison, the sessions read) takes a
+/// token of the user's heavy budget: the bot's (`RLCOACH_HEAVY_PER_MIN` / `_BURST`), its very
+/// buckets when both run in one process, so a page and a button cost the same. Past it: 429.
+pub(crate) fn heavy(
+    state: &AppState,
+    user: &auth::CurrentUser,
+    image: bool,
+) -> Result<(), WebError> {
+    state
+        .limits
+        .heavy(user.user().discord())
+        .map_err(|wait| WebError::SlowDown { wait, image })
 }
 
 /// Renders a core card or chart as SVG off the async threads and answers it: a card the report

@@ -452,6 +452,7 @@ pub async fn chart(
         .strip_suffix(".svg")
         .and_then(Chart::from_slug)
         .ok_or(WebError::NotFound)?;
+    super::heavy(&state, &user, true)?;
     let report = report_for(&state, &user, &id).await?;
     super::svg_response("private, max-age=3600", move || {
         rlcoach::cards::render_chart(&report, chart, &CardOptions::default(), ImageFormat::Svg)

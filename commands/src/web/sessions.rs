@@ -10,6 +10,7 @@ use super::error::WebResult;
 use super::{AppState, layout};
 
 pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult<Html<String>> {
+    super::heavy(&state, &user, false)?;
     let sessions = state
         .store
         .sessions_with_games(&user.viewer(), user.user(), 30)

@@ -163,6 +163,7 @@ pub async fn export(
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> WebResult<Response> {
     check_post(&state, &headers, &user, &form.csrf)?;
+    super::heavy(&state, &user, false)?;
     let export = state.store.export_user(&user.viewer()).await?;
     let json = serde_json::to_vec_pretty(&export).map_err(|e| WebError::Internal(e.into()))?;
     Ok((

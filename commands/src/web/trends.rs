@@ -189,6 +189,7 @@ pub async fn chart(
     Query(q): Query<TrendQuery>,
 ) -> WebResult<Response> {
     let p = q.parse()?;
+    super::heavy(&state, &user, true)?;
     let pts = points(&state, &user, &p, MAX_GAMES).await?;
     let labels: Vec<(String, f64)> = pts
         .iter()

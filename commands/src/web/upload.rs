@@ -20,6 +20,10 @@ use crate::limits::{self, wait_secs};
 /// Files per upload request (as many as a Discord message carries, times five).
 const MAX_FILES: usize = 50;
 
+/// A file refused because every replay slot was taken.
+const BUSY_FILE: &str =
+    "The site is busy receiving other uploads; send this one again in a minute.";
+
 /// The upload form (also on the home page).
 pub fn form(user: &CurrentUser) -> Markup {
     html! {
@@ -65,31 +69,194 @@ pub struct UploadResult {
     pub retry_after_s: Option<u64>,
 }
 
+/// The CSRF field's cap: the token is 64 characters; anything much longer is not one.
+const CSRF_MAX_BYTES: usize = 256;
+
+/// How long an upload waits for a free replay slot (shared with the bot's downloads) before it
+/// is answered "busy" (503 with `Retry-After`) instead of queueing without bound.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Replay slots one user may hold at once: a file trickling in holds its slot, so without this
+/// one account could take every slot (and with them the bot's downloads) with slow uploads.
+pub const SLOTS_PER_USER: usize = 2;
+
+/// The replay slots each user holds now (users holding none are not kept).
+#[derive(Default)]
+pub struct UserSlots(std::sync::Mutex<std::collections::HashMap<u64, usize>>);
+
+/// One of a user's slots, given back when dropped.
+pub struct UserSlot<'a> {
+    slots: &'a UserSlots,
+    user: u64,
+}
+
+impl UserSlots {
+    /// One more slot for `user`, unless they hold [`SLOTS_PER_USER`] already.
+    fn take(&self, user: u64) -> Option<UserSlot<'_>> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(user).or_insert(0);
+        if *n >= SLOTS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(UserSlot { slots: self, user })
+    }
+}
+
+impl Drop for UserSlot<'_> {
+    fn drop(&mut self) {
+        let mut held = self.slots.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// The whole `POST /upload` body limit: `MAX_FILES`' worth is not needed in one request, ten
+/// full-size replays and the form around them are.
+pub fn body_limit(max_replay_bytes: usize) -> usize {
+    max_replay_bytes.saturating_mul(10) + (1 << 20)
+}
+
+fn too_large(limit: usize) -> WebError {
+    WebError::TooLarge(format!(
+        "This upload is larger than {} MB. Send fewer replays at once.",
+        limit / (1024 * 1024)
+    ))
+}
+
+/// Reads the rest of `field` as it streams in, up to `cap` bytes: None as soon as it is
+/// longer (what is left of it is never held). `reserve`: the most worth allocating up front.
+async fn read_capped(
+    field: &mut axum::extract::multipart::Field<'_>,
+    cap: usize,
+    reserve: usize,
+    limit: usize,
+) -> WebResult<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(reserve.min(cap));
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(&e, limit))?
+    {
+        if out.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Some(out))
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError, limit: usize) -> WebError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(limit)
+    } else {
+        WebError::BadRequest(format!("The upload could not be read: {}", e.body_text()))
+    }
+}
+
+/// `POST /upload`. Every field streams in with its own cap (the CSRF token 256 bytes, each
+/// file the replay size limit; any other field is refused), the CSRF token is checked before
+/// any file is read, and each file is handed to the intake as soon as it has arrived, so one
+/// request holds at most one file in memory, and only while it has one of the replay slots
+/// shared with the bot's downloads (`RLCOACH_MAX_DOWNLOADS`).
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     user: CurrentUser,
+    multipart: Multipart,
+) -> Response {
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    match receive(&state, &headers, &user, multipart, wants_json).await {
+        Ok(r) => r,
+        // The page's script reads JSON: the same words, the same status.
+        Err(e @ (WebError::Busy(_) | WebError::TooLarge(_) | WebError::BadRequest(_)))
+            if wants_json =>
+        {
+            let (message, retry) = match &e {
+                WebError::Busy(wait) => (
+                    format!(
+                        "Many replays are being uploaded right now; try again in {} s.",
+                        wait_secs(*wait)
+                    ),
+                    Some(wait_secs(*wait)),
+                ),
+                other => (other.to_string(), None),
+            };
+            let status = e.into_response().status();
+            let mut r = (
+                status,
+                Json(serde_json::json!({
+                    "accepted": [], "refused": [], "error": message, "retry_after_s": retry
+                })),
+            )
+                .into_response();
+            if let Some(s) = retry {
+                r.headers_mut().insert(header::RETRY_AFTER, s.into());
+            }
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &CurrentUser,
     mut multipart: Multipart,
+    wants_json: bool,
 ) -> WebResult<Response> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        WebError::BadRequest(format!("The upload could not be read: {}", e.body_text()))
-    };
-    let mut csrf: Option<String> = None;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let max = state.settings.max_replay_bytes;
+    let limit = body_limit(max);
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let reserve = declared.map_or(max, |n| usize::try_from(n).unwrap_or(max));
+    let mut csrf_ok = false;
+    let mut ids = Vec::new();
     let mut refused = Vec::new();
     let mut wait: Option<Duration> = None;
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+    let mut busy: Option<Duration> = None;
+    let mut files = 0usize;
+    // Files that took a slot and a token (and so were read).
+    let mut taken = 0usize;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e, limit))?
+    {
         match field.name() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(bad)?),
+            Some("csrf") if !csrf_ok => {
+                let token = read_capped(&mut field, CSRF_MAX_BYTES, CSRF_MAX_BYTES, limit)
+                    .await?
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or(WebError::Forbidden("oversized or unreadable CSRF field"))?;
+                check_post(state, headers, user, &token)?;
+                csrf_ok = true;
+            }
             Some("replays") => {
+                // The token comes first in the form: no file is read for a forged request.
+                if !csrf_ok {
+                    return Err(WebError::Forbidden("a file before the CSRF token"));
+                }
                 let name = field.file_name().unwrap_or("replay").to_string();
                 if name.is_empty() {
                     continue;
                 }
-                // The token comes first in the form: nothing is read for a forged request.
-                check_post(&state, &headers, &user, csrf.as_deref().unwrap_or(""))?;
-                if files.len() + refused.len() >= MAX_FILES {
+                files += 1;
+                if files > MAX_FILES {
                     return Err(WebError::BadRequest(format!(
                         "At most {MAX_FILES} replays per upload."
                     )));
@@ -101,9 +268,47 @@ pub async fn submit(
                     });
                     continue;
                 }
+                if busy.is_some() {
+                    refused.push(Refused {
+                        file_name: name,
+                        error: BUSY_FILE.into(),
+                    });
+                    continue;
+                }
+                if let Some(w) = wait {
+                    refused.push(Refused {
+                        file_name: name,
+                        error: limits::wait_message(w),
+                    });
+                    continue;
+                }
+                // One of the user's own slots (their other uploads in flight), then a replay
+                // slot: both held while this file's bytes are in memory, until the intake has
+                // stored (or refused) them.
+                let Some(_mine) = state.user_slots.take(user.user().discord()) else {
+                    busy = Some(SLOT_WAIT);
+                    refused.push(Refused {
+                        file_name: name,
+                        error: format!(
+                            "You are already uploading {SLOTS_PER_USER} files at once; send this one when they are done."
+                        ),
+                    });
+                    continue;
+                };
+                let Ok(Ok(_slot)) =
+                    tokio::time::timeout(SLOT_WAIT, state.replay_slots.clone().acquire_owned())
+                        .await
+                else {
+                    busy = Some(SLOT_WAIT);
+                    refused.push(Refused {
+                        file_name: name,
+                        error: BUSY_FILE.into(),
+                    });
+                    continue;
+                };
                 // Each file takes a token of the uploader's budget (the bot's limits); past it,
                 // the rest are refused with the wait, and their bytes are never read.
-                if let Some(w) = wait.or_else(|| state.limits.files(user.user().discord(), 1).1) {
+                if let (_, Some(w)) = state.limits.files(user.user().discord(), 1) {
                     wait = Some(w);
                     refused.push(Refused {
                         file_name: name,
@@ -111,8 +316,8 @@ pub async fn submit(
                     });
                     continue;
                 }
-                let bytes = field.bytes().await.map_err(bad)?;
-                if bytes.len() > max {
+                taken += 1;
+                let Some(bytes) = read_capped(&mut field, max, reserve, limit).await? else {
                     refused.push(Refused {
                         file_name: name,
                         error: format!(
@@ -120,24 +325,57 @@ pub async fn submit(
                             max / (1024 * 1024)
                         ),
                     });
-                } else {
-                    files.push((name, bytes.to_vec()));
+                    continue;
+                };
+                let upload = NewUpload {
+                    file_name: Some(name.clone()),
+                    private_reply: true,
+                    ..NewUpload::by(user.user())
+                };
+                // Moved, not copied: the intake keeps this one buffer until it is stored.
+                match state.intake.submit(bytes, upload).await {
+                    Ok(
+                        SubmitOutcome::Analyzed { upload_id, .. }
+                        | SubmitOutcome::Failed { upload_id, .. }
+                        | SubmitOutcome::Pending { upload_id, .. },
+                    ) => ids.push(upload_id),
+                    Ok(SubmitOutcome::Busy { .. }) => refused.push(Refused {
+                        file_name: name,
+                        error:
+                            "The analysis queue is full right now; try this one again in a minute."
+                                .into(),
+                    }),
+                    Err(
+                        e @ (rlcoach::jobs::IntakeError::Replay(_)
+                        | rlcoach::jobs::IntakeError::OverQuota(_)),
+                    ) => refused.push(Refused {
+                        file_name: name,
+                        error: e.user_message(),
+                    }),
+                    Err(e) => return Err(WebError::Internal(e.into())),
                 }
             }
-            _ => {}
+            // Nothing else belongs in this form (and a second token is not read either).
+            _ => {
+                return Err(WebError::BadRequest(
+                    "The upload could not be read: it has a field this form does not send.".into(),
+                ));
+            }
         }
     }
-    check_post(&state, &headers, &user, csrf.as_deref().unwrap_or(""))?;
-    if files.is_empty() && refused.is_empty() {
+    if !csrf_ok {
+        return Err(WebError::Forbidden("no CSRF token"));
+    }
+    if ids.is_empty() && refused.is_empty() {
         return Err(WebError::BadRequest(
             "There was no replay in that upload: choose one or more .replay files.".into(),
         ));
     }
-    let wants_json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json"));
-    if let Some(wait) = wait.filter(|_| files.is_empty()) {
+    if let Some(b) = busy.filter(|_| taken == 0 && wait.is_none()) {
+        // No slot for any file: nothing stored, try again shortly.
+        return Err(WebError::Busy(b));
+    }
+    if let Some(wait) = wait.filter(|_| taken == 0) {
         // Nothing was taken: 429, with when to try again (a page, or JSON for the script).
         let mut response = if wants_json {
             let body = UploadResult {
@@ -154,34 +392,6 @@ pub async fn submit(
             .insert(header::RETRY_AFTER, wait_secs(wait).into());
         return Ok(response);
     }
-    let mut ids = Vec::new();
-    for (name, bytes) in files {
-        let upload = NewUpload {
-            file_name: Some(name.clone()),
-            private_reply: true,
-            ..NewUpload::by(user.user())
-        };
-        match state.intake.submit(bytes, upload).await {
-            Ok(
-                SubmitOutcome::Analyzed { upload_id, .. }
-                | SubmitOutcome::Failed { upload_id, .. }
-                | SubmitOutcome::Pending { upload_id, .. },
-            ) => ids.push(upload_id),
-            Ok(SubmitOutcome::Busy { .. }) => refused.push(Refused {
-                file_name: name,
-                error: "The analysis queue is full right now; try this one again in a minute."
-                    .into(),
-            }),
-            Err(
-                e @ (rlcoach::jobs::IntakeError::Replay(_)
-                | rlcoach::jobs::IntakeError::OverQuota(_)),
-            ) => refused.push(Refused {
-                file_name: name,
-                error: e.user_message(),
-            }),
-            Err(e) => return Err(WebError::Internal(e.into())),
-        }
-    }
     let accepted = state.store.upload_statuses(&user.viewer(), &ids).await?;
     let result = UploadResult {
         accepted,
@@ -193,7 +403,7 @@ pub async fn submit(
     }
     Ok(layout::page(
         "Upload",
-        &user,
+        user,
         "/upload",
         html! {
             h1 { "Uploaded" }
