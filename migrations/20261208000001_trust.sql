@@ -24,6 +24,12 @@ ALTER TABLE game_stats ADD COLUMN match_key TEXT;
 UPDATE game_stats SET match_key = replay_id;
 CREATE INDEX game_stats_by_match ON game_stats (match_key, platform, platform_id);
 
+-- 1 when the player's car is in the replay's network data (movement measured); 0 for a row made
+-- from the header's scoreboard alone, which anyone can write. Someone else's upload counts for a
+-- verified player only when both that player and the uploader are in the network data.
+ALTER TABLE game_stats ADD COLUMN in_network BIGINT NOT NULL DEFAULT 0;
+UPDATE game_stats SET in_network = 1 WHERE avg_speed_uu_s IS NOT NULL;
+
 -- Games a user took out of their history (by match, so every agreeing copy goes with it): they
 -- then count nowhere for that user (lists, trends, sessions, leaderboards, comparisons, coach).
 CREATE TABLE hidden_games (

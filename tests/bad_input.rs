@@ -187,7 +187,10 @@ fn random_network_data_behind_valid_crcs_never_panics() {
 /// A real replay from `../shared/replays` by file name, or None (after `SKIPPED:`) without the
 /// corpus.
 fn shared_replay(name: &str) -> Option<Vec<u8>> {
-    let path = common::corpus()?.into_iter().find(|p| p.ends_with(name))?;
+    let path = common::corpus()?
+        .into_iter()
+        .find(|p| p.ends_with(name))
+        .unwrap_or_else(|| panic!("the corpus has {name}"));
     Some(std::fs::read(path).expect("readable replay"))
 }
 

@@ -749,6 +749,10 @@ both_backends!(
 
 const D: i64 = 4;
 const E: i64 = 5;
+/// A verified player who forges.
+const M: i64 = 6;
+/// A verified player the forger names.
+const V: i64 = 7;
 /// A stranger to the match.
 const S: i64 = 9;
 
@@ -870,20 +874,90 @@ both_backends!(
             };
             assert!(board(store.clone()).await.is_empty());
 
+            // Nor does a verified player's forgery: M, verified as himself, writes a header
+            // naming himself and C over broken network data. A header is not a match.
+            let m = private(M);
+            store.verify_identity(&m, &player("tlsc.")).await.unwrap();
+            let forged = common::header_only_bytes(&common::distinct_copy(&fixture(), 12));
+            let rm = analyzed(&pool, forged, guild_upload(M)).await;
+            assert!(
+                game_ids(&store, &c, C).await.is_empty(),
+                "M's forgery is not C's"
+            );
+            assert!(store.report(&c, &rm).await.unwrap().is_none());
+            // Nor when M's own car is in the network data: V (verified, not in this match) is
+            // named only by a scoreboard entry M rewrote (cometten's, given V's id and a name).
+            let v = private(V);
+            let victim = PlayerId {
+                platform: "steam".into(),
+                id: "76561190000000042".into(),
+            };
+            store.verify_identity(&v, &victim).await.unwrap();
+            let cometten: u64 = player("cometten").id.parse().unwrap();
+            let forged = common::edit::rename_in_header(
+                &common::edit::with_online_id(
+                    &common::distinct_copy(&fixture(), 13),
+                    cometten,
+                    76561190000000042,
+                ),
+                "cometten",
+                "HACKED!!",
+            );
+            let rm = analyzed(&pool, forged, guild_upload(M)).await;
+            let seen = store.report(&m, &rm).await.unwrap().unwrap();
+            assert!(seen.quality.network_parsed);
+            assert!(seen.players.iter().any(|p| p.id == victim));
+            assert!(
+                game_ids(&store, &v, V).await.is_empty(),
+                "M's forgery is not V's"
+            );
+            assert!(store.report(&v, &rm).await.unwrap().is_none());
+            assert_eq!(store.identities(&v).await.unwrap()[0].name, None);
+            // (That file is otherwise a real game C played, uploaded by a verified player of it:
+            // it would count for C. M leaves, and his uploads with him.)
+            assert_eq!(
+                game_ids(&store, &c, C).await,
+                vec![rm.clone()],
+                "a verified team-mate's real game counts"
+            );
+            store.delete_user(&m).await.unwrap();
+            assert!(game_ids(&store, &c, C).await.is_empty());
+
             // D, verified as a player of the match, uploads it: it counts for C, who may open it.
-            let rd = analyzed(&pool, fixture(), guild_upload(D)).await;
+            let rd = analyzed(&pool, fixture(), dm_upload(D)).await;
             assert_eq!(game_ids(&store, &c, C).await, vec![rd.clone()]);
             assert!(store.report(&c, &rd).await.unwrap().is_some());
-            assert_eq!(board(store.clone()).await, vec![(uid(C), 1)]);
+            // D answered by DM: the match is not this guild's yet.
+            assert!(board(store.clone()).await.is_empty());
             // E, verified too, uploads his own recording of the same match (other bytes, same
-            // players, score and goals): one match, counted once for everyone.
-            let re = analyzed(
-                &pool,
-                common::edit::same_match_copy(&fixture(), 1),
-                guild_upload(E),
-            )
-            .await;
+            // players, score and goals) in the guild: one match, counted once for everyone, and
+            // on the guild's board whichever copy counts for C. (The copy's id is picked below
+            // D's, so C's history counts E's copy and D's must not hide the guild's upload.)
+            // D's copy has no content digest, as in a database from before digests existed.
+            sqlx::query("UPDATE replays SET content_key = NULL")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let copy = (1..)
+                .map(|n| common::edit::same_match_copy(&fixture(), n))
+                .find(|b| sha(b) < rd)
+                .unwrap();
+            let re = analyzed(&pool, copy, guild_upload(E)).await;
             assert_ne!(re, rd);
+            let key = |id: String| {
+                let store = store.clone();
+                async move {
+                    sqlx::Row::get::<String, _>(
+                        &sqlx::query("SELECT match_key FROM game_stats WHERE replay_id = $1")
+                            .bind(id)
+                            .fetch_one(store.pool())
+                            .await
+                            .unwrap(),
+                        0,
+                    )
+                }
+            };
+            assert_eq!(key(re.clone()).await, key(rd.clone()).await, "one match");
             assert_eq!(game_ids(&store, &c, C).await.len(), 1);
             assert_eq!(store.export_user(&c).await.unwrap().games_total, 1);
             assert_eq!(board(store.clone()).await, vec![(uid(C), 1)]);
@@ -908,6 +982,16 @@ both_backends!(
             assert!(!store.hide_game(&c, &rs).await.unwrap());
             assert!(store.unhide_game(&c, &rd).await.unwrap());
             assert_eq!(game_ids(&store, &c, C).await.len(), 1);
+            // A copy with one doctored scoreboard number is not that match: it never stands in
+            // for the real one (it is a game of its own, which C can hide).
+            let doctored = common::edit::with_int_property(
+                &common::edit::same_match_copy(&fixture(), 900),
+                "Score",
+                5,
+            );
+            let rx = analyzed(&pool, doctored, dm_upload(E)).await;
+            assert_ne!(key(rx.clone()).await, key(rd.clone()).await);
+            assert!(game_ids(&store, &c, C).await.contains(&re));
             pool.shutdown(Duration::from_secs(5)).await;
         }
     }
@@ -929,6 +1013,8 @@ both_backends!(
             .await;
             let rc = analyzed(&pool, common::header_only_bytes(&fixture()), dm_upload(C)).await;
             pool.shutdown(Duration::from_secs(5)).await;
+            // B's copy joined A's match (keyed by A's replay id), and B hid it.
+            assert!(store.hide_game(&private(B), &rb).await.unwrap());
             assert_eq!(store.delete_user(&private(A)).await.unwrap(), 1);
             // Nothing derived from A's bytes is left: no row, no report, no file.
             for table in ["replays", "analyses", "game_stats", "jobs", "uploads"] {
@@ -953,6 +1039,24 @@ both_backends!(
                 0,
             );
             assert_eq!(n, 0, "no stored report mentions A's replay");
+            for sql in [
+                "SELECT COUNT(*) FROM game_stats WHERE match_key = $1",
+                "SELECT COUNT(*) FROM hidden_games WHERE match_key = $1 OR replay_id = $1",
+            ] {
+                let n: i64 = sqlx::Row::get(
+                    &sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(&ra)
+                        .fetch_one(store.pool())
+                        .await
+                        .unwrap(),
+                    0,
+                );
+                assert_eq!(n, 0, "{sql}: A's replay id is left as a key");
+            }
+            assert!(
+                store.is_hidden(&private(B), &rb).await.unwrap(),
+                "B's hide holds"
+            );
             assert!(!store.replay_path(&ra).exists());
             for v in [A, B, C] {
                 assert!(store.report(&private(v), &ra).await.unwrap().is_none());
@@ -961,6 +1065,44 @@ both_backends!(
             assert!(store.report(&private(B), &rb).await.unwrap().is_some());
             assert!(store.report(&private(C), &rc).await.unwrap().is_some());
             assert_eq!(store.stored_files().await.len(), 2);
+        }
+    }
+);
+
+both_backends!(
+    a_game_hidden_before_its_analysis_stays_hidden,
+    |db: &common::db::TestDb| {
+        let store = db.store.clone();
+        async move {
+            let c = private(C);
+            store
+                .verify_identity(&c, &player("cometten"))
+                .await
+                .unwrap();
+            let pool = WorkerPool::start(store.clone(), config());
+            analyzed(&pool, fixture(), dm_upload(C)).await;
+            pool.shutdown(Duration::from_secs(5)).await;
+            // C uploads his second recording of the match and hides it before it is analyzed.
+            let intake = Intake::new(store.clone(), config());
+            let copy = common::edit::same_match_copy(&fixture(), 3);
+            let rc = replay_id(&intake.submit(copy, dm_upload(C)).await.unwrap());
+            assert!(store.hide_game(&c, &rc).await.unwrap());
+            // Analyzed, it joins the match of C's first copy: the whole match stays hidden.
+            let pool = WorkerPool::start(store.clone(), config());
+            tokio::time::timeout(Duration::from_secs(60), async {
+                while store
+                    .report(&c, &rc)
+                    .await
+                    .unwrap()
+                    .is_none_or(|r| r.players.is_empty())
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await
+            .expect("analyzed");
+            pool.shutdown(Duration::from_secs(5)).await;
+            assert!(game_ids(&store, &c, C).await.is_empty());
         }
     }
 );

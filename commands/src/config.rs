@@ -55,6 +55,13 @@ pub fn pool() -> anyhow::Result<PoolConfig> {
     )?
     .max(1);
     c.quota.bytes_per_day = mb.saturating_mul(1024 * 1024);
+    if usize::try_from(c.quota.bytes_per_day).is_ok_and(|b| b < c.limits.max_bytes) {
+        anyhow::bail!(
+            "RLCOACH_USER_DAILY_MB={mb} is smaller than one replay may be (RLCOACH_MAX_REPLAY_BYTES={}): \
+             the largest replays could never be uploaded",
+            c.limits.max_bytes
+        );
+    }
     Ok(c)
 }
 

@@ -261,12 +261,18 @@ async fn game_details(store: &Store, me: &Viewer, input: &Value) -> ToolResult {
     let Some(id) = text(input, "replay_id") else {
         return Ok(ToolOutput::error("replay_id is required"));
     };
-    // Only the user's own games: their uploads and games of their verified accounts.
+    // Only the user's own games: their uploads and games of their verified accounts, and not a
+    // game they hid from their history.
     let Some(report) = store.report(me, id).await? else {
         return Ok(ToolOutput::error(
             "no game of this player has that replay_id (take one from recent_games)",
         ));
     };
+    if store.is_hidden(me, id).await? {
+        return Ok(ToolOutput::error(
+            "the player hid that game from their history; leave it out",
+        ));
+    }
     let mine: Vec<crate::report::PlayerId> = store
         .identities(me)
         .await?

@@ -16,9 +16,10 @@ use crate::benchmarks::{self, Better};
 
 /// Whether game row `$g` counts for the user of link `i`, before copies of one match are merged:
 /// not hidden by that user, and either a replay that user uploaded, or — through a verified link
-/// only — a replay one of whose uploaders is a verified player of it ([`vouched!`]). A stranger's
-/// upload naming your verified id proves only its own bytes: it counts for you only when its
-/// uploader is verified as a player of that match. (Macros, so the constants below are built at
+/// only, for a row of the network data (`in_network`: the player's car is in the replay, not
+/// only a scoreboard line) — a replay one of whose uploaders is a verified player of it, also in
+/// the network data ([`vouched!`]). A header anyone can write names whoever it likes: it proves
+/// nothing about who played. (Macros, so the constants below are built at
 /// compile time.)
 macro_rules! counts_alone {
     ($g:literal) => {
@@ -29,14 +30,18 @@ macro_rules! counts_alone {
              AND (EXISTS (SELECT 1 FROM uploads up WHERE up.replay_id = ",
             $g,
             ".replay_id AND up.user_id = i.user_id)
-                  OR (i.verified = 1 AND EXISTS (",
+                  OR (i.verified = 1 AND ",
+            $g,
+            ".in_network = 1 AND EXISTS (",
             vouched!($g),
             "))))"
         )
     };
 }
 
-/// Rows when replay `$g.replay_id` was uploaded by someone verified as one of its players.
+/// Rows when replay `$g.replay_id` was uploaded by someone verified as one of its players, whose
+/// car is in the replay's network data (movement measured): a header alone, which anyone can
+/// write, does not make its uploader a player of the match.
 macro_rules! vouched {
     ($g:literal) => {
         concat!(
@@ -44,6 +49,7 @@ macro_rules! vouched {
                JOIN user_identities vi ON vi.user_id = vu.user_id AND vi.verified = 1
                JOIN game_stats vg ON vg.replay_id = vu.replay_id
                  AND vg.platform = vi.platform AND vg.platform_id = vi.platform_id
+                 AND vg.in_network = 1
              WHERE vu.replay_id = ",
             $g,
             ".replay_id"
@@ -1158,7 +1164,9 @@ impl Store {
              JOIN users us ON us.user_id = i.user_id
              WHERE g.{col} IS NOT NULL AND {COUNTS_FOR_LINK}
                AND (us.public_profile = 1 OR us.user_id = $2) AND us.leaderboard_opt_out = 0
-               AND EXISTS (SELECT 1 FROM uploads u WHERE u.replay_id = g.replay_id AND u.guild_id = $1)
+               AND EXISTS (SELECT 1 FROM game_stats gm JOIN uploads u ON u.replay_id = gm.replay_id
+                           WHERE gm.match_key = g.match_key AND gm.platform = g.platform
+                             AND gm.platform_id = g.platform_id AND u.guild_id = $1)
              GROUP BY i.user_id
              HAVING COUNT(DISTINCT g.replay_id) >= $3
              ORDER BY value {order}, i.user_id
@@ -1214,7 +1222,7 @@ impl Store {
              UNION ALL
              SELECT 1 FROM game_stats g JOIN user_identities i
                ON i.platform = g.platform AND i.platform_id = g.platform_id
-             WHERE g.replay_id = $1 AND i.user_id = $2 AND i.verified = 1
+             WHERE g.replay_id = $1 AND i.user_id = $2 AND i.verified = 1 AND g.in_network = 1
                AND EXISTS (",
             vouched!("g"),
             ")

@@ -316,26 +316,47 @@ impl Store {
         if files < quota.files_per_day && bytes.saturating_add(size) <= quota.bytes_per_day {
             return Ok(());
         }
-        // When enough of the window has left it: for the file count, the oldest upload; for
-        // bytes, the uploads whose sizes free room for this one.
+        // When enough of the window has left it: the uploads leave it oldest first, and the
+        // file fits once both the count and the bytes left are under the quota. Read from the
+        // oldest upload that must leave for the count (OFFSET), then on until the bytes fit.
+        let must_leave = (files - quota.files_per_day + 1).max(0);
         let rows = sqlx::query(
             "SELECT u.created_at, r.size_bytes FROM uploads u JOIN replays r ON r.replay_id = u.replay_id
-             WHERE u.user_id = $1 AND u.created_at > $2 ORDER BY u.created_at LIMIT 1000",
+             WHERE u.user_id = $1 AND u.created_at > $2
+             ORDER BY u.created_at, u.upload_id LIMIT 10000 OFFSET $3",
         )
         .bind(user.get())
         .bind(since)
+        .bind((must_leave - 1).max(0))
         .fetch_all(&mut *tx)
         .await?;
+        // Bytes of the uploads skipped by the OFFSET leave the window too.
+        let skipped: i64 = if must_leave > 1 {
+            sqlx::query(
+                "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM (
+                   SELECT r.size_bytes FROM uploads u JOIN replays r ON r.replay_id = u.replay_id
+                   WHERE u.user_id = $1 AND u.created_at > $2
+                   ORDER BY u.created_at, u.upload_id LIMIT $3) AS s",
+            )
+            .bind(user.get())
+            .bind(since)
+            .bind(must_leave - 1)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?
+        } else {
+            0
+        };
         let mut retry_at = now + DAY_MS;
-        let (mut f, mut b) = (files, bytes);
-        for r in &rows {
+        let mut b = bytes - skipped;
+        for (k, r) in rows.iter().enumerate() {
+            let (at, sz): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+            b -= sz;
+            retry_at = at + DAY_MS;
+            let f = files - (must_leave.max(1) - 1) - (k as i64 + 1);
             if f < quota.files_per_day && b.saturating_add(size) <= quota.bytes_per_day {
                 break;
             }
-            let (at, sz): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
-            retry_at = at + DAY_MS;
-            f -= 1;
-            b -= sz;
         }
         Err(StorageError::OverQuota(Box::new(OverQuota {
             files,

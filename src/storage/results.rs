@@ -131,15 +131,29 @@ impl Store {
             .metadata
             .started_at_unix
             .map_or(uploaded, |s| s * 1000);
-        for p in &report.players {
+        // In one order (platform, id): two copies of one match stored at once upsert the same
+        // `players` rows, and on PostgreSQL two orders could deadlock.
+        let mut players: Vec<&PlayerReport> = report.players.iter().collect();
+        players.sort_by(|a, b| a.id.cmp(&b.id));
+        for p in players {
             save_player(&mut tx, &job.replay_id, report, p, played_at, now).await?;
         }
         let key = self.match_key(&mut tx, &job.replay_id, report).await?;
-        sqlx::query("UPDATE game_stats SET match_key = $1 WHERE replay_id = $2")
-            .bind(&key)
-            .bind(&job.replay_id)
-            .execute(&mut *tx)
-            .await?;
+        // Hides made from this copy (before its analysis, or under a key an earlier analysis
+        // gave it) follow its key.
+        for q in [
+            // A player is in the network data when their movement was measured.
+            "UPDATE game_stats SET match_key = $1,
+                 in_network = CASE WHEN avg_speed_uu_s IS NOT NULL THEN 1 ELSE 0 END
+             WHERE replay_id = $2",
+            "UPDATE hidden_games SET match_key = $1 WHERE replay_id = $2",
+        ] {
+            sqlx::query(q)
+                .bind(&key)
+                .bind(&job.replay_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -169,11 +183,19 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Replays stored before content digests existed have none: they are compared from their
+        // reports, after the ones whose digest agrees.
+        // One candidate per match already stored (the copy whose id is its key), oldest first;
+        // replays stored before content digests existed have none and are compared from their
+        // reports, after the ones whose digest agrees.
         let twins = sqlx::query(
-            "SELECT a.report_json, (SELECT g.match_key FROM game_stats g WHERE g.replay_id = r.replay_id LIMIT 1)
+            "SELECT a.report_json, r.replay_id
              FROM replays r JOIN analyses a ON a.replay_id = r.replay_id
-             WHERE r.claimed_guid = $1 AND r.content_key = $2 AND r.replay_id <> $3
-             ORDER BY r.created_at, r.replay_id LIMIT 8",
+             WHERE r.claimed_guid = $1 AND (r.content_key = $2 OR r.content_key IS NULL)
+               AND r.replay_id <> $3
+               AND EXISTS (SELECT 1 FROM game_stats g WHERE g.replay_id = r.replay_id AND g.match_key = r.replay_id)
+             ORDER BY CASE WHEN r.content_key IS NULL THEN 1 ELSE 0 END, r.created_at, r.replay_id
+             LIMIT 32",
         )
         .bind(guid)
         .bind(&content)
@@ -689,7 +711,8 @@ async fn save_player(
 const GOAL_TIME_TOLERANCE_S: f64 = 1.0;
 
 /// The content two replays of one match must share exactly, as a digest: the match GUID, the
-/// players (platform, id, name, team, sorted), the score and the goal scorers in order. None for
+/// players (platform, id, name, team and scoreboard line, sorted), the score and the goal scorers
+/// in order. A copy with one doctored number is another match, never merged into the real one. None for
 /// a report without network data or without a GUID: such a replay is only ever its own match.
 pub(crate) fn content_key(r: &Report) -> Option<String> {
     use sha2::{Digest, Sha256};
@@ -701,9 +724,18 @@ pub(crate) fn content_key(r: &Report) -> Option<String> {
         .players
         .iter()
         .map(|p| {
+            let c = &p.core;
             format!(
-                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-                p.id.platform, p.id.id, p.name, p.team
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}/{}/{}/{}/{}",
+                p.id.platform,
+                p.id.id,
+                p.name,
+                p.team,
+                c.score,
+                c.goals,
+                c.assists,
+                c.saves,
+                c.shots
             )
         })
         .collect();

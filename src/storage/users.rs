@@ -32,7 +32,8 @@ impl GuildSettings {
 pub enum LinkState {
     /// Picked by the user from a replay they uploaded: counts only their own uploads.
     Claimed,
-    /// Proven to be theirs (one owner per identity): counts every game it played in.
+    /// Proven to be theirs (one owner per identity): counts the games it played in that the user
+    /// uploaded or that another verified player of the match uploaded.
     Verified,
 }
 
@@ -588,7 +589,7 @@ impl Store {
 
     /// Deletes everything of the viewer: their uploads, links, hidden games, settings and series
     /// summaries; replays only they uploaded (these very bytes: a copy of the same match is
-    /// another replay) go too (file, analysis, stat rows, job, and the names of
+    /// another replay) go too, and other copies of such a match are re-keyed by a surviving copy (file, analysis, stat rows, job, and the names of
     /// players seen only there). Replays others also uploaded stay theirs. Returns how many
     /// replays were removed. Coach conversations and notes go; the token ledger (counts only)
     /// and plan rows (billing records) stay, so a deletion neither resets a period's budget nor
@@ -648,6 +649,7 @@ impl Store {
             ] {
                 sqlx::query(q).bind(replay).execute(&mut *tx).await?;
             }
+            rekey_match(&mut tx, replay).await?;
         }
         seen_players.sort();
         seen_players.dedup();
@@ -692,6 +694,44 @@ impl Store {
             .await?
             .try_get(0)?)
     }
+}
+
+/// After replay `gone` is deleted: other copies of its match were keyed by its id, and others'
+/// hides name it. The match takes the id of its oldest surviving copy (nothing keeps the deleted
+/// replay's id), hides follow, and hides of a match with no copy left go.
+async fn rekey_match(tx: &mut sqlx::AnyConnection, gone: &str) -> Result<()> {
+    let survivor: Option<String> =
+        sqlx::query("SELECT MIN(replay_id) FROM game_stats WHERE match_key = $1")
+            .bind(gone)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+    if let Some(new) = &survivor {
+        for q in [
+            "UPDATE game_stats SET match_key = $2 WHERE match_key = $1",
+            // A user with a hide under both keys keeps one.
+            "DELETE FROM hidden_games WHERE match_key = $1
+               AND user_id IN (SELECT h.user_id FROM hidden_games h WHERE h.match_key = $2)",
+            "UPDATE hidden_games SET match_key = $2 WHERE match_key = $1",
+        ] {
+            sqlx::query(q)
+                .bind(gone)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    for q in [
+        "DELETE FROM hidden_games WHERE match_key = $1",
+        "DELETE FROM hidden_games WHERE replay_id = $1
+           AND NOT EXISTS (SELECT 1 FROM game_stats g WHERE g.match_key = hidden_games.match_key)",
+        "UPDATE hidden_games SET replay_id =
+             (SELECT MIN(g.replay_id) FROM game_stats g WHERE g.match_key = hidden_games.match_key)
+         WHERE replay_id = $1",
+    ] {
+        sqlx::query(q).bind(gone).execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 const CLAIMED_BY_ANOTHER: &str =

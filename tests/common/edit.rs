@@ -295,3 +295,22 @@ pub fn with_nested_header_arrays(bytes: &[u8], depth: usize) -> Vec<u8> {
     reseal(&mut b);
     b
 }
+
+/// A copy whose header gives the player with platform id `old` the id `new` (every occurrence
+/// of the 8-byte id in the header), re-sealed: a forged scoreboard entry naming someone else's
+/// account. The network data is left alone.
+pub fn with_online_id(bytes: &[u8], old: u64, new: u64) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    let header = sections(&b).0;
+    let (from, to) = (old.to_le_bytes(), new.to_le_bytes());
+    let mut found = 0;
+    let mut at = header.start;
+    while let Some(p) = b[at..header.end].windows(8).position(|w| w == from) {
+        b[at + p..at + p + 8].copy_from_slice(&to);
+        at += p + 8;
+        found += 1;
+    }
+    assert!(found > 0, "{old} is in the header");
+    reseal(&mut b);
+    b
+}
