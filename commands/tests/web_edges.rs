@@ -222,7 +222,8 @@ const MB: usize = 1024 * 1024;
 
 /// Four uploads of 240 MB at once (two with a 240 MB CSRF field, two with a valid token and a
 /// 240 MB "replay"): every field is read with its own cap as it streams, so the process's peak
-/// memory stays under 200 MB (it took 500 MB for one such body, 1.3 GB for four).
+/// memory stays under 200 MB (measured on the real binary: 898 MB peak before the fields were
+/// capped, 84 MB after).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_upload_bodies_do_not_grow_the_process() {
     let dir = tempfile::tempdir().unwrap();
@@ -261,13 +262,18 @@ async fn huge_upload_bodies_do_not_grow_the_process() {
     );
     // The site still answers, and the token-less uploads were refused, not stored.
     assert_eq!(site.get("/", Duration::from_secs(10)).await, Some(200));
+    // A token-less upload is refused as soon as its CSRF field passes 256 bytes, and the server
+    // closes the connection while the client is still sending: the reset that follows may
+    // discard the 403 before the client reads it, so an answer there is checked when it came.
     for s in statuses.iter().step_by(2).filter(|s| !s.is_empty()) {
         assert!(s.contains("403"), "{s}");
     }
-    for s in statuses.iter().skip(1).step_by(2).filter(|s| !s.is_empty()) {
+    // An upload with a valid token is read to its end (the oversized file skipped, not held)
+    // and always answered.
+    for s in statuses.iter().skip(1).step_by(2) {
         assert!(
             s.contains("200"),
-            "the file is refused, the upload answered: {s}"
+            "the file is refused, the upload answered: {s:?}"
         );
     }
 }
