@@ -23,7 +23,7 @@ use governor::Quota;
 use rlcoach::Report;
 use rlcoach::jobs::{Intake, JobEvent, PoolConfig, WorkerPool};
 use rlcoach::report::PlayerId;
-use rlcoach::storage::{NewUpload, Store, UserId, Viewer};
+use rlcoach::storage::{NewUpload, Store, UploadQuota, UserId, Viewer};
 use rlcoach_bot::limits::RateLimits;
 use rlcoach_bot::web::auth::SessionKey;
 use rlcoach_bot::web::oauth::DiscordOAuth;
@@ -103,12 +103,17 @@ impl TestSite {
             Quota::per_minute(nz(20)).allow_burst(nz(10)),
             Quota::per_minute(nz(600)).allow_burst(nz(600)),
         );
-        Self::on_full(store, workers, billing, Arc::new(limits), None).await
+        Self::on_full(store, workers, billing, Arc::new(limits), None, None).await
     }
 
     /// A site whose per-user limits are `limits` (the bot's, when a test plays both doors).
     async fn on_limits(store: Store, limits: Arc<RateLimits>) -> TestSite {
-        Self::on_full(store, false, true, limits, None).await
+        Self::on_full(store, false, true, limits, None, None).await
+    }
+
+    /// A site with these per-user limits and this daily upload quota.
+    async fn on_quota(store: Store, limits: Arc<RateLimits>, quota: UploadQuota) -> TestSite {
+        Self::on_full(store, false, true, limits, None, Some(quota)).await
     }
 
     /// A site whose replay slots are `slots` (the bot's download semaphore).
@@ -117,7 +122,7 @@ impl TestSite {
             Quota::per_minute(nz(20)).allow_burst(nz(10)),
             Quota::per_minute(nz(600)).allow_burst(nz(600)),
         );
-        Self::on_full(store, false, true, Arc::new(limits), Some(slots)).await
+        Self::on_full(store, false, true, Arc::new(limits), Some(slots), None).await
     }
 
     async fn on_full(
@@ -126,10 +131,12 @@ impl TestSite {
         billing: bool,
         limits: Arc<RateLimits>,
         slots: Option<Arc<tokio::sync::Semaphore>>,
+        quota: Option<UploadQuota>,
     ) -> TestSite {
         let config = PoolConfig {
             workers: 2,
             poll: Duration::from_millis(100),
+            quota: quota.unwrap_or_default(),
             ..PoolConfig::default()
         };
         let (intake, pool) = if workers {
@@ -1968,11 +1975,13 @@ both_backends!(
 /// Chart renders, exports, comparisons and sessions on the site take the same per-user heavy
 /// budget as the bot's buttons and commands — its very buckets: the 9th render within a burst of
 /// 8 is a 429 with `Retry-After` (an SVG saying when, where the chart would be; a page for the
-/// others), other users keep theirs, and what the bot took counts on the site.
+/// others), other users keep theirs, and what the bot took counts on the site. The heavy budget
+/// refills one request every 3 minutes here, so no token comes back while the test runs however
+/// slow the machine (at the bot's 20 a minute one would every 3 s).
 async fn heavy_pages_take_the_bots_heavy_budget(store: Store) {
     let limits = Arc::new(RateLimits::new(
         Quota::per_minute(nz(20)).allow_burst(nz(10)),
-        Quota::per_minute(nz(20)).allow_burst(nz(8)),
+        Quota::per_hour(nz(20)).allow_burst(nz(8)),
     ));
     let site = TestSite::on_limits(store, limits.clone()).await;
     let ids = seed(&site, ME, &steam(MY_STEAM), 1, 1).await;
@@ -1989,7 +1998,7 @@ async fn heavy_pages_take_the_bots_heavy_budget(store: Store) {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=4).contains(&wait), "{wait}");
+    assert!((150..=180).contains(&wait), "{wait}");
     assert_eq!(p.headers[header::CONTENT_TYPE], "image/svg+xml");
     assert!(
         p.body.contains(&format!("try again in {wait} s")),
@@ -2201,6 +2210,24 @@ async fn one_user_cannot_hold_every_replay_slot(store: Store) {
     let p = site.send(req).await;
     assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE, "{}", p.body);
     assert!(p.headers.contains_key(header::RETRY_AFTER));
+    // It says why: their own uploads, not a crowd.
+    let res: Value = serde_json::from_str(&p.body).unwrap();
+    let why = "You are already uploading 2 files at once";
+    assert!(res["error"].as_str().unwrap().contains(why), "{res}");
+    let (ct, body) = multipart(&csrf, &[("third.replay", b"not a replay")]);
+    let req = Request::post("/upload")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, BASE)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let page = site.send(req).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.body.contains(why) && page.body.contains("Nothing was stored"),
+        "{}",
+        page.body
+    );
     // Someone else is not held up.
     let (theirs, their_csrf) = site.login_as(OTHER).await;
     let (ct, body) = multipart(&their_csrf, &[("x.replay", b"not a replay")]);
@@ -2218,4 +2245,80 @@ async fn one_user_cannot_hold_every_replay_slot(store: Store) {
         let _ = s.await;
     }
     assert_eq!(slots.available_permits(), 8);
+}
+
+both_backends!(
+    files_past_the_daily_quota_are_refused_unread,
+    |db: &common::db::TestDb| files_past_the_daily_quota_are_refused_unread(db.store.clone())
+);
+
+/// A request of three files when the daily quota allows one more: the first is accepted, the
+/// second refused by the quota, and the third refused with the same words without being read
+/// (it is larger than a replay may be: read, it would be refused for its size) and without a
+/// token of the rate limit (burst 3, no refill during the test): the next upload of the same
+/// user is refused by the quota, not by the rate limit.
+async fn files_past_the_daily_quota_are_refused_unread(store: Store) {
+    let limits = Arc::new(RateLimits::new(
+        Quota::per_hour(nz(3)).allow_burst(nz(3)),
+        Quota::per_minute(nz(600)).allow_burst(nz(600)),
+    ));
+    let quota = UploadQuota {
+        files_per_day: 1,
+        ..UploadQuota::default()
+    };
+    let site = TestSite::on_quota(store, limits.clone(), quota).await;
+    let (cookie, csrf) = site.login_as(ME).await;
+    let upload = |files: Vec<(&'static str, Vec<u8>)>| {
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        let site = &site;
+        async move {
+            let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+            let (ct, body) = multipart(&csrf, &refs);
+            let req = Request::post("/upload")
+                .header(header::COOKIE, &cookie)
+                .header(header::ORIGIN, BASE)
+                .header(header::ACCEPT, "application/json")
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .unwrap();
+            let p = site.send(req).await;
+            assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+            serde_json::from_str::<Value>(&p.body).unwrap()
+        }
+    };
+    let fixture = support::replay_fixture();
+    let res = upload(vec![
+        ("first.replay", support::distinct_copy(&fixture, 1)),
+        ("second.replay", support::distinct_copy(&fixture, 2)),
+        // 6 MB: over the test site's 5 MB replay limit.
+        ("third.replay", vec![b'x'; 6 << 20]),
+    ])
+    .await;
+    assert_eq!(res["accepted"].as_array().unwrap().len(), 1, "{res}");
+    assert_eq!(res["accepted"][0]["file_name"], "first.replay", "{res}");
+    let refused = res["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 2, "{res}");
+    assert_eq!(refused[0]["file_name"], "second.replay");
+    assert_eq!(refused[1]["file_name"], "third.replay");
+    let quota_message = refused[0]["error"].as_str().unwrap();
+    assert!(
+        quota_message.contains("today's upload limit"),
+        "{quota_message}"
+    );
+    assert_eq!(
+        refused[1]["error"], refused[0]["error"],
+        "the third is refused with the quota's words, unread"
+    );
+    // Two tokens were taken (the first and second files, read before the quota refused the
+    // second), so one is left: the next upload is read, and refused by the quota.
+    let res = upload(vec![("fourth.replay", support::distinct_copy(&fixture, 4))]).await;
+    assert!(res["accepted"].as_array().unwrap().is_empty(), "{res}");
+    assert!(
+        res["refused"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("today's upload limit"),
+        "the rate limit had a token left: {res}"
+    );
+    assert_eq!(limits.files(ME, 1).0, 0, "the burst is spent now");
 }

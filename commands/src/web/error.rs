@@ -34,10 +34,13 @@ pub enum WebError {
         wait: std::time::Duration,
         image: bool,
     },
-    /// Every slot for reading uploads is taken (shared with the bot's downloads): 503 with
-    /// `Retry-After`, try again in a moment.
-    #[error("busy: retry in {0:?}")]
-    Busy(std::time::Duration),
+    /// No slot for reading an upload (every one taken, shared with the bot's downloads, or the
+    /// user's own): 503 with `Retry-After`; `message` says why, for the user to read.
+    #[error("{message}")]
+    Busy {
+        wait: std::time::Duration,
+        message: String,
+    },
     /// The request is larger than this route takes (413); the message says what the limit is.
     #[error("{0}")]
     TooLarge(String),
@@ -83,14 +86,11 @@ impl IntoResponse for WebError {
             WebError::SlowDown { wait, image } => {
                 return slow_down(*wait, *image);
             }
-            WebError::Busy(wait) => {
+            WebError::Busy { wait, message } => {
                 let mut r = page(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Busy right now",
-                    &format!(
-                        "Many replays are being uploaded at this moment. Please try again in {} s; nothing was stored from this upload.",
-                        wait_secs(*wait)
-                    ),
+                    &format!("{message} Nothing was stored from this upload."),
                 );
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, wait_secs(*wait).into());

@@ -36,7 +36,7 @@ use rlcoach::storage::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::WebError;
-pub use server::ServerLimits;
+pub use server::{ServerLimits, serve};
 
 use crate::limits::RateLimits;
 

@@ -7,13 +7,18 @@
 //!   connection is ready for it (hyper's `header_read_timeout`). A client trickling a header a
 //!   byte at a time is cut when it runs out.
 //! - **Idle timeout** (`RLCOACH_WEB_IDLE_TIMEOUT_SECS`, 60 s): a connection with no request in
-//!   flight (none being handled, no response body being written) is closed after it.
+//!   flight (none being handled, no response body being written) is closed after it. In
+//!   practice this is the limit of HTTP/2 connections: an HTTP/1 connection between requests
+//!   is waiting for the next request's headers, so hyper's header timeout closes it first
+//!   (the header timeout after its last response).
 //! - **Connection cap** (`RLCOACH_WEB_MAX_CONNECTIONS`, 512): at most this many connections are
-//!   open. A new connection past the cap closes the connection that has been idle longest (no
-//!   request in flight: a half-sent request, or a keep-alive connection between requests —
-//!   nothing is lost, as nginx does when it runs out of connections); when every connection is
-//!   busy with a request, new ones wait in the kernel's backlog until one ends. So a crowd of
-//!   half-open connections can never lock new visitors out, and the process stays under its
+//!   open. A new connection past the cap (accepted, so at most one more socket) closes the
+//!   connection that has been idle longest (no request in flight: a half-sent request, or a
+//!   keep-alive connection between requests — nothing is lost, as nginx does when it runs out
+//!   of connections); when every connection is busy with a request, it waits, looking again
+//!   every 100 ms, and closes the first one to go idle (or takes the place of the first to
+//!   end), while further ones wait in the kernel's backlog. So a crowd of half-open or
+//!   kept-alive connections can never lock new visitors out, and the process stays under its
 //!   open-file limit (set the cap well below `ulimit -n`).
 //!
 //! Graceful shutdown: the listener closes, idle and half-sent connections close at once, every
@@ -52,6 +57,9 @@ impl Default for ServerLimits {
         }
     }
 }
+
+/// How often a new connection waiting at the cap looks again for an idle one to close.
+const EVICT_TICK: Duration = Duration::from_millis(100);
 
 /// One open connection, as the accept loop sees it.
 struct Conn {
@@ -175,24 +183,7 @@ pub async fn serve(
         open: Mutex::new(BTreeMap::new()),
     });
     let mut next_id: u64 = 0;
-    loop {
-        // A slot for the next connection: free, or made by closing the idlest one; when all
-        // are busy with requests, wait (the kernel holds new connections in its backlog).
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(s) => s,
-            Err(_) => {
-                if table.evict_idlest() {
-                    tracing::debug!("connection cap reached: closed the idlest connection");
-                }
-                tokio::select! {
-                    s = slots.clone().acquire_owned() => match s {
-                        Ok(s) => s,
-                        Err(_) => break,
-                    },
-                    _ = stopped(&mut stop) => break,
-                }
-            }
-        };
+    'accept: loop {
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => tcp,
@@ -205,6 +196,31 @@ pub async fn serve(
                 }
             },
             _ = stopped(&mut stop) => break,
+        };
+        // A slot for this connection: free, or made by closing the idlest one. While every
+        // connection is busy with a request, look again every 100 ms (one that finishes its
+        // request and stays open is closed then, and does not keep this visitor waiting until
+        // its own timeout); further connections wait in the kernel's backlog meanwhile.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(s) => s,
+            Err(_) => {
+                let mut evicted = false;
+                loop {
+                    // One eviction per visitor: the closed connection gives its slot back.
+                    if !evicted && table.evict_idlest() {
+                        tracing::debug!("connection cap reached: closed the idlest connection");
+                        evicted = true;
+                    }
+                    tokio::select! {
+                        s = slots.clone().acquire_owned() => match s {
+                            Ok(s) => break s,
+                            Err(_) => break 'accept,
+                        },
+                        _ = tokio::time::sleep(EVICT_TICK), if !evicted => {}
+                        _ = stopped(&mut stop) => break 'accept,
+                    }
+                }
+            }
         };
         next_id += 1;
         let conn = Arc::new(Conn {

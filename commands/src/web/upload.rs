@@ -20,9 +20,21 @@ use crate::limits::{self, wait_secs};
 /// Files per upload request (as many as a Discord message carries, times five).
 const MAX_FILES: usize = 50;
 
-/// A file refused because every replay slot was taken.
-const BUSY_FILE: &str =
-    "The site is busy receiving other uploads; send this one again in a minute.";
+/// Why a file was refused when every replay slot was taken (shared with the bot's downloads):
+/// the one wording, for each file in the list and for the 503 when no file was taken.
+fn busy_message(wait: Duration) -> String {
+    format!(
+        "Many replays are being uploaded right now; try again in {} s.",
+        wait_secs(wait)
+    )
+}
+
+/// Why a file was refused when the uploader already holds [`SLOTS_PER_USER`] slots.
+fn own_slots_message() -> String {
+    format!(
+        "You are already uploading {SLOTS_PER_USER} files at once; send this one when they are done."
+    )
+}
 
 /// The upload form (also on the home page).
 pub fn form(user: &CurrentUser) -> Markup {
@@ -162,7 +174,9 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError, limit: usize) -
 /// file the replay size limit; any other field is refused), the CSRF token is checked before
 /// any file is read, and each file is handed to the intake as soon as it has arrived, so one
 /// request holds at most one file in memory, and only while it has one of the replay slots
-/// shared with the bot's downloads (`RLCOACH_MAX_DOWNLOADS`).
+/// shared with the bot's downloads (`RLCOACH_MAX_DOWNLOADS`). Once a file is refused for the
+/// rate limit, for want of a slot or for the user's daily quota, the rest are refused with the
+/// same reason without being read, and take no token or slot.
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -176,19 +190,14 @@ pub async fn submit(
     match receive(&state, &headers, &user, multipart, wants_json).await {
         Ok(r) => r,
         // The page's script reads JSON: the same words, the same status.
-        Err(e @ (WebError::Busy(_) | WebError::TooLarge(_) | WebError::BadRequest(_)))
+        Err(e @ (WebError::Busy { .. } | WebError::TooLarge(_) | WebError::BadRequest(_)))
             if wants_json =>
         {
-            let (message, retry) = match &e {
-                WebError::Busy(wait) => (
-                    format!(
-                        "Many replays are being uploaded right now; try again in {} s.",
-                        wait_secs(*wait)
-                    ),
-                    Some(wait_secs(*wait)),
-                ),
-                other => (other.to_string(), None),
+            let retry = match &e {
+                WebError::Busy { wait, .. } => Some(wait_secs(*wait)),
+                _ => None,
             };
+            let message = e.to_string();
             let status = e.into_response().status();
             let mut r = (
                 status,
@@ -228,7 +237,10 @@ async fn receive(
     let mut ids = Vec::new();
     let mut refused = Vec::new();
     let mut wait: Option<Duration> = None;
-    let mut busy: Option<Duration> = None;
+    // Every slot taken (or the user's own): how long to wait, and why.
+    let mut busy: Option<(Duration, String)> = None;
+    // The user's daily quota refused a file: the rest are refused with the same words, unread.
+    let mut over_quota: Option<String> = None;
     let mut files = 0usize;
     // Files that took a slot and a token (and so were read).
     let mut taken = 0usize;
@@ -268,10 +280,10 @@ async fn receive(
                     });
                     continue;
                 }
-                if busy.is_some() {
+                if let Some(error) = over_quota.as_ref().or(busy.as_ref().map(|(_, m)| m)) {
                     refused.push(Refused {
                         file_name: name,
-                        error: BUSY_FILE.into(),
+                        error: error.clone(),
                     });
                     continue;
                 }
@@ -286,12 +298,11 @@ async fn receive(
                 // slot: both held while this file's bytes are in memory, until the intake has
                 // stored (or refused) them.
                 let Some(_mine) = state.user_slots.take(user.user().discord()) else {
-                    busy = Some(SLOT_WAIT);
+                    let error = own_slots_message();
+                    busy = Some((SLOT_WAIT, error.clone()));
                     refused.push(Refused {
                         file_name: name,
-                        error: format!(
-                            "You are already uploading {SLOTS_PER_USER} files at once; send this one when they are done."
-                        ),
+                        error,
                     });
                     continue;
                 };
@@ -299,10 +310,11 @@ async fn receive(
                     tokio::time::timeout(SLOT_WAIT, state.replay_slots.clone().acquire_owned())
                         .await
                 else {
-                    busy = Some(SLOT_WAIT);
+                    let error = busy_message(SLOT_WAIT);
+                    busy = Some((SLOT_WAIT, error.clone()));
                     refused.push(Refused {
                         file_name: name,
-                        error: BUSY_FILE.into(),
+                        error,
                     });
                     continue;
                 };
@@ -345,13 +357,18 @@ async fn receive(
                             "The analysis queue is full right now; try this one again in a minute."
                                 .into(),
                     }),
-                    Err(
-                        e @ (rlcoach::jobs::IntakeError::Replay(_)
-                        | rlcoach::jobs::IntakeError::OverQuota(_)),
-                    ) => refused.push(Refused {
+                    Err(e @ rlcoach::jobs::IntakeError::Replay(_)) => refused.push(Refused {
                         file_name: name,
                         error: e.user_message(),
                     }),
+                    Err(e @ rlcoach::jobs::IntakeError::OverQuota(_)) => {
+                        let error = e.user_message();
+                        over_quota = Some(error.clone());
+                        refused.push(Refused {
+                            file_name: name,
+                            error,
+                        });
+                    }
                     Err(e) => return Err(WebError::Internal(e.into())),
                 }
             }
@@ -371,9 +388,9 @@ async fn receive(
             "There was no replay in that upload: choose one or more .replay files.".into(),
         ));
     }
-    if let Some(b) = busy.filter(|_| taken == 0 && wait.is_none()) {
-        // No slot for any file: nothing stored, try again shortly.
-        return Err(WebError::Busy(b));
+    if let Some((wait, message)) = busy.filter(|_| taken == 0 && wait.is_none()) {
+        // No slot for any file: nothing stored, try again shortly (and why).
+        return Err(WebError::Busy { wait, message });
     }
     if let Some(wait) = wait.filter(|_| taken == 0) {
         // Nothing was taken: 429, with when to try again (a page, or JSON for the script).
