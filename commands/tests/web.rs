@@ -19,6 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use futures_util::StreamExt as _;
 use governor::Quota;
 use rlcoach::Report;
 use rlcoach::jobs::{Intake, JobEvent, PoolConfig, WorkerPool};
@@ -1425,6 +1426,20 @@ both_backends!(
 /// stored.
 async fn the_stripe_webhook_verifies_before_it_applies(store: Store) {
     let site = TestSite::on(store, false).await;
+    // Anyone may call the route: a request without a signature is refused before its body is
+    // read (this one's body never ends, as a trickling client's).
+    let endless = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"{"))
+    })
+    .chain(futures_util::stream::pending());
+    let req = Request::post("/stripe/webhook")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(endless))
+        .unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(10), site.send(req))
+        .await
+        .expect("answered without reading the body");
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let now = rlcoach::storage::now_ms() / 1000;
     let user: u64 = 333_000_000_000_000_003;
     let event = |id: &str, created: i64| {

@@ -244,8 +244,10 @@ pub async fn portal(
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> (StatusCode, &'static str) {
+    // Nothing is read from a request that cannot be a Stripe event: billing off, or no
+    // signature header (anyone may call this route; a slow body would hold a connection).
     let Some(stripe) = state.stripe.as_ref().map(|c| c.config()) else {
         return (StatusCode::NOT_FOUND, "billing is not configured");
     };
@@ -253,6 +255,29 @@ pub async fn webhook(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if signature.is_empty() {
+        tracing::warn!("stripe webhook refused: no signature");
+        return (StatusCode::BAD_REQUEST, "invalid webhook");
+    }
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > super::WEBHOOK_BODY_LIMIT as u64) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "event too large");
+    }
+    let body: Bytes = match axum::body::to_bytes(body, super::WEBHOOK_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            // http-body-util's LengthLimitError, as axum reports it.
+            let too_large = e.to_string().contains("length limit");
+            return if too_large {
+                (StatusCode::PAYLOAD_TOO_LARGE, "event too large")
+            } else {
+                (StatusCode::BAD_REQUEST, "the event could not be read")
+            };
+        }
+    };
     let now = rlcoach::storage::now_ms() / 1000;
     let event = match rlcoach::billing::verified_event(
         stripe.webhook_secret.expose(),
