@@ -15,8 +15,9 @@
 //! - **A user's games** are the games of their linked identities. A *claimed* link (made from a
 //!   replay the user uploaded) counts only replays that user uploaded; a *verified* link (the
 //!   identity proven to be theirs; one owner per identity) also counts replays uploaded by
-//!   someone who is themselves a verified player of that match — never a stranger's file that
-//!   merely names the identity. Copies of one match whose content agrees (`match_key`) count
+//!   someone who is themselves a verified player of that match, both being in the replay's
+//!   network data (`game_stats.in_network`) — never a file that merely names the identity in its
+//!   header. Copies of one match whose content agrees (`match_key`) count
 //!   once; a game the user hid counts nowhere for them. Others read a user's games only when
 //!   that user made their profile public.
 //! - **A replay** (its full report: everyone's scoreboard and charts) is readable by the people
