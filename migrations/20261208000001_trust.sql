@@ -30,6 +30,21 @@ CREATE INDEX game_stats_by_match ON game_stats (match_key, platform, platform_id
 ALTER TABLE game_stats ADD COLUMN in_network BIGINT NOT NULL DEFAULT 0;
 UPDATE game_stats SET in_network = 1 WHERE avg_speed_uu_s IS NOT NULL;
 
+-- 1 once another copy of the row's match is stored (rows of a match without copies, nearly all,
+-- skip the look for a preferred copy).
+ALTER TABLE game_stats ADD COLUMN has_twin BIGINT NOT NULL DEFAULT 0;
+-- A user's lists and counts walk these indexes and apply the history rule to each row: with the
+-- match key and the two flags in them, the rule reads no table row (as before it).
+DROP INDEX game_stats_by_player;
+CREATE INDEX game_stats_by_player
+    ON game_stats (platform, platform_id, played_at, replay_id, match_key, has_twin, in_network);
+DROP INDEX game_stats_by_player_score;
+CREATE INDEX game_stats_by_player_score
+    ON game_stats (platform, platform_id, score, played_at, replay_id, match_key, has_twin, in_network);
+DROP INDEX game_stats_by_player_goals;
+CREATE INDEX game_stats_by_player_goals
+    ON game_stats (platform, platform_id, goals, played_at, replay_id, match_key, has_twin, in_network);
+
 -- Games a user took out of their history (by match, so every agreeing copy goes with it): they
 -- then count nowhere for that user (lists, trends, sessions, leaderboards, comparisons, coach).
 CREATE TABLE hidden_games (

@@ -68,8 +68,9 @@ macro_rules! own_upload {
     };
 }
 
-/// Whether game row `g` counts for the user of link `i`: [`counts_alone!`], and no other copy of
-/// the same match (same `match_key`, same player) that counts for them comes first — their own
+/// Whether game row `g` counts for the user of link `i`: [`counts_alone!`], and (for a match with
+/// copies, `has_twin`) no other copy of the same match (same `match_key`, same player) that
+/// counts for them comes first — their own
 /// upload first, then the lowest replay id — so a match counts once however many copies of it
 /// were uploaded. The one statement of the rule.
 macro_rules! counts_for_link {
@@ -77,7 +78,7 @@ macro_rules! counts_for_link {
         concat!(
             "(",
             counts_alone!("g"),
-            " AND NOT EXISTS (SELECT 1 FROM game_stats g2
+            " AND (g.has_twin = 0 OR NOT EXISTS (SELECT 1 FROM game_stats g2
                 WHERE g2.match_key = g.match_key AND g2.platform = g.platform
                   AND g2.platform_id = g.platform_id AND g2.replay_id <> g.replay_id
                   AND ",
@@ -90,7 +91,7 @@ macro_rules! counts_for_link {
             own_upload!("g2"),
             " = ",
             own_upload!("g"),
-            " AND g2.replay_id < g.replay_id))))"
+            " AND g2.replay_id < g.replay_id)))))"
         )
     };
 }

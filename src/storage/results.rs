@@ -147,6 +147,10 @@ impl Store {
                  in_network = CASE WHEN avg_speed_uu_s IS NOT NULL THEN 1 ELSE 0 END
              WHERE replay_id = $2",
             "UPDATE hidden_games SET match_key = $1 WHERE replay_id = $2",
+            // Copies of one match: every row of it looks for the preferred copy.
+            "UPDATE game_stats SET has_twin = 1
+             WHERE match_key = $1 AND has_twin = 0
+               AND EXISTS (SELECT 1 FROM game_stats o WHERE o.match_key = $1 AND o.replay_id <> $2)",
         ] {
             sqlx::query(q)
                 .bind(&key)
