@@ -271,10 +271,16 @@ both_backends!(
                 "B's claim on C's verified account is gone"
             );
             // C played in all three games. A verified identity counts the games uploaded by a
-            // verified player of them (A's private uploads: A is verified), not B's upload.
+            // verified player of them (A's private uploads: A is verified) whom C has played
+            // with in a game C uploaded — none yet — and never B's upload.
+            assert!(game_ids(&store, &c, C).await.is_empty());
+            assert!(store.report(&c, &a1).await.unwrap().is_none());
+            let pool = WorkerPool::start(store.clone(), config());
+            let mine = analyzed(&pool, common::distinct_copy(&fixture(), 30), dm_upload(C)).await;
+            pool.shutdown(Duration::from_secs(5)).await;
             assert_eq!(
                 game_ids(&store, &c, C).await,
-                sorted(vec![a1.clone(), a2.clone()])
+                sorted(vec![a1.clone(), a2.clone(), mine])
             );
             assert!(store.report(&c, &a1).await.unwrap().is_some());
             assert!(store.report(&c, &shared).await.unwrap().is_none());
@@ -849,6 +855,10 @@ both_backends!(
             store.verify_identity(&private(D), &pd).await.unwrap();
             store.verify_identity(&private(E), &pe).await.unwrap();
             store.set_public_profile(&c, true).await.unwrap();
+            // C once uploaded a game he played with D, E and M (and hid it, to keep the counts
+            // below about others' uploads): he has played with them.
+            let own = analyzed(&pool, common::distinct_copy(&fixture(), 40), dm_upload(C)).await;
+            assert!(store.hide_game(&c, &own).await.unwrap());
 
             // A stranger forges a game naming C's verified Steam id under a name of his choice.
             let forged = common::header_only_bytes(&common::edit::rename_in_header(
@@ -913,6 +923,30 @@ both_backends!(
             );
             assert!(store.report(&v, &rm).await.unwrap().is_none());
             assert_eq!(store.identities(&v).await.unwrap()[0].name, None);
+            // Nor when M rewrites the network data too, giving V cometten's car: V never uploaded
+            // a game with M, so M's files add nothing to V's history.
+            let forged = common::edit::with_network_id(
+                &common::edit::with_online_id(
+                    &common::distinct_copy(&fixture(), 14),
+                    cometten,
+                    76561190000000042,
+                ),
+                cometten,
+                76561190000000042,
+            );
+            let rn = analyzed(&pool, forged, guild_upload(M)).await;
+            let seen = store.report(&m, &rn).await.unwrap().unwrap();
+            assert!(seen.quality.network_parsed);
+            let row = seen.players.iter().find(|p| p.id == victim).unwrap();
+            assert!(
+                row.core.score > 0 && row.name == "cometten",
+                "a car in the network data"
+            );
+            assert!(
+                game_ids(&store, &v, V).await.is_empty(),
+                "M's forgery is not V's"
+            );
+            assert!(store.report(&v, &rn).await.unwrap().is_none());
             // (That file is otherwise a real game C played, uploaded by a verified player of it:
             // it would count for C. M leaves, and his uploads with him.)
             assert_eq!(
@@ -961,23 +995,33 @@ both_backends!(
             assert_eq!(game_ids(&store, &c, C).await.len(), 1);
             assert_eq!(store.export_user(&c).await.unwrap().games_total, 1);
             assert_eq!(board(store.clone()).await, vec![(uid(C), 1)]);
-            // Each uploader's own copy is the one in their history.
-            assert_eq!(game_ids(&store, &private(D), D).await, vec![rd.clone()]);
-            assert_eq!(game_ids(&store, &private(E), E).await, vec![re.clone()]);
+            // Each uploader's own copy is the one in their history (with C's game: C is a
+            // verified player they have played with).
+            assert_eq!(
+                game_ids(&store, &private(D), D).await,
+                sorted(vec![rd.clone(), own.clone()])
+            );
+            assert_eq!(
+                game_ids(&store, &private(E), E).await,
+                sorted(vec![re.clone(), own.clone()])
+            );
 
             // C hides the game: it counts nowhere for C (either copy), and only for C.
             assert!(store.hide_game(&c, &rd).await.unwrap());
             assert!(store.is_hidden(&c, &re).await.unwrap());
             assert!(game_ids(&store, &c, C).await.is_empty());
             let export = store.export_user(&c).await.unwrap();
-            assert_eq!((export.games_total, export.hidden_games.len()), (0, 1));
+            assert_eq!((export.games_total, export.hidden_games.len()), (0, 2));
             assert!(board(store.clone()).await.is_empty());
             let summary = store
                 .games_summary(&c, uid(C), &Default::default())
                 .await
                 .unwrap();
             assert_eq!(summary.games, 0);
-            assert_eq!(game_ids(&store, &private(D), D).await, vec![rd.clone()]);
+            assert_eq!(
+                game_ids(&store, &private(D), D).await,
+                sorted(vec![rd.clone(), own.clone()])
+            );
             // Hiding what one cannot open changes nothing; unhiding brings it back.
             assert!(!store.hide_game(&c, &rs).await.unwrap());
             assert!(store.unhide_game(&c, &rd).await.unwrap());

@@ -1709,6 +1709,14 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
         let report = stress_report(&base, 300 + j, &me);
         seeder.add(1_001 + j as u32, upload, report).await;
     }
+    // Each friend once uploaded a game they played with this user: so they have played with
+    // them, and this user's verified uploads count for them too (without it, nobody's upload but
+    // their own would).
+    for i in 0..12usize {
+        let upload = NewUpload::by(UserId::from_discord(40_000 + i as u64));
+        let report = stress_report(&base, (i + 29) % 30, &me);
+        seeder.add(3_000 + i as u32, upload, report).await;
+    }
     let store = &seeder.store;
     let mine = Viewer::user(UserId::from_discord(user));
     // Verified, so the games this user uploaded also count for the verified friends in them.
@@ -1955,10 +1963,11 @@ async fn the_worst_realistic_inputs_stay_within_discords_limits() {
     assert_eq!(name, "rlcoach-export.json.gz");
     let json = gunzip_json(gz);
     assert_eq!(json["uploads"].as_array().unwrap().len(), 312);
-    assert_eq!(json["games"].as_array().unwrap().len(), 310);
+    // The 310 seeded games, and the 12 the friends uploaded with the user.
+    assert_eq!(json["games"].as_array().unwrap().len(), 322);
     let pretty = serde_json::to_vec_pretty(&json).unwrap().len();
     eprintln!(
-        "export of 312 uploads / 310 games: {pretty} bytes of JSON, {} gzip-compressed",
+        "export of 312 uploads / 322 games: {pretty} bytes of JSON, {} gzip-compressed",
         gz.len()
     );
     // The same under a small upload limit: parts, each within it, together everything.

@@ -460,7 +460,10 @@ async fn discord_login_verifies_the_connected_accounts_seen_in_replays(store: St
     );
     // A stranger's upload of a game naming my Steam id proves nothing.
     let forged = seed(&site, 333, &steam(MY_STEAM), 1, 2).await;
+    // I once uploaded a game I played with that team-mate (so his uploads may add to mine).
+    let own = seed(&site, ME, &steam(MY_STEAM), 1, 3).await;
     let before = site.login_as(ME).await.0;
+    assert_eq!(own.len(), 1);
     assert_eq!(
         site.get(&format!("/replays/{}", ids[0]), Some(&before))
             .await

@@ -40,8 +40,11 @@ macro_rules! counts_alone {
 }
 
 /// Rows when replay `$g.replay_id` was uploaded by someone verified as one of its players, whose
-/// car is in the replay's network data (movement measured): a header alone, which anyone can
-/// write, does not make its uploader a player of the match.
+/// car is in the replay's network data (movement measured), and whom the user of link `i` has
+/// played with: that player's car is in a replay the user uploaded themselves. Everything in a
+/// file can be rewritten (header and network ids alike), so a file proves nothing about who
+/// played; what the user uploaded is their own evidence of whom they play with, and only those
+/// players' uploads can add games to their history.
 macro_rules! vouched {
     ($g:literal) => {
         concat!(
@@ -52,7 +55,10 @@ macro_rules! vouched {
                  AND vg.in_network = 1
              WHERE vu.replay_id = ",
             $g,
-            ".replay_id"
+            ".replay_id
+               AND EXISTS (SELECT 1 FROM game_stats pg JOIN uploads pu ON pu.replay_id = pg.replay_id
+                           WHERE pg.platform = vi.platform AND pg.platform_id = vi.platform_id
+                             AND pg.in_network = 1 AND pu.user_id = i.user_id)"
         )
     };
 }

@@ -16,8 +16,9 @@
 //!   replay the user uploaded) counts only replays that user uploaded; a *verified* link (the
 //!   identity proven to be theirs; one owner per identity) also counts replays uploaded by
 //!   someone who is themselves a verified player of that match, both being in the replay's
-//!   network data (`game_stats.in_network`) — never a file that merely names the identity in its
-//!   header. Copies of one match whose content agrees (`match_key`) count
+//!   network data (`game_stats.in_network`), and whom the user has played with (that player's
+//!   car is in a replay the user uploaded) — never a file that merely names the identity: every
+//!   byte of a file can be rewritten. Copies of one match whose content agrees (`match_key`) count
 //!   once; a game the user hid counts nowhere for them. Others read a user's games only when
 //!   that user made their profile public.
 //! - **A replay** (its full report: everyone's scoreboard and charts) is readable by the people

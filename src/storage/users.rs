@@ -33,7 +33,7 @@ pub enum LinkState {
     /// Picked by the user from a replay they uploaded: counts only their own uploads.
     Claimed,
     /// Proven to be theirs (one owner per identity): counts the games it played in that the user
-    /// uploaded or that another verified player of the match uploaded.
+    /// uploaded or that a verified player of the match the user has played with uploaded.
     Verified,
 }
 

@@ -314,3 +314,28 @@ pub fn with_online_id(bytes: &[u8], old: u64, new: u64) -> Vec<u8> {
     reseal(&mut b);
     b
 }
+
+/// A copy in which the 64-bit platform id `old` reads `new` wherever it appears in the body's
+/// bit stream (at any bit offset: the network data replicates ids unaligned), re-sealed — what a
+/// forger does to give another account a car in a real recording.
+pub fn with_network_id(bytes: &[u8], old: u64, new: u64) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    let body = sections(&b).1;
+    let mask = u128::from(u64::MAX);
+    let mut found = 0;
+    for shift in 0..8 {
+        for at in body.start..body.end.saturating_sub(9) {
+            let mut word = [0u8; 16];
+            word[..9].copy_from_slice(&b[at..at + 9]);
+            let x = u128::from_le_bytes(word);
+            if (x >> shift) & mask == u128::from(old) {
+                let y = (x & !(mask << shift)) | (u128::from(new) << shift);
+                b[at..at + 9].copy_from_slice(&y.to_le_bytes()[..9]);
+                found += 1;
+            }
+        }
+    }
+    assert!(found > 0, "{old} is in the network data");
+    reseal(&mut b);
+    b
+}

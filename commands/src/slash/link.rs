@@ -93,7 +93,7 @@ pub async fn link(
 pub fn linked_message(state: LinkState) -> &'static str {
     match state {
         LinkState::Verified => {
-            "✅ Linked (verified). `/stats`, `/trends` and `/sessions` count this player's games that you or another verified player of the match upload."
+            "✅ Linked (verified). `/stats`, `/trends` and `/sessions` count this player's games that you upload, and those uploaded by verified players you have played with."
         }
         LinkState::Claimed => {
             "✅ Linked. `/stats`, `/trends` and `/sessions` now count this player's games from the replays **you** upload."
@@ -134,7 +134,7 @@ pub async fn picker(
         lines.push("**Your players**".to_string());
         for l in linked.iter().take(10) {
             let state = match l.state {
-                LinkState::Verified => "verified: games you or verified team-mates upload count",
+                LinkState::Verified => "verified: your uploads and verified team-mates' count",
                 LinkState::Claimed => "claimed: games you upload count",
             };
             lines.push(format!(

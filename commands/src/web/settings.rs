@@ -51,8 +51,9 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser) -> WebResult
                 }
             }
             p.muted { "A " strong { "claimed" } " player counts only the replays you uploaded. A "
-                strong { "verified" } " one also counts games uploaded by your team-mates and opponents "
-                "who are verified players of that match (a stranger's file naming you never counts): "
+                strong { "verified" } " one also counts games uploaded by verified players of that match "
+                "you have played with — their car is in a replay you uploaded (a stranger's file naming "
+                "you never counts): "
                 "connect the account (Steam, Epic Games or Xbox) to Discord under User Settings → "
                 "Connections, then log out and in here. Matching players become verified." }
         }
