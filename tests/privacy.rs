@@ -965,8 +965,9 @@ both_backends!(
             assert!(board(store.clone()).await.is_empty());
             // E, verified too, uploads his own recording of the same match (other bytes, same
             // players, score and goals) in the guild: one match, counted once for everyone, and
-            // on the guild's board whichever copy counts for C. (The copy's id is picked below
-            // D's, so C's history counts E's copy and D's must not hide the guild's upload.)
+            // on the guild's board whichever copy counts for C. E's copy's id is picked below D's
+            // (as a forger grinds one): C's history still counts D's, the first stored, which was
+            // answered by DM — and the board must still count the match E uploaded there.
             // D's copy has no content digest, as in a database from before digests existed.
             sqlx::query("UPDATE replays SET content_key = NULL")
                 .execute(store.pool())
@@ -992,7 +993,11 @@ both_backends!(
                 }
             };
             assert_eq!(key(re.clone()).await, key(rd.clone()).await, "one match");
-            assert_eq!(game_ids(&store, &c, C).await.len(), 1);
+            assert_eq!(
+                game_ids(&store, &c, C).await,
+                vec![rd.clone()],
+                "the first stored copy counts, not the lowest id"
+            );
             assert_eq!(store.export_user(&c).await.unwrap().games_total, 1);
             assert_eq!(board(store.clone()).await, vec![(uid(C), 1)]);
             // Each uploader's own copy is the one in their history (with C's game: C is a
@@ -1035,7 +1040,7 @@ both_backends!(
             );
             let rx = analyzed(&pool, doctored, dm_upload(E)).await;
             assert_ne!(key(rx.clone()).await, key(rd.clone()).await);
-            assert!(game_ids(&store, &c, C).await.contains(&re));
+            assert!(game_ids(&store, &c, C).await.contains(&rd));
             pool.shutdown(Duration::from_secs(5)).await;
         }
     }

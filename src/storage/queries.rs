@@ -76,9 +76,10 @@ macro_rules! own_upload {
 
 /// Whether game row `g` counts for the user of link `i`: [`counts_alone!`], and (for a match with
 /// copies, `has_twin`) no other copy of the same match (same `match_key`, same player) that
-/// counts for them comes first — their own
-/// upload first, then the lowest replay id — so a match counts once however many copies of it
-/// were uploaded. The one statement of the rule.
+/// counts for them comes first — their own upload first, then the match's first stored copy
+/// (whose id is the key: a later copy cannot win by a replay id ground low), then the lowest
+/// replay id — so a match counts once however many copies of it were uploaded. The one
+/// statement of the rule.
 macro_rules! counts_for_link {
     () => {
         concat!(
@@ -97,7 +98,8 @@ macro_rules! counts_for_link {
             own_upload!("g2"),
             " = ",
             own_upload!("g"),
-            " AND g2.replay_id < g.replay_id)))))"
+            " AND (g2.replay_id = g.match_key
+                      OR (g.replay_id <> g.match_key AND g2.replay_id < g.replay_id)))))))"
         )
     };
 }

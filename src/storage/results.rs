@@ -715,8 +715,8 @@ async fn save_player(
 const GOAL_TIME_TOLERANCE_S: f64 = 1.0;
 
 /// The content two replays of one match must share exactly, as a digest: the match GUID, the
-/// players (platform, id, name, team and scoreboard line, sorted), the score and the goal scorers
-/// in order. A copy with one doctored number is another match, never merged into the real one. None for
+/// players (platform, id, name, team and scoreboard line, sorted), the score, the start time and
+/// map, and the goal scorers in order. A copy with one doctored number is another match, never merged into the real one. None for
 /// a report without network data or without a GUID: such a replay is only ever its own match.
 pub(crate) fn content_key(r: &Report) -> Option<String> {
     use sha2::{Digest, Sha256};
@@ -751,6 +751,14 @@ pub(crate) fn content_key(r: &Report) -> Option<String> {
         h.update(p.as_bytes());
     }
     h.update(format!("\u{1d}{}-{}", r.metadata.score[0], r.metadata.score[1]).as_bytes());
+    // When and where it was played: a copy with another date or map is another game.
+    h.update(
+        format!(
+            "\u{1d}{:?}\u{1d}{:?}",
+            r.metadata.started_at_unix, r.metadata.map
+        )
+        .as_bytes(),
+    );
     for (_, scorer, team) in goals(r) {
         h.update(format!("\u{1d}{scorer}/{team}").as_bytes());
     }
