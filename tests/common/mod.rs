@@ -8,7 +8,7 @@ mod skip;
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
 pub use edit::{
-    distinct_copy, reseal, sections, with_header_array_len, with_header_players,
+    distinct_copy, header_only_bytes, reseal, sections, with_header_array_len, with_header_players,
     with_header_size_word, with_nested_header_arrays,
 };
 #[allow(unused_imports)]
@@ -52,16 +52,4 @@ pub fn analyze_path(path: &std::path::Path) -> rlcoach::Report {
     let bytes = std::fs::read(path).expect("readable replay");
     rlcoach::analyze(&bytes, &rlcoach::Limits::default())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// An intact replay whose network stream cannot be decoded (as with a game update boxcars does
-/// not know yet): the middle of the stream damaged and the body CRC re-sealed, so the analyzer
-/// falls back to a header-only report.
-pub fn header_only_bytes(bytes: &[u8]) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    let body = sections(&b).1;
-    let mid = body.start + body.len() / 2;
-    b[mid..mid + 4096].fill(0xff);
-    reseal(&mut b);
-    b
 }
