@@ -9,7 +9,6 @@
 ALTER TABLE replays ADD COLUMN claimed_guid TEXT;
 UPDATE replays SET claimed_guid = match_guid;
 UPDATE replays SET match_guid = NULL;
-CREATE INDEX replays_by_claimed_guid ON replays (claimed_guid);
 
 -- The match a game row belongs to: the replay's own id, or the match key of an earlier replay of
 -- the same claimed GUID whose content agrees (same players and platform ids, score, goal times
@@ -19,6 +18,7 @@ CREATE INDEX replays_by_claimed_guid ON replays (claimed_guid);
 -- score, the goal scorers in order), set with the analysis; goal times are compared with a
 -- tolerance between candidates.
 ALTER TABLE replays ADD COLUMN content_key TEXT;
+-- Candidates for "the same match" are found by GUID (then digest): one index serves both.
 CREATE INDEX replays_by_content ON replays (claimed_guid, content_key);
 ALTER TABLE game_stats ADD COLUMN match_key TEXT;
 UPDATE game_stats SET match_key = replay_id;
